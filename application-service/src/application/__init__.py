@@ -1,0 +1,1 @@
+"""MPP Digital application service: citizens' applications, their documents and the agencies' processing."""

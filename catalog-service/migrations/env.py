@@ -1,0 +1,7 @@
+"""Alembic environment of the catalog service."""
+
+from catalog.db.tables import Base
+from mpp_shared.db.alembic_env import run
+from mpp_shared.events.tables import EVENTS_METADATA
+
+run([Base.metadata, EVENTS_METADATA])

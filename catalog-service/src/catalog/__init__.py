@@ -1,0 +1,1 @@
+"""MPP Digital catalog service: regions, agencies, MPP locations and the versioned service catalogue (standar pelayanan)."""

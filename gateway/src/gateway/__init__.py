@@ -1,0 +1,1 @@
+"""MPP Digital gateway: routes the public API to the services."""

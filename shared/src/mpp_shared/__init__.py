@@ -1,0 +1,1 @@
+"""Plumbing shared by the MPP Digital services; no business rules live here."""

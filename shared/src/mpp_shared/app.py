@@ -1,0 +1,179 @@
+"""The app factory every service shares: lifespan, health, metrics, errors, correlation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from mpp_shared.config import BaseServiceSettings
+from mpp_shared.db import create_engine, create_sessionmaker, database_ready, run_migrations
+from mpp_shared.events.connection import NatsConnection
+from mpp_shared.observability.logging import configure_logging
+from mpp_shared.observability.metrics import HttpMetrics
+from mpp_shared.observability.middleware import CorrelationMiddleware
+from mpp_shared.problems import PROBLEM_CONTENT_TYPE, install_problem_handlers
+
+log = logging.getLogger(__name__)
+
+
+class Worker(Protocol):
+    """A background task with a lifetime: outbox relay, event consumer, scheduler."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+@dataclass
+class ServiceRuntime:
+    """What a running service holds; at ``app.state.runtime``."""
+
+    settings: BaseServiceSettings
+    engine: AsyncEngine | None = None
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    nats: NatsConnection | None = None
+    workers: list[Worker] = field(default_factory=list)
+    readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def session_factory(self) -> async_sessionmaker[AsyncSession]:
+        if self.sessionmaker is None:
+            raise RuntimeError("this service has no database")
+        return self.sessionmaker
+
+    def nats_connection(self) -> NatsConnection:
+        if self.nats is None:
+            raise RuntimeError("this service has no NATS connection")
+        return self.nats
+
+
+WorkerFactory = Callable[[ServiceRuntime], Iterable[Worker]]
+Hook = Callable[[ServiceRuntime], Awaitable[None]]
+
+
+def create_service_app(
+    settings: BaseServiceSettings,
+    *,
+    title: str,
+    description: str = "",
+    routers: Sequence[APIRouter] = (),
+    migrations_dir: Path | None = None,
+    uses_database: bool = True,
+    uses_nats: bool = True,
+    outbox_relay: bool = True,
+    workers: WorkerFactory | None = None,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+) -> FastAPI:
+    """Build a service's FastAPI app. Nothing touches the network until the lifespan starts."""
+    runtime = ServiceRuntime(settings=settings)
+    metrics = HttpMetrics(settings.service_name)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        if uses_database:
+            runtime.engine = create_engine(settings)
+            runtime.sessionmaker = create_sessionmaker(runtime.engine)
+            engine = runtime.engine
+            runtime.readiness["database"] = lambda: database_ready(engine)
+            if settings.run_migrations and migrations_dir is not None:
+                await run_migrations(engine, migrations_dir)
+        if uses_nats:
+            runtime.nats = NatsConnection(settings.nats_url, name=settings.service_name)
+            nats_conn = runtime.nats
+
+            async def nats_ready() -> bool:
+                return nats_conn.connected
+
+            runtime.readiness["nats"] = nats_ready
+            await nats_conn.start()
+        if uses_database and uses_nats and outbox_relay:
+            from mpp_shared.events.relay import OutboxRelay
+
+            runtime.workers.append(
+                OutboxRelay(runtime.session_factory(), runtime.nats_connection(), settings=settings)
+            )
+        if workers is not None:
+            runtime.workers.extend(workers(runtime))
+        runtime.readiness.update(readiness or {})
+        for hook in on_startup:
+            await hook(runtime)
+        for worker in runtime.workers:
+            await worker.start()
+        log.info("service started", extra={"port": settings.port})
+        try:
+            yield
+        finally:
+            # Stop in reverse: consumers finish their message before the relay and NATS go.
+            for worker in reversed(runtime.workers):
+                try:
+                    await worker.stop()
+                except Exception:
+                    log.exception("worker did not stop cleanly")
+            for hook in on_shutdown:
+                await hook(runtime)
+            if runtime.nats is not None:
+                await runtime.nats.close()
+            if runtime.engine is not None:
+                await runtime.engine.dispose()
+            log.info("service stopped")
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.add_middleware(CorrelationMiddleware, metrics=metrics)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        checks = await run_readiness(runtime.readiness)
+        if all(checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        return JSONResponse(
+            {
+                "type": "https://mpp.go.id/problems/not_ready",
+                "title": "Service Unavailable",
+                "status": 503,
+                "detail": "Not ready: " + ", ".join(k for k, ok in checks.items() if not ok),
+                "code": "not_ready",
+                "checks": checks,
+            },
+            status_code=503,
+            media_type=PROBLEM_CONTENT_TYPE,
+        )
+
+    app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def run_readiness(checks: Mapping[str, ReadinessCheck], timeout: float = 2.0) -> dict[str, bool]:
+    names = list(checks)
+
+    async def one(check: ReadinessCheck) -> bool:
+        try:
+            return await asyncio.wait_for(check(), timeout)
+        except Exception:
+            return False
+
+    results = await asyncio.gather(*(one(checks[name]) for name in names))
+    return dict(zip(names, results, strict=True))

@@ -1,0 +1,52 @@
+"""Settings every service shares; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BaseServiceSettings(BaseSettings):
+    """Read from the environment (prefix per service, e.g. ``MPP_CATALOG_``) when built.
+
+    Settings are built in ``create_app`` or the service's ``__main__``, never at import time.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MPP_", extra="ignore", frozen=True)
+
+    service_name: str = "service"
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:55432/mpp",
+        description="SQLAlchemy URL of the service's own database (asyncpg driver).",
+    )
+    database_pool_size: int = 10
+    run_migrations: bool = True
+
+    nats_url: str = "nats://127.0.0.1:54222"
+    events_stream: str = "MPP"
+    events_duplicate_window_seconds: float = 120.0
+
+    # Public URL of the gateway: the issuer of tokens and the base of links in responses.
+    public_url: str = "http://127.0.0.1:8080"
+    jwks_url: str = "http://127.0.0.1:8081/oauth2/jwks"
+    jwt_audience: str = "mpp"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # Operators paste plain postgres:// URLs; the services speak asyncpg.
+        for plain in ("postgresql://", "postgres://"):
+            if value.startswith(plain):
+                return "postgresql+asyncpg://" + value[len(plain) :]
+        return value
+
+    @property
+    def jwt_issuer(self) -> str:
+        return self.public_url.rstrip("/")

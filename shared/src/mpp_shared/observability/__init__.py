@@ -1,0 +1,1 @@
+"""Logs, request correlation and metrics for every service."""

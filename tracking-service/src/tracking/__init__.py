@@ -1,0 +1,1 @@
+"""MPP Digital tracking service: timelines, notifications, webhooks, satisfaction surveys and service-level reports."""

@@ -1,0 +1,20 @@
+"""Builds the tracking service's app."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from tracking.config import TrackingSettings
+from mpp_shared.app import create_service_app
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def create_app(settings: TrackingSettings) -> FastAPI:
+    return create_service_app(
+        settings,
+        title="MPP Digital — Tracking",
+        description="Timelines, notifications, webhooks, satisfaction surveys and service-level reports.",
+        routers=[],
+        migrations_dir=MIGRATIONS_DIR,
+    )
