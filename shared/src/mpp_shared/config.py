@@ -28,6 +28,8 @@ class BaseServiceSettings(BaseSettings):
     )
     database_pool_size: int = 10
     run_migrations: bool = True
+    # Load the demo data of the README on start (idempotent); `make run` turns it on.
+    seed_demo_data: bool = False
 
     nats_url: str = "nats://127.0.0.1:54222"
     events_stream: str = "MPP"

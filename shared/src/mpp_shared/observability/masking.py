@@ -6,9 +6,9 @@ import re
 
 # 16 digits not part of a longer number: a NIK or a KK number.
 _SIXTEEN_DIGITS = re.compile(r"(?<!\d)(\d{4})\d{10}(\d{2})(?!\d)")
-# Indonesian mobile and fixed numbers: +62 / 62 / 0, then 8-12 more digits, with optional
-# separators. Group 1 keeps the prefix, group 2 the last two digits.
-_PHONE = re.compile(r"(?<![\w+])((?:\+62|62|0)[\s-]?8?)(?:[\s-]?\d){6,10}?([\s-]?\d{2})(?!\d)")
+# Indonesian mobile numbers: +62 8…, 62 8… or 08…, 10 to 14 digits in all, with optional
+# spaces or dashes; never the middle of an identifier, a UUID or a longer number.
+_PHONE = re.compile(r"(?<![\w\-+])(?:\+?62|0)8[\d -]{7,16}\d(?![\w-])")
 
 
 def mask_nik(nik: str) -> str:
@@ -27,4 +27,9 @@ def mask_phone(phone: str) -> str:
 
 def mask_personal_data(text: str) -> str:
     text = _SIXTEEN_DIGITS.sub(lambda m: f"{m.group(1)}{'*' * 10}{m.group(2)}", text)
-    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+    return _PHONE.sub(_mask_phone_match, text)
+
+
+def _mask_phone_match(match: re.Match[str]) -> str:
+    digits = sum(c.isdigit() for c in match.group(0))
+    return mask_phone(match.group(0)) if 10 <= digits <= 14 else match.group(0)

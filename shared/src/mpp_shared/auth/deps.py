@@ -1,0 +1,166 @@
+"""FastAPI dependencies for the caller's principal, roles and scopes, and the verifier's setup."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from mpp_shared.app import ServiceRuntime
+from mpp_shared.auth.jwks import JwksClient
+from mpp_shared.auth.principal import ALL_ROLES, MFA_ENROLL_SCOPE, Principal
+from mpp_shared.auth.verify import TokenVerifier
+from mpp_shared.config import BaseServiceSettings
+from mpp_shared.problems import Problem
+
+VERIFIER_EXTRAS_KEY = "token_verifier"
+
+
+class Unauthorized(Problem):
+    """401: the request carries no bearer token."""
+
+    status = 401
+    code = "unauthorized"
+
+    def __init__(self, detail: str = "A bearer token is required.") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(Problem):
+    """403: the token is valid but lacks the role or scope."""
+
+    status = 403
+    code = "forbidden"
+
+
+class MfaEnrolmentRequired(Problem):
+    """403: a staff token that is only good for TOTP enrolment."""
+
+    status = 403
+    code = "mfa_enrolment_required"
+
+    def __init__(self) -> None:
+        super().__init__("Enrol a second factor (TOTP) before using this endpoint.")
+
+
+def install_token_verifier(
+    runtime: ServiceRuntime,
+    settings: BaseServiceSettings | None = None,
+    *,
+    http: httpx.AsyncClient | None = None,
+) -> TokenVerifier:
+    """Put a ``TokenVerifier`` for the settings' JWKS, issuer and audience into the runtime.
+
+    Without ``http`` the verifier's JWKS client makes its own, closed by
+    ``stop_token_verifier``.
+    """
+    settings = settings if settings is not None else runtime.settings
+    verifier = TokenVerifier(
+        JwksClient(settings.jwks_url, http=http),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    runtime.extras[VERIFIER_EXTRAS_KEY] = verifier
+    return verifier
+
+
+async def start_token_verifier(runtime: ServiceRuntime) -> None:
+    """Startup hook for ``create_service_app(on_startup=[...])``; fetches nothing yet."""
+    install_token_verifier(runtime)
+
+
+async def stop_token_verifier(runtime: ServiceRuntime) -> None:
+    """Shutdown hook for ``create_service_app(on_shutdown=[...])``."""
+    verifier = runtime.extras.pop(VERIFIER_EXTRAS_KEY, None)
+    if isinstance(verifier, TokenVerifier):
+        await verifier.jwks.aclose()
+
+
+def get_token_verifier(request: Request) -> TokenVerifier:
+    verifier = request.app.state.runtime.extras.get(VERIFIER_EXTRAS_KEY)
+    if not isinstance(verifier, TokenVerifier):
+        raise RuntimeError("no token verifier: add start_token_verifier to the app's on_startup")
+    return verifier
+
+
+# Declares the security scheme in OpenAPI; a missing or non-Bearer header comes back as None.
+_bearer = HTTPBearer(auto_error=False, description="Access token issued by identity-service")
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def get_enrolment_principal(request: Request, credentials: BearerCredentials) -> Principal:
+    """Any valid token, including one restricted to MFA enrolment."""
+    if credentials is None:
+        raise Unauthorized()
+    return await get_token_verifier(request).verify(credentials.credentials)
+
+
+async def get_principal(
+    principal: Annotated[Principal, Depends(get_enrolment_principal)],
+) -> Principal:
+    if principal.needs_mfa_enrolment:
+        raise MfaEnrolmentRequired()
+    return principal
+
+
+async def get_optional_principal(
+    request: Request, credentials: BearerCredentials
+) -> Principal | None:
+    """None for an anonymous request; a bad token is still 401, never anonymous."""
+    if credentials is None:
+        return None
+    principal = await get_token_verifier(request).verify(credentials.credentials)
+    if principal.needs_mfa_enrolment:
+        raise MfaEnrolmentRequired()
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
+# Only the two TOTP enrolment endpoints of identity-service should use this one.
+EnrolmentPrincipal = Annotated[Principal, Depends(get_enrolment_principal)]
+
+PrincipalDependency = Callable[[Principal], Awaitable[Principal]]
+
+
+def require_roles(*roles: str) -> PrincipalDependency:
+    """A dependency passing principals holding any of ``roles``; 403 ``forbidden`` otherwise.
+
+    ``Annotated[Principal, Depends(require_roles(Role.OFFICER, Role.AGENCY_ADMIN))]``.
+    """
+    unknown = sorted(set(roles) - ALL_ROLES)
+    if not roles or unknown:
+        raise ValueError(f"require_roles needs known role names, got {unknown or 'none'}")
+    wanted = frozenset(roles)
+
+    async def principal_with_role(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_role(*wanted):
+            raise Forbidden("This requires one of the roles: " + ", ".join(sorted(wanted)) + ".")
+        return principal
+
+    return principal_with_role
+
+
+def require_scopes(*scopes: str) -> PrincipalDependency:
+    """A dependency passing principals holding all of ``scopes``; 403 ``forbidden`` otherwise."""
+    if not scopes or any(not scope or " " in scope for scope in scopes):
+        raise ValueError("require_scopes needs scope names")
+    if MFA_ENROLL_SCOPE in scopes:
+        raise ValueError("use EnrolmentPrincipal for the MFA enrolment endpoints")
+    wanted = frozenset(scopes)
+    scope_list = " ".join(sorted(wanted))
+
+    async def principal_with_scopes(principal: CurrentPrincipal) -> Principal:
+        if not wanted <= principal.scopes:
+            raise Forbidden(
+                f"This requires the scopes: {scope_list}.",
+                headers={
+                    "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope_list}"'
+                },
+            )
+        return principal
+
+    return principal_with_scopes

@@ -1,0 +1,183 @@
+"""A cached JWKS fetched from identity-service, refreshed on kid rotation, rate limited."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from mpp_shared.problems import Problem
+
+log = logging.getLogger(__name__)
+
+# Public members only: a JWKS that leaks private parts ("d", "p", ...) must not make us use them.
+_PUBLIC_MEMBERS: Mapping[str, tuple[str, ...]] = {
+    "RSA": ("n", "e"),
+    "EC": ("crv", "x", "y"),
+}
+_CURVES = frozenset({"P-256", "P-384", "P-521"})
+_MIN_RSA_BITS = 2048
+
+
+class UnknownKey(LookupError):
+    """The key set has no usable signing key with this kid, even after a refresh."""
+
+
+class KeySetUnavailable(Problem):
+    """No key set could be fetched and none is cached: tokens cannot be checked right now."""
+
+    status = 503
+    code = "auth_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Token signing keys are unavailable; try again later.",
+            headers={"Retry-After": "10"},
+        )
+
+
+class JwksClient:
+    """Fetches and caches a JSON Web Key Set; ``get_key(kid)`` returns a public signing JWK.
+
+    An unknown kid triggers one refresh (keys rotate), but refreshes happen at most once per
+    ``min_refresh_interval`` seconds so tokens with made-up kids cannot hammer the issuer.
+    Concurrent refreshes share one fetch. A failed fetch keeps the cached set in use.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        http: httpx.AsyncClient | None = None,
+        cache_seconds: float = 300,
+        min_refresh_interval: float = 10,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.AsyncClient(timeout=5.0)
+        self.cache_seconds = cache_seconds
+        self.min_refresh_interval = min_refresh_interval
+        self._clock = clock
+        self._keys: dict[str, dict[str, Any]] = {}
+        self._fetched_at: float | None = None
+        self._attempted_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this object created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    @property
+    def kids(self) -> frozenset[str]:
+        return frozenset(self._keys)
+
+    async def get_key(self, kid: str) -> dict[str, Any]:
+        """The public JWK for ``kid``; raises ``UnknownKey`` or ``KeySetUnavailable``."""
+        if self._fresh() and kid in self._keys:
+            return dict(self._keys[kid])
+        await self._refresh_if_allowed(kid)
+        if kid in self._keys:
+            return dict(self._keys[kid])
+        if self._fetched_at is None:
+            raise KeySetUnavailable()
+        raise UnknownKey(kid)
+
+    async def refresh(self) -> None:
+        """Fetch the key set now, regardless of the cache (e.g. to warm it on start)."""
+        async with self._lock:
+            await self._fetch()
+
+    def _fresh(self) -> bool:
+        return (
+            self._fetched_at is not None and self._clock() - self._fetched_at < self.cache_seconds
+        )
+
+    def _may_fetch(self) -> bool:
+        return (
+            self._attempted_at is None
+            or self._clock() - self._attempted_at >= self.min_refresh_interval
+        )
+
+    async def _refresh_if_allowed(self, kid: str) -> None:
+        if not self._may_fetch():
+            return
+        async with self._lock:
+            # Whoever held the lock before us may have fetched already: look again.
+            if self._fresh() and kid in self._keys:
+                return
+            if not self._may_fetch():
+                return
+            await self._fetch()
+
+    async def _fetch(self) -> None:
+        self._attempted_at = self._clock()
+        try:
+            response = await self._http.get(self.url, headers={"Accept": "application/json"})
+            response.raise_for_status()
+            keys = parse_jwks(response.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning(
+                "could not fetch the JWKS",
+                extra={"url": self.url, "error": type(exc).__name__, "cached": len(self._keys)},
+            )
+            return
+        self._keys = keys
+        self._fetched_at = self._attempted_at
+
+
+def parse_jwks(document: Any) -> dict[str, dict[str, Any]]:
+    """The usable signing keys of a JWKS document by kid; raises ValueError if it is no JWKS.
+
+    Skipped: keys without a kid, keys for encryption, symmetric keys and key types or curves
+    this project does not sign with.
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise ValueError("not a JSON Web Key Set")
+    keys: dict[str, dict[str, Any]] = {}
+    for raw in document["keys"]:
+        key = _usable_key(raw)
+        if key is not None:
+            keys[key["kid"]] = key
+    return keys
+
+
+def _usable_key(raw: Any) -> dict[str, Any] | None:
+    if not isinstance(raw, dict):
+        return None
+    kid, kty = raw.get("kid"), raw.get("kty")
+    if not isinstance(kid, str) or not kid or not isinstance(kty, str):
+        return None
+    if raw.get("use", "sig") != "sig":
+        return None
+    key_ops = raw.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        return None
+    members = _PUBLIC_MEMBERS.get(kty)  # "oct" (symmetric) and unknown types end here
+    if members is None:
+        return None
+    if not all(isinstance(raw.get(name), str) and raw[name] for name in members):
+        return None
+    if kty == "EC" and raw["crv"] not in _CURVES:
+        return None
+    if kty == "RSA" and _rsa_bits(raw["n"]) < _MIN_RSA_BITS:
+        return None
+    key: dict[str, Any] = {"kid": kid, "kty": kty}
+    key.update({name: raw[name] for name in members})
+    if isinstance(raw.get("alg"), str):
+        key["alg"] = raw["alg"]
+    return key
+
+
+def _rsa_bits(n: str) -> int:
+    try:
+        modulus = base64.urlsafe_b64decode(n + "=" * (-len(n) % 4))
+    except ValueError:
+        return 0
+    return int.from_bytes(modulus, "big").bit_length()

@@ -1,0 +1,57 @@
+"""Cursor pagination as API.md fixes it: ``{"items": [...], "next_cursor": ...}``."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+
+from mpp_shared.problems import Problem
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class InvalidCursor(Problem):
+    status = 422
+    code = "invalid_cursor"
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    """An opaque cursor: the sort key of the last item returned (keyset pagination)."""
+    raw = json.dumps(position, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, TypeError) as exc:
+        raise InvalidCursor("The cursor is not one this API gave out.") from exc
+    if not isinstance(value, dict):
+        raise InvalidCursor("The cursor is not one this API gave out.")
+    return value
+
+
+class PageParams(BaseModel):
+    limit: int
+    cursor: dict[str, Any] | None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> PageParams:
+    """Dependency: ``?limit=`` (1–100, default 20) and ``?cursor=``."""
+    return PageParams(limit=limit, cursor=decode_cursor(cursor) if cursor else None)

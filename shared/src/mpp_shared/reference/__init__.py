@@ -1,0 +1,1 @@
+"""Reference data every service may need: the Kemendagri region codes."""

@@ -1,0 +1,1 @@
+"""Test support: throwaway PostgreSQL and NATS for the session, app clients."""
