@@ -41,9 +41,7 @@ def _signing_key(private_key: Any, alg: str, kid: str) -> SigningKey:
     ).decode()
     public_pem = (
         private_key.public_key()
-        .public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
     public_jwk = jwk.construct(public_pem, alg).to_dict()

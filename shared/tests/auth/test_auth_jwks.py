@@ -145,9 +145,11 @@ async def test_refresh_fetches_even_with_a_fresh_cache(jwks_server, clock, rsa_k
     jwks = client_for(jwks_server, clock)
     await jwks.get_key(rsa_key.kid)
 
-    await jwks.refresh()
+    assert await jwks.refresh() is True
+    jwks_server.fail = True
+    assert await jwks.refresh() is False
 
-    assert jwks_server.fetches == 2
+    assert jwks_server.fetches == 3
     assert jwks.kids == {rsa_key.kid, "ec-2024"}
 
 

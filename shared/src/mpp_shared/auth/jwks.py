@@ -89,10 +89,10 @@ class JwksClient:
             raise KeySetUnavailable()
         raise UnknownKey(kid)
 
-    async def refresh(self) -> None:
-        """Fetch the key set now, regardless of the cache (e.g. to warm it on start)."""
+    async def refresh(self) -> bool:
+        """Fetch the key set now, regardless of the cache; False when that failed (logged)."""
         async with self._lock:
-            await self._fetch()
+            return await self._fetch()
 
     def _fresh(self) -> bool:
         return (
@@ -106,7 +106,8 @@ class JwksClient:
         )
 
     async def _refresh_if_allowed(self, kid: str) -> None:
-        if not self._may_fetch():
+        # A fetch in flight is waited for even when we may not start one: it may bring the kid.
+        if not self._may_fetch() and not self._lock.locked():
             return
         async with self._lock:
             # Whoever held the lock before us may have fetched already: look again.
@@ -116,7 +117,7 @@ class JwksClient:
                 return
             await self._fetch()
 
-    async def _fetch(self) -> None:
+    async def _fetch(self) -> bool:
         self._attempted_at = self._clock()
         try:
             response = await self._http.get(self.url, headers={"Accept": "application/json"})
@@ -127,9 +128,10 @@ class JwksClient:
                 "could not fetch the JWKS",
                 extra={"url": self.url, "error": type(exc).__name__, "cached": len(self._keys)},
             )
-            return
+            return False
         self._keys = keys
         self._fetched_at = self._attempted_at
+        return True
 
 
 def parse_jwks(document: Any) -> dict[str, dict[str, Any]]:
