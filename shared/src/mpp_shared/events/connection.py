@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -48,7 +49,7 @@ class NatsConnection:
     def jetstream(self) -> JetStreamContext:
         return self.client.jetstream()
 
-    async def wait_connected(self, timeout: float | None = None) -> None:
+    async def wait_connected(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         await asyncio.wait_for(self._ready.wait(), timeout)
 
     async def start(self) -> None:
@@ -70,7 +71,9 @@ class NatsConnection:
                     error_cb=self._error,
                 )
             except Exception as exc:
-                log.warning("NATS not reachable, retrying", extra={"error": str(exc), "url": self.url})
+                log.warning(
+                    "NATS not reachable, retrying", extra={"error": str(exc), "url": self.url}
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
@@ -99,10 +102,8 @@ class NatsConnection:
     async def close(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         if self._client is not None and not self._client.is_closed:
             try:
                 await asyncio.wait_for(self._client.drain(), timeout=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 import uuid
 from collections.abc import Mapping
@@ -77,14 +78,14 @@ class CloudEvent(BaseModel):
     def from_json(cls, body: bytes | str) -> CloudEvent:
         return cls.model_validate_json(body)
 
-    def data_as(self, model: type[DataT]) -> DataT:
+    def data_as(self, model: builtins.type[DataT]) -> DataT:
         """The payload as its contract model (``mpp_shared.contracts.<publisher>.v1``)."""
         return model.model_validate(self.data)
 
 
 def new_event(
     *,
-    type: str,  # noqa: A002 - the CloudEvents attribute is called type
+    type: str,
     source: str,
     data: BaseModel | Mapping[str, Any],
     subject: str | None = None,

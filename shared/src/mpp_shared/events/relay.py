@@ -8,13 +8,18 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from nats.js import JetStreamContext
-from sqlalchemy import CursorResult, Row, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import NullPool
 
 from mpp_shared.config import BaseServiceSettings
@@ -29,6 +34,14 @@ log = logging.getLogger(__name__)
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 
 
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    id: uuid.UUID
+    subject: str
+    envelope: dict[str, Any]
+    attempts: int
+
+
 class OutboxRelay:
     """A worker (start/stop) that moves outbox rows to JetStream.
 
@@ -37,6 +50,10 @@ class OutboxRelay:
     number of replicas share the work; a row is marked published only after JetStream's ack,
     and the event id travels as ``Nats-Msg-Id`` so a republish after a lost ack is dropped by
     the server within the stream's duplicate window.
+
+    One relay publishes rows in the order they were recorded and stops a batch at the first
+    failure, so a later event of an entity never overtakes an earlier one. Replicas each take
+    their own batch, so across replicas the order holds only between batches' heads.
     """
 
     def __init__(
@@ -72,6 +89,7 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._listen_task: asyncio.Task[None] | None = None
         self._listening = False
+        self._registered = False
 
     @property
     def listening(self) -> bool:
@@ -80,7 +98,9 @@ class OutboxRelay:
 
     async def start(self) -> None:
         self._stopping = False
-        self._connection.on_connect(self._on_nats_connect)
+        if not self._registered:
+            self._connection.on_connect(self._on_nats_connect)
+            self._registered = True
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self._name}")
         engine = self._sessionmaker.kw.get("bind")
         if isinstance(engine, AsyncEngine):
@@ -114,13 +134,22 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         last_purge = time.monotonic()
+        failures = 0
         while not self._stopping:
             self._wake.clear()
             full_batch = False
             try:
                 full_batch = await self.relay_once() >= self._batch_size
-            except Exception:
-                log.exception("outbox relay pass failed")
+                failures = 0
+            except Exception as exc:
+                # Typically the database is away; back off so that a long outage is neither
+                # a busy loop nor a traceback a second in the logs.
+                failures += 1
+                log.warning(
+                    "outbox relay pass failed",
+                    extra={"error": f"{type(exc).__name__}: {exc}", "failures": failures},
+                    exc_info=failures == 1,
+                )
             if self._keep_published is not None and (
                 time.monotonic() - last_purge >= self._purge_interval
             ):
@@ -131,8 +160,9 @@ class OutboxRelay:
                     log.exception("outbox purge failed")
             if full_batch or self._stopping:
                 continue  # more rows may be waiting: go again without sleeping
+            pause = self._poll_interval * 2 ** min(failures, 5) if failures else self._poll_interval
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                await asyncio.wait_for(self._wake.wait(), min(pause, 30.0))
 
     async def relay_once(self) -> int:
         """Publish one batch of due rows; returns how many were published.
@@ -164,18 +194,17 @@ class OutboxRelay:
 
     async def _publish_batch(self, js: JetStreamContext) -> int:
         async with self._sessionmaker() as session, session.begin():
-            rows: Sequence[Row[Any]] = (
-                await session.execute(
-                    select(outbox.c.id, outbox.c.subject, outbox.c.envelope, outbox.c.attempts)
-                    .where(
-                        outbox.c.published_at.is_(None),
-                        outbox.c.next_attempt_at <= func.now(),
-                    )
-                    .order_by(outbox.c.created_at, outbox.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
+            result = await session.execute(
+                select(outbox.c.id, outbox.c.subject, outbox.c.envelope, outbox.c.attempts)
+                .where(
+                    outbox.c.published_at.is_(None),
+                    outbox.c.next_attempt_at <= func.now(),
                 )
-            ).all()
+                .order_by(outbox.c.created_at, outbox.c.id)
+                .limit(self._batch_size)
+                .with_for_update(skip_locked=True)
+            )
+            rows = [_Pending(*row) for row in result.all()]
             published: list[uuid.UUID] = []
             for row in rows:
                 try:
@@ -199,7 +228,7 @@ class OutboxRelay:
             log.debug("outbox rows published", extra={"count": len(published)})
         return len(published)
 
-    async def _publish(self, js: JetStreamContext, row: Row[Any]) -> None:
+    async def _publish(self, js: JetStreamContext, row: _Pending) -> None:
         body = json.dumps(row.envelope, separators=(",", ":"), ensure_ascii=False).encode()
         ack = await js.publish(
             row.subject,
@@ -212,7 +241,7 @@ class OutboxRelay:
             # An earlier attempt was stored but its ack (or our commit) was lost.
             log.info("event was already in the stream", extra={"event_id": str(row.id)})
 
-    async def _record_failure(self, session: AsyncSession, row: Row[Any], exc: Exception) -> None:
+    async def _record_failure(self, session: AsyncSession, row: _Pending, exc: Exception) -> None:
         attempts = int(row.attempts) + 1
         delay = min(self._max_backoff, 0.5 * 2 ** min(attempts - 1, 16))
         log.warning(
