@@ -1,7 +1,7 @@
 """Alembic environment of the tracking service."""
 
-from tracking.db.tables import Base
 from mpp_shared.db.alembic_env import run
 from mpp_shared.events.tables import EVENTS_METADATA
+from tracking.db.tables import Base
 
 run([Base.metadata, EVENTS_METADATA])

@@ -1,1 +1,1 @@
-"""MPP Digital application service: citizens' applications, their documents and the agencies' processing."""
+"""MPP Digital application service: applications, their documents, the agencies' processing."""

@@ -55,7 +55,9 @@ class DevStack:
         self.env = dict(env)
         self.pg_port = _port(env, "MPP_DEV_POSTGRES_PORT", 55432)
         self.nats_port = _port(env, "MPP_DEV_NATS_PORT", 54222)
-        self.ports = {s.name: _port(env, f"{s.env_prefix}PORT", s.default_port) for s in (*SERVICES, GATEWAY)}
+        self.ports = {
+            s.name: _port(env, f"{s.env_prefix}PORT", s.default_port) for s in (*SERVICES, GATEWAY)
+        }
         self.postgres = EmbeddedPostgres(self.run_dir / "postgres" / "data", port=self.pg_port)
         self.nats = EmbeddedNats(
             self.run_dir / "nats" / "store",
@@ -123,7 +125,9 @@ class DevStack:
             env.setdefault(f"{p}DATABASE_URL", self.postgres.url(spec.database))
         if spec is GATEWAY:
             for other in SERVICES:
-                env.setdefault(f"{p}{other.name.upper()}_URL", f"http://127.0.0.1:{self.ports[other.name]}")
+                env.setdefault(
+                    f"{p}{other.name.upper()}_URL", f"http://127.0.0.1:{self.ports[other.name]}"
+                )
         env.setdefault("MPP_BOOTSTRAP_ADMIN_EMAIL", DEV_ADMIN_EMAIL)
         env.setdefault("MPP_BOOTSTRAP_ADMIN_PASSWORD", DEV_ADMIN_PASSWORD)
         env.setdefault(f"{p}SEED_DEMO_DATA", "true")
@@ -140,7 +144,8 @@ class DevStack:
         )
         (self.run_dir / f"{spec.name}.pid").write_text(str(process.pid))
         self.processes[spec.name] = process
-        say(f"{spec.name:<12} http://127.0.0.1:{self.ports[spec.name]}  (log: .run/logs/{spec.name}.log)")
+        url = f"http://127.0.0.1:{self.ports[spec.name]}"
+        say(f"{spec.name:<12} {url}  (log: .run/logs/{spec.name}.log)")
 
     def _wait_ready(self, timeout: float) -> None:
         url = f"http://127.0.0.1:{self.ports['gateway']}/readyz"
@@ -148,7 +153,7 @@ class DevStack:
         while time.monotonic() < deadline:
             self._check_children()
             try:
-                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own URL
+                with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, OSError):
@@ -161,7 +166,9 @@ class DevStack:
             if process.poll() is not None and not self.stopping:
                 log_file = self.run_dir / "logs" / f"{name}.log"
                 tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-20:])
-                raise SystemExit(f"{name} exited with code {process.returncode}; last lines:\n{tail}")
+                raise SystemExit(
+                    f"{name} exited with code {process.returncode}; last lines:\n{tail}"
+                )
 
     def _banner(self, seconds: float) -> None:
         gateway = f"http://127.0.0.1:{self.ports['gateway']}"
@@ -169,8 +176,10 @@ class DevStack:
         say(f"MPP Digital is ready in {seconds:.1f} s at {gateway}")
         say(f"  API docs      {gateway}/docs")
         say(f"  readiness     {gateway}/readyz")
-        say(f"  platform admin {self.env.get('MPP_BOOTSTRAP_ADMIN_EMAIL', DEV_ADMIN_EMAIL)}"
-            f" / {self.env.get('MPP_BOOTSTRAP_ADMIN_PASSWORD', DEV_ADMIN_PASSWORD)}")
+        say(
+            f"  platform admin {self.env.get('MPP_BOOTSTRAP_ADMIN_EMAIL', DEV_ADMIN_EMAIL)}"
+            f" / {self.env.get('MPP_BOOTSTRAP_ADMIN_PASSWORD', DEV_ADMIN_PASSWORD)}"
+        )
         say("  demo citizens and more: see README.md")
         say("Press Ctrl-C to stop.")
 

@@ -53,5 +53,5 @@ def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> PageParams:
-    """Dependency: ``?limit=`` (1–100, default 20) and ``?cursor=``."""
+    """Dependency: ``?limit=`` (1 to 100, default 20) and ``?cursor=``."""
     return PageParams(limit=limit, cursor=decode_cursor(cursor) if cursor else None)

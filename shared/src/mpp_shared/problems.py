@@ -108,7 +108,9 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    return [{"loc": list(err.get("loc", ())), "msg": str(err.get("msg", ""))} for err in exc.errors()]
+    return [
+        {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", ""))} for err in exc.errors()
+    ]
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -132,7 +134,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else None
         problem = Problem(
-            detail, status=exc.status_code, code=default_code(exc.status_code),
+            detail,
+            status=exc.status_code,
+            code=default_code(exc.status_code),
             headers=exc.headers,
         )
         return problem_response(problem, request)

@@ -92,7 +92,10 @@ async def test_request_id_is_kept_or_made_and_traceparent_continues(
     async with app_client(app) as client:
         given = await client.get(
             "/healthz",
-            headers={"X-Request-ID": "req-123", "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+            headers={
+                "X-Request-ID": "req-123",
+                "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
+            },
         )
         made = await client.get("/healthz")
     assert given.headers["x-request-id"] == "req-123"
@@ -127,7 +130,8 @@ async def test_errors_are_problem_json_with_request_id(
     assert crash.status_code == 500
     assert crash.headers["x-request-id"] == "crash-1"
     assert crash.json()["code"] == "internal_error"
-    assert "Traceback" not in crash.text and "3573014101900001" not in crash.text
+    assert "Traceback" not in crash.text
+    assert "3573014101900001" not in crash.text
 
 
 async def test_one_transaction_per_request_is_committed_before_the_answer(
@@ -158,21 +162,24 @@ async def test_migrations_run_on_start(database_url: str, nats_url: str, tmp_pat
         "def upgrade():\n    create_event_tables()\n"
         "def downgrade():\n    drop_event_tables()\n"
     )
-    settings = BaseServiceSettings(service_name="probe", database_url=database_url, nats_url=nats_url)
+    settings = BaseServiceSettings(
+        service_name="probe", database_url=database_url, nats_url=nats_url
+    )
     app = create_service_app(
         settings, title="probe", migrations_dir=tmp_path / "migrations", outbox_relay=False
     )
-    async with app_client(app):
-        async with app.state.runtime.engine.connect() as conn:
-            tables = set(
-                (await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'")))
-                .scalars()
-                .all()
-            )
+    async with app_client(app), app.state.runtime.engine.connect() as conn:
+        tables = set(
+            (await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'")))
+            .scalars()
+            .all()
+        )
     assert {"event_outbox", "event_inbox", "alembic_version"} <= tables
 
 
-def test_log_lines_are_json_with_personal_numbers_masked(capsys: pytest.CaptureFixture[str]) -> None:
+def test_log_lines_are_json_with_personal_numbers_masked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from mpp_shared.observability.logging import configure_logging
 
     configure_logging("probe")

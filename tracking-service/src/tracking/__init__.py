@@ -1,1 +1,1 @@
-"""MPP Digital tracking service: timelines, notifications, webhooks, satisfaction surveys and service-level reports."""
+"""MPP Digital tracking service: timelines, notifications, webhooks, surveys and reports."""

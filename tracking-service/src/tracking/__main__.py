@@ -1,8 +1,8 @@
 """``python -m tracking``: serve the tracking service with settings from the environment."""
 
+from mpp_shared.server import serve
 from tracking.config import TrackingSettings
 from tracking.main import create_app
-from mpp_shared.server import serve
 
 
 def main() -> None:

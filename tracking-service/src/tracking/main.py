@@ -4,8 +4,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from tracking.config import TrackingSettings
 from mpp_shared.app import create_service_app
+from tracking.config import TrackingSettings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -14,7 +14,7 @@ def create_app(settings: TrackingSettings) -> FastAPI:
     return create_service_app(
         settings,
         title="MPP Digital — Tracking",
-        description="Timelines, notifications, webhooks, satisfaction surveys and service-level reports.",
+        description="Timelines, notifications, webhooks, satisfaction surveys and reports.",
         routers=[],
         migrations_dir=MIGRATIONS_DIR,
     )

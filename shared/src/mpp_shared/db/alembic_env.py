@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import Sequence
 
 from alembic import context
@@ -11,7 +10,9 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import create_async_engine
 
 
-def run(target_metadata: MetaData | Sequence[MetaData], *, version_table: str = "alembic_version") -> None:
+def run(
+    target_metadata: MetaData | Sequence[MetaData], *, version_table: str = "alembic_version"
+) -> None:
     """Migrate on the connection handed over by ``run_migrations``, or on ``sqlalchemy.url``.
 
     The second path serves ``alembic revision --autogenerate`` run by a developer.

@@ -51,11 +51,15 @@ class EmbeddedNats:
             raise RuntimeError(f"port {self.port} is taken; set another port for NATS")
         args = [
             nats_server_binary(),
-            "-a", self.host,
-            "-p", str(self.port),
+            "-a",
+            self.host,
+            "-p",
+            str(self.port),
             "-js",
-            "-sd", str(self.store_dir),
-            "-P", str(self.pid_file),
+            "-sd",
+            str(self.store_dir),
+            "-P",
+            str(self.pid_file),
         ]
         if self.monitor_port:
             args += ["-m", str(self.monitor_port)]

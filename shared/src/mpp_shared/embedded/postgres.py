@@ -52,8 +52,14 @@ class EmbeddedPostgres:
             entry = pwd.getpwnam(SERVER_USER)
         except KeyError:
             subprocess.run(  # noqa: S603
-                [shutil.which("useradd") or "useradd", "--system", "--no-create-home",
-                 "--shell", "/usr/sbin/nologin", SERVER_USER],
+                [
+                    shutil.which("useradd") or "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    SERVER_USER,
+                ],
                 check=True,
                 capture_output=True,
             )
@@ -76,7 +82,8 @@ class EmbeddedPostgres:
         result = subprocess.run(  # noqa: S603
             [
                 str(_bin_dir() / "initdb"),
-                "-D", str(self.data_dir),
+                "-D",
+                str(self.data_dir),
                 "--auth=trust",
                 "--username=postgres",
                 "--encoding=UTF8",
@@ -103,15 +110,28 @@ class EmbeddedPostgres:
             raise RuntimeError(f"port {self.port} is taken; set another port for PostgreSQL")
         args = [
             str(_bin_dir() / "postgres"),
-            "-D", str(self.data_dir),
-            "-h", self.host,
-            "-p", str(self.port),
-            "-k", str(self.data_dir),
-            "-c", "max_connections=300",
-            "-c", "shared_buffers=128MB",
+            "-D",
+            str(self.data_dir),
+            "-h",
+            self.host,
+            "-p",
+            str(self.port),
+            "-k",
+            str(self.data_dir),
+            "-c",
+            "max_connections=300",
+            "-c",
+            "shared_buffers=128MB",
         ]
         if not self.durable:
-            args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+            args += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
         self._process = spawn(
             args, log_file=self.log_file, user=self._uid, group=self._gid, cwd=self.data_dir
         )
@@ -139,8 +159,21 @@ class EmbeddedPostgres:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         result = subprocess.run(  # noqa: S603
-            [str(_bin_dir() / "psql"), "-h", self.host, "-p", str(self.port), "-U", "postgres",
-             "-d", database, "-v", "ON_ERROR_STOP=1", "-qtAc", sql],
+            [
+                str(_bin_dir() / "psql"),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qtAc",
+                sql,
+            ],
             check=True,
             capture_output=True,
             text=True,
@@ -151,7 +184,8 @@ class EmbeddedPostgres:
         """Create ``name`` unless it exists; True when it was created."""
         if not name.replace("_", "").isalnum():
             raise ValueError(f"unsafe database name: {name!r}")
-        exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
+        # The name was checked to be an identifier above, so it can be quoted into SQL.
+        exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'")  # noqa: S608
         if exists:
             return False
         self.psql(f'CREATE DATABASE "{name}"')

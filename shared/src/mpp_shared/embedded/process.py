@@ -68,7 +68,7 @@ def spawn(
             group=group,
             extra_groups=[] if user is not None else None,
             start_new_session=True,
-            preexec_fn=_die_with_parent(),  # noqa: PLW1509 - no threads are running yet here
+            preexec_fn=_die_with_parent(),
         )
     finally:
         log.close()

@@ -13,7 +13,8 @@ from mpp_shared.observability.masking import mask_personal_data
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is logged.
 _STANDARD_ATTRS = frozenset(
-    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime", "taskName"}
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
+    | {"message", "asctime", "taskName"}
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -61,7 +63,10 @@ class TestInfrastructure:
 
         url = make_url(self.server_url)
         conn = await asyncpg.connect(
-            host=url.host, port=url.port, user=url.username, password=url.password,
+            host=url.host,
+            port=url.port,
+            user=url.username,
+            password=url.password,
             database=url.database,
         )
         try:
@@ -71,10 +76,9 @@ class TestInfrastructure:
 
     def close(self) -> None:
         for name in self._created:
-            try:
-                run_sync(lambda name=name: self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))  # type: ignore[misc]
-            except Exception:  # noqa: S110 - a server that is going away drops them anyway
-                pass
+            # A server that is going away drops them anyway; a failure here must not mask results.
+            with contextlib.suppress(Exception):
+                run_sync(partial(self._execute, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         for stop in reversed(self._stop):
             stop()
 
@@ -109,7 +113,9 @@ def start_infrastructure(workdir: Path) -> TestInfrastructure:
     return _start_embedded(workdir, database_url, nats_url)
 
 
-def _start_embedded(workdir: Path, database_url: str | None, nats_url: str | None) -> TestInfrastructure:
+def _start_embedded(
+    workdir: Path, database_url: str | None, nats_url: str | None
+) -> TestInfrastructure:
     from mpp_shared.config import BaseServiceSettings
     from mpp_shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 
