@@ -1,1 +1,1 @@
-"""MPP Digital identity service: accounts, single sign-on (OpenID Connect), the mock Dukcapil registry, consents and the personal-data access log."""
+"""MPP Digital identity service: accounts, OpenID Connect, mock Dukcapil, consents, access log."""

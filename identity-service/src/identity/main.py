@@ -4,17 +4,59 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from identity.api.errors import install_error_handlers
+from identity.api.routes import admin, auth, citizens, clients, me, mfa, oauth, staff
+from identity.components import EXTRAS_KEY, build_components
 from identity.config import IdentitySettings
-from mpp_shared.app import create_service_app
+from identity.housekeeping import HousekeepingWorker
+from identity.messaging.consumers.agencies import agency_consumer
+from identity.messaging.rpc import rpc_responders
+from identity.startup import (
+    close_local_verifier,
+    install_local_verifier,
+    prepare_accounts_and_keys,
+    wire_registry,
+)
+from mpp_shared.app import ServiceRuntime, Worker, create_service_app
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def create_app(settings: IdentitySettings) -> FastAPI:
-    return create_service_app(
+    components = build_components(settings)
+
+    def workers(runtime: ServiceRuntime) -> list[Worker]:
+        sessionmaker, connection = runtime.session_factory(), runtime.nats_connection()
+        return [
+            agency_consumer(sessionmaker, connection),
+            *rpc_responders(sessionmaker, connection, queue=settings.rpc_queue_group),
+            HousekeepingWorker(sessionmaker),
+        ]
+
+    app = create_service_app(
         settings,
         title="MPP Digital — Identity",
-        description="Accounts, single sign-on (OpenID Connect), the mock Dukcapil registry, consents and the personal-data access log.",
-        routers=[],
+        description=(
+            "Accounts, single sign-on (OpenID Connect), the mock Dukcapil registry, consents "
+            "and the personal-data access log."
+        ),
+        routers=[
+            oauth.router,
+            auth.router,
+            citizens.router,
+            me.router,
+            me.selfie_router,
+            mfa.router,
+            staff.router,
+            clients.router,
+            admin.router,
+        ],
         migrations_dir=MIGRATIONS_DIR,
+        workers=workers,
+        on_startup=[wire_registry, prepare_accounts_and_keys, install_local_verifier],
+        on_shutdown=[close_local_verifier],
     )
+    runtime: ServiceRuntime = app.state.runtime
+    runtime.extras[EXTRAS_KEY] = components
+    install_error_handlers(app)
+    return app

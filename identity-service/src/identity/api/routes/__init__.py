@@ -1,1 +1,1 @@
-"""One router per resource."""
+"""One router per resource of the identity API."""

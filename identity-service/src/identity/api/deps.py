@@ -1,0 +1,165 @@
+"""FastAPI dependencies of the identity service: components, repositories, caller, client IP."""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity.components import EXTRAS_KEY, Components
+from identity.db.repositories import (
+    AccessLogRepository,
+    AccountRepository,
+    AgencyRepository,
+    ClientRepository,
+    ConsentRepository,
+    OutboxEventRecorder,
+    SigningKeyRepository,
+    ThrottleRepository,
+    TokenRepository,
+)
+from identity.domain.accounts import Actor
+from identity.domain.exceptions import IdentityError
+from identity.domain.models import Account
+from identity.domain.tokens import TokenService
+from identity.dukcapil.registry import RegistryError
+from mpp_shared.auth import CurrentPrincipal, EnrolmentPrincipal, Forbidden, Principal, Unauthorized
+from mpp_shared.deps import RuntimeDep, SessionDep
+
+
+def get_components(runtime: RuntimeDep) -> Components:
+    components: Components = runtime.extras[EXTRAS_KEY]
+    return components
+
+
+ComponentsDep = Annotated[Components, Depends(get_components)]
+
+
+@dataclass(frozen=True)
+class Repositories:
+    accounts: AccountRepository
+    clients: ClientRepository
+    agencies: AgencyRepository
+    tokens: TokenRepository
+    keys: SigningKeyRepository
+    consents: ConsentRepository
+    access_log: AccessLogRepository
+    throttle: ThrottleRepository
+    events: OutboxEventRecorder
+
+    @classmethod
+    def of(cls, session: AsyncSession) -> Repositories:
+        return cls(
+            accounts=AccountRepository(session),
+            clients=ClientRepository(session),
+            agencies=AgencyRepository(session),
+            tokens=TokenRepository(session),
+            keys=SigningKeyRepository(session),
+            consents=ConsentRepository(session),
+            access_log=AccessLogRepository(session),
+            throttle=ThrottleRepository(session),
+            events=OutboxEventRecorder(session),
+        )
+
+
+def get_repositories(session: SessionDep) -> Repositories:
+    return Repositories.of(session)
+
+
+ReposDep = Annotated[Repositories, Depends(get_repositories)]
+
+
+def token_service(components: Components, repos: Repositories) -> TokenService:
+    return TokenService(
+        issuer=components.issuer,
+        keys=repos.keys,
+        key_cache=components.key_cache,
+        tokens=repos.tokens,
+        accounts=repos.accounts,
+    )
+
+
+def get_token_service(components: ComponentsDep, repos: ReposDep) -> TokenService:
+    return token_service(components, repos)
+
+
+TokenServiceDep = Annotated[TokenService, Depends(get_token_service)]
+
+
+def client_ip(request: Request, components: ComponentsDep) -> str:
+    """The caller's address: X-Forwarded-For is believed only from a trusted proxy (the
+    gateway), reading from the right past every trusted hop."""
+    peer = request.client.host if request.client else "0.0.0.0"  # noqa: S104 - unknown peer
+    if not _trusted(peer, components):
+        return peer
+    forwarded = request.headers.get("x-forwarded-for")
+    if not forwarded:
+        return peer
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, components):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _trusted(address: str, components: Components) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in components.trusted_proxies)
+
+
+ClientIpDep = Annotated[str, Depends(client_ip)]
+
+
+async def _account_of(principal: Principal, repos: Repositories) -> Account:
+    try:
+        account_id = uuid.UUID(principal.subject)
+    except ValueError:
+        # A client_credentials token: an agency system has no profile.
+        raise Forbidden("This endpoint is for accounts, not client systems.") from None
+    account = await repos.accounts.get(account_id)
+    if account is None or account.disabled:
+        raise Unauthorized("The account of this token no longer exists.")
+    return account
+
+
+async def get_current_account(principal: CurrentPrincipal, repos: ReposDep) -> Account:
+    return await _account_of(principal, repos)
+
+
+async def get_enrolling_account(principal: EnrolmentPrincipal, repos: ReposDep) -> Account:
+    return await _account_of(principal, repos)
+
+
+CurrentAccount = Annotated[Account, Depends(get_current_account)]
+EnrollingAccount = Annotated[Account, Depends(get_enrolling_account)]
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(
+        account_id=uuid.UUID(principal.subject),
+        roles=principal.roles,
+        agency_id=principal.agency_id,
+    )
+
+
+@asynccontextmanager
+async def keeping_counters(session: AsyncSession) -> AsyncIterator[None]:
+    """Commit what was written before a domain error, then let the error answer.
+
+    Throttle counters, a revoked token family: refusing the request must not roll back the
+    record of why it was refused.
+    """
+    try:
+        yield
+    except (IdentityError, RegistryError):
+        await session.commit()
+        raise

@@ -1,0 +1,67 @@
+"""The profile fields of ``GET /api/v1/me``, by name, for prefill and userinfo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from identity.domain.models import Account
+
+ADDRESS_PARTS: tuple[str, ...] = (
+    "street",
+    "rt",
+    "rw",
+    "village",
+    "district",
+    "regency",
+    "province",
+    "region_code",
+)
+# Fields the registry vouches for; nobody edits them through the API.
+REGISTRY_FIELDS: frozenset[str] = frozenset(
+    {
+        "nik",
+        "full_name",
+        "birth_place",
+        "birth_date",
+        "gender",
+        "religion",
+        "marital_status",
+        "occupation",
+        "address",
+        *(f"address.{part}" for part in ADDRESS_PARTS),
+    }
+)
+CONTACT_FIELDS: frozenset[str] = frozenset({"email", "phone"})
+PROFILE_FIELDS: frozenset[str] = REGISTRY_FIELDS | CONTACT_FIELDS
+
+
+def profile_values(account: Account) -> dict[str, Any]:
+    """Every profile field of a citizen by name (``address`` and ``address.<part>`` both)."""
+    values: dict[str, Any] = {"email": account.email, "phone": account.phone}
+    profile = account.profile
+    if profile is None:
+        return values
+    address = {part: getattr(profile.address, part) for part in ADDRESS_PARTS}
+    values.update(
+        nik=profile.nik,
+        full_name=profile.full_name,
+        birth_place=profile.birth_place,
+        birth_date=profile.birth_date.isoformat(),
+        gender=profile.gender,
+        religion=profile.religion,
+        marital_status=profile.marital_status,
+        occupation=profile.occupation,
+        address=address,
+    )
+    values.update({f"address.{part}": value for part, value in address.items()})
+    return values
+
+
+def unknown_fields(fields: list[str] | tuple[str, ...]) -> list[str]:
+    return [name for name in fields if name not in PROFILE_FIELDS]
+
+
+def select_fields(account: Account, fields: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Only the fields asked for; a field the account has no value for is None."""
+    values = profile_values(account)
+    return {name: values.get(name) for name in fields}

@@ -1,0 +1,1 @@
+"""Event contracts published by catalog-service."""

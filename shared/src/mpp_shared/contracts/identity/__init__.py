@@ -1,0 +1,1 @@
+"""Event and request-reply contracts of identity-service."""

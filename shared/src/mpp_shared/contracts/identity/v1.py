@@ -1,0 +1,141 @@
+"""Version 1 of identity-service's event payloads (``mpp.identity.*``) and its NATS requests.
+
+Events carry ids and facts, never a NIK or other registry data. The request-reply subjects live
+outside ``mpp.>`` because the events stream captures ``mpp.>`` and would answer them itself.
+
+Prefill, from application-service::
+
+    reply = await nc.request(PREFILL_SUBJECT, PrefillRequest(...).model_dump_json().encode(),
+                             timeout=2)
+    answer = parse_prefill_reply(reply.data)   # PrefillResponse or RpcError
+
+``RpcError.error`` is ``no_consent`` (no recorded, unrevoked consent covering every field
+asked for), ``unknown_account``, ``unknown_field``, ``invalid_request`` or ``internal_error``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mpp_shared.contracts import EventData
+
+SOURCE = "/identity"
+
+CITIZEN_REGISTERED = "mpp.identity.citizen.registered"
+CITIZEN_VERIFIED = "mpp.identity.citizen.verified"
+STAFF_CREATED = "mpp.identity.staff.created"
+
+PREFILL_SUBJECT = "rpc.identity.prefill"
+CONSENT_GRANT_SUBJECT = "rpc.identity.consent.grant"
+
+StaffRole = Literal["officer", "agency_admin"]
+_ReplyT = TypeVar("_ReplyT", bound=BaseModel)
+
+
+class CitizenRegistered(EventData):
+    """``mpp.identity.citizen.registered``: the registry confirmed NIK, name and birth date."""
+
+    account_id: uuid.UUID
+    assurance_level: int
+    registered_at: datetime
+
+
+class CitizenVerified(EventData):
+    """``mpp.identity.citizen.verified``: the citizen's assurance level went up."""
+
+    account_id: uuid.UUID
+    assurance_level: int
+    method: Literal["face"]
+    verified_at: datetime
+
+
+class StaffCreated(EventData):
+    """``mpp.identity.staff.created``."""
+
+    account_id: uuid.UUID
+    agency_id: uuid.UUID
+    role: StaffRole
+    created_by: uuid.UUID
+    created_at: datetime
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class PrefillRequest(_Message):
+    """Profile fields of an account for a service's form; names are those of ``GET /me``
+    (``full_name``, ``birth_date``, ``address`` or ``address.village`` …)."""
+
+    account_id: uuid.UUID
+    service_id: uuid.UUID
+    fields: list[str] = Field(min_length=1, max_length=50)
+    requested_by: str = Field(min_length=1, max_length=100)  # e.g. "application-service"
+    purpose: str | None = Field(default=None, max_length=300)
+
+
+class PrefillResponse(_Message):
+    """Exactly the fields asked for; a field the citizen has no value for is null."""
+
+    fields: dict[str, Any]
+
+
+class ConsentGrantRequest(_Message):
+    """Sent when the citizen ticks ``prefill_consent``: they allow ``service_id`` to be
+    prefilled with ``fields``."""
+
+    account_id: uuid.UUID
+    service_id: uuid.UUID
+    fields: list[str] = Field(min_length=1, max_length=50)
+    purpose: str = Field(min_length=1, max_length=300)
+    requested_by: str = Field(default="application-service", min_length=1, max_length=100)
+
+
+class ConsentGrantResponse(_Message):
+    consent_id: uuid.UUID
+    granted_at: datetime
+    fields: list[str]
+
+
+class RpcError(_Message):
+    error: str
+    detail: str | None = None
+
+
+def parse_prefill_reply(body: bytes | str) -> PrefillResponse | RpcError:
+    return _parse(body, PrefillResponse)
+
+
+def parse_consent_grant_reply(body: bytes | str) -> ConsentGrantResponse | RpcError:
+    return _parse(body, ConsentGrantResponse)
+
+
+def _parse(body: bytes | str, model: type[_ReplyT]) -> _ReplyT | RpcError:
+    try:
+        return RpcError.model_validate_json(body)
+    except ValidationError:
+        return model.model_validate_json(body)
+
+
+__all__ = [
+    "CITIZEN_REGISTERED",
+    "CITIZEN_VERIFIED",
+    "CONSENT_GRANT_SUBJECT",
+    "PREFILL_SUBJECT",
+    "SOURCE",
+    "STAFF_CREATED",
+    "CitizenRegistered",
+    "CitizenVerified",
+    "ConsentGrantRequest",
+    "ConsentGrantResponse",
+    "PrefillRequest",
+    "PrefillResponse",
+    "RpcError",
+    "StaffCreated",
+    "parse_consent_grant_reply",
+    "parse_prefill_reply",
+]
