@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,6 +39,12 @@ class BaseServiceSettings(BaseSettings):
     public_url: str = "http://127.0.0.1:8080"
     jwks_url: str = "http://127.0.0.1:8081/oauth2/jwks"
     jwt_audience: str = "mpp"
+    # The HMAC key of the principal headers the gateway signs (mpp_shared.auth.internal). One
+    # variable for every process, without a service prefix.
+    internal_secret: str | None = Field(
+        default=None, validation_alias=AliasChoices("MPP_INTERNAL_SECRET"), repr=False
+    )
+    internal_principal_max_age_seconds: float = 30.0
 
     @field_validator("database_url")
     @classmethod
@@ -48,6 +54,20 @@ class BaseServiceSettings(BaseSettings):
             if value.startswith(plain):
                 return "postgresql+asyncpg://" + value[len(plain) :]
         return value
+
+    @model_validator(mode="after")
+    def _internal_secret_fit_for_environment(self) -> BaseServiceSettings:
+        from mpp_shared.auth.internal import check_internal_secret
+
+        check_internal_secret(self.internal_secret, environment=self.environment)
+        return self
+
+    @property
+    def principal_secret(self) -> str:
+        """The internal secret in force (a development default outside production)."""
+        from mpp_shared.auth.internal import check_internal_secret
+
+        return check_internal_secret(self.internal_secret, environment=self.environment)
 
     @property
     def jwt_issuer(self) -> str:

@@ -25,6 +25,7 @@ from mpp_shared.auth import (
     start_token_verifier,
     stop_token_verifier,
 )
+from mpp_shared.auth.internal import encode_principal_headers
 from mpp_shared.config import BaseServiceSettings
 from mpp_shared.problems import PROBLEM_CONTENT_TYPE
 
@@ -392,3 +393,44 @@ async def test_a_service_that_forgot_the_verifier_fails_loudly_not_open(rsa_key,
 def test_dependency_factories_refuse_nonsense(factory, names):
     with pytest.raises(ValueError):  # noqa: PT011 - the message varies per case
         factory(*names)
+
+
+# -- the principal the gateway vouches for ---------------------------------------------------
+
+
+def vouched(claims: dict[str, Any], *, secret: str | None = None, age: float = 0) -> dict[str, str]:
+    principal = Principal.from_claims(claims)
+    return encode_principal_headers(
+        principal, secret or settings().principal_secret, now=time.time() - age
+    )
+
+
+async def test_a_principal_signed_by_the_gateway_needs_no_token(client, make_claims, verifications):
+    response = await client.get("/me", headers=vouched(make_claims(roles=["citizen"])))
+    assert response.status_code == 200, response.text
+    assert response.json()["roles"] == ["citizen"]
+    assert verifications.count == 0
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    [
+        {"secret": "a-secret-the-gateway-does-not-have-0123456789"},
+        {"age": 3600},
+    ],
+    ids=["other-secret", "stale"],
+)
+async def test_a_forged_or_stale_principal_header_is_not_believed(client, make_claims, forgery):
+    response = await client.get("/me", headers=vouched(make_claims(), **forgery))
+    assert_problem(response, 401, "unauthorized")
+
+
+async def test_a_vouched_enrolment_only_principal_is_still_refused(client, make_claims):
+    claims = make_claims(roles=["officer"], scope="mfa:enroll")
+    assert_problem(await client.get("/me", headers=vouched(claims)), 403, "mfa_enrolment_required")
+    assert (await client.post("/me/mfa/totp", headers=vouched(claims))).status_code == 200
+
+
+def test_production_refuses_the_development_internal_secret() -> None:
+    with pytest.raises(ValueError, match="internal secret"):
+        BaseServiceSettings(environment="production")

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mpp_shared.app import ServiceRuntime
+from mpp_shared.auth.internal import decode_principal_headers
 from mpp_shared.auth.jwks import JwksClient
 from mpp_shared.auth.principal import ALL_ROLES, MFA_ENROLL_SCOPE, Principal
 from mpp_shared.auth.verify import TokenVerifier
@@ -91,8 +92,26 @@ _bearer = HTTPBearer(auto_error=False, description="Access token issued by ident
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
+def vouched_principal(request: Request) -> Principal | None:
+    """The principal the gateway verified and signed for (``X-MPP-Principal``), if genuine.
+
+    The gateway already checked the token's signature, expiry and audience; its HMAC over the
+    principal spares the service a second verification. Headers that are absent, stale or not
+    signed with the shared secret count as absent, and the bearer token is verified instead.
+    """
+    settings: BaseServiceSettings = request.app.state.runtime.settings
+    return decode_principal_headers(
+        request.headers.items(),
+        settings.principal_secret,
+        settings.internal_principal_max_age_seconds,
+    )
+
+
 async def get_enrolment_principal(request: Request, credentials: BearerCredentials) -> Principal:
     """Any valid token, including one restricted to MFA enrolment."""
+    principal = vouched_principal(request)
+    if principal is not None:
+        return principal
     if credentials is None:
         raise Unauthorized()
     return await get_token_verifier(request).verify(credentials.credentials)
@@ -110,9 +129,11 @@ async def get_optional_principal(
     request: Request, credentials: BearerCredentials
 ) -> Principal | None:
     """None for an anonymous request; a bad token is still 401, never anonymous."""
-    if credentials is None:
-        return None
-    principal = await get_token_verifier(request).verify(credentials.credentials)
+    principal = vouched_principal(request)
+    if principal is None:
+        if credentials is None:
+            return None
+        principal = await get_token_verifier(request).verify(credentials.credentials)
     if principal.needs_mfa_enrolment:
         raise MfaEnrolmentRequired()
     return principal
