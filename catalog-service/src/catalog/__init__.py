@@ -1,1 +1,1 @@
-"""MPP Digital catalog service: regions, agencies, MPP locations and the versioned service catalogue (standar pelayanan)."""
+"""MPP Digital catalog service: regions, agencies, MPP locations and the service catalogue."""

@@ -1,0 +1,586 @@
+"""Catalogue read benchmark, through the gateway: search, filtered list, single service.
+
+Starts its own PostgreSQL and NATS (from the wheels, on free ports), the catalog service and
+the gateway as subprocesses, loads 10,000 published services of 500 agencies, and drives
+them with wrk at 32 concurrent connections. Prints the figures and writes them to the
+"## Catalogue" section of docs/benchmarks.md.
+
+    uv run python bench/bench_catalog.py [--duration 15] [--connections 32] [--no-write]
+
+Needs wrk (Debian/Ubuntu: ``sudo apt-get install wrk``; macOS: ``brew install wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from catalog.demo.data import DEMO_AGENCIES, DemoRegion
+from catalog.domain.models import ServiceFields, ServiceHeader, ServiceStatus
+from catalog.domain.regions import region_keys_for_service, timezone_of
+from catalog.domain.services import listing_item, service_document
+from mpp_shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from mpp_shared.embedded.process import spawn, stop_process
+from mpp_shared.reference.regions import iter_regions
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Catalogue"
+AGENCIES = 500
+SERVICES_PER_AGENCY = 20
+TARGET_P99_MS = 50.0
+
+# Service names a region's agencies offer (name, category, keywords): the words citizens type.
+SERVICE_NAMES: list[tuple[str, str, list[str]]] = [
+    ("Penerbitan KTP-el", "kependudukan", ["ktp", "e-ktp", "kartu tanda penduduk"]),
+    ("Penerbitan Kartu Keluarga", "kependudukan", ["kk", "kartu keluarga"]),
+    ("Penerbitan Akta Kelahiran", "kependudukan", ["akta kelahiran", "akte lahir", "bayi"]),
+    ("Penerbitan Akta Kematian", "kependudukan", ["akta kematian", "meninggal"]),
+    ("Penerbitan Akta Perkawinan", "kependudukan", ["akta perkawinan", "nikah"]),
+    ("Penerbitan Akta Perceraian", "kependudukan", ["akta perceraian", "cerai"]),
+    ("Penerbitan Kartu Identitas Anak", "kependudukan", ["kia", "kartu anak"]),
+    ("Pelayanan Pindah Datang Penduduk", "kependudukan", ["pindah", "skpwni"]),
+    ("Legalisir Dokumen Kependudukan", "kependudukan", ["legalisir", "fotokopi"]),
+    ("Aktivasi Identitas Kependudukan Digital", "kependudukan", ["ikd", "ktp digital"]),
+    ("Perubahan Biodata Penduduk", "kependudukan", ["biodata", "perubahan data"]),
+    ("Pencatatan Pengangkatan Anak", "kependudukan", ["adopsi", "anak angkat"]),
+    ("Pendampingan Perizinan Berusaha (NIB)", "perizinan", ["izin usaha", "nib", "oss"]),
+    ("Persetujuan Bangunan Gedung", "perizinan", ["pbg", "imb", "bangunan"]),
+    ("Izin Reklame", "perizinan", ["reklame", "papan iklan", "baliho"]),
+    ("Sertifikat Laik Fungsi", "perizinan", ["slf", "bangunan"]),
+    ("Izin Praktik Dokter", "kesehatan", ["sip", "dokter", "praktik"]),
+    ("Izin Praktik Bidan", "kesehatan", ["sipb", "bidan"]),
+    ("Izin Apotek", "kesehatan", ["apotek", "farmasi"]),
+    ("Izin Operasional Klinik", "kesehatan", ["klinik", "faskes"]),
+    ("Izin Penyelenggaraan Satuan Pendidikan", "pendidikan", ["sekolah", "paud"]),
+    ("Izin Trayek Angkutan", "perhubungan", ["trayek", "angkot", "angkutan umum"]),
+    ("Uji Berkala Kendaraan Bermotor", "perhubungan", ["kir", "uji kendaraan"]),
+    ("Kartu AK/1 Pencari Kerja", "ketenagakerjaan", ["ak1", "kartu kuning", "lowongan"]),
+    ("Wajib Lapor Ketenagakerjaan", "ketenagakerjaan", ["wlkp", "perusahaan"]),
+    ("Pencatatan Perjanjian Kerja Bersama", "ketenagakerjaan", ["pkb", "serikat pekerja"]),
+    ("Pelatihan Kerja Berbasis Kompetensi", "ketenagakerjaan", ["pelatihan", "blk"]),
+    ("Pendaftaran dan Mutasi PBB-P2", "perpajakan", ["pbb", "sppt", "pajak bumi"]),
+    ("Validasi BPHTB", "perpajakan", ["bphtb", "jual beli tanah"]),
+    ("Pajak Hotel dan Restoran", "perpajakan", ["pajak restoran", "pajak hotel"]),
+    ("Pemasangan Sambungan Air Baru", "utilitas", ["pdam", "air minum", "air bersih"]),
+    ("Balik Nama Pelanggan Air", "utilitas", ["pdam", "balik nama"]),
+    ("Pengaduan Gangguan Air", "utilitas", ["air mati", "pipa bocor"]),
+    ("Pendaftaran Peserta JKN-KIS", "jaminan_sosial", ["bpjs kesehatan", "jkn", "kis"]),
+    ("Perubahan Fasilitas Kesehatan JKN", "jaminan_sosial", ["faskes", "bpjs"]),
+    ("Pendaftaran Peserta BPJS Ketenagakerjaan", "jaminan_sosial", ["bpjs tk", "jamsostek"]),
+    ("Klaim Jaminan Hari Tua", "jaminan_sosial", ["jht", "klaim", "pencairan"]),
+    ("Penerbitan Paspor Biasa", "keimigrasian", ["paspor", "passport", "imigrasi"]),
+    ("Izin Tinggal Terbatas", "keimigrasian", ["kitas", "wna", "izin tinggal"]),
+    ("Registrasi IMEI", "kepabeanan", ["imei", "ponsel", "bea cukai"]),
+    ("Pembukaan Rekening Tabungan", "perbankan", ["rekening", "tabungan", "bank"]),
+    ("Kredit Usaha Rakyat", "perbankan", ["kur", "pinjaman", "umkm"]),
+    ("Rekomendasi Bantuan Sosial", "sosial", ["bansos", "pkh", "dtks"]),
+    ("Surat Keterangan Tidak Mampu", "sosial", ["sktm", "miskin"]),
+    ("Penerbitan Sertifikat Tanah", "pertanahan", ["sertifikat", "tanah", "bpn"]),
+    ("Pengukuran Bidang Tanah", "pertanahan", ["ukur tanah", "batas"]),
+]
+# What a service of each category is about, in the words of its description.
+ABOUT = {
+    "kependudukan": "Pelayanan administrasi kependudukan dan pencatatan sipil bagi penduduk.",
+    "perizinan": "Pelayanan perizinan dan nonperizinan bagi pelaku usaha dan masyarakat.",
+    "kesehatan": "Perizinan tenaga dan fasilitas kesehatan sesuai standar pelayanan minimal.",
+    "pendidikan": "Perizinan penyelenggaraan satuan pendidikan anak usia dini dan nonformal.",
+    "perhubungan": "Pelayanan di bidang perhubungan darat dan angkutan umum.",
+    "ketenagakerjaan": "Pelayanan ketenagakerjaan bagi pencari kerja, pekerja, dan pengusaha.",
+    "perpajakan": "Pelayanan pajak daerah dan retribusi daerah bagi wajib pajak.",
+    "utilitas": "Pelayanan pelanggan air minum oleh perusahaan daerah.",
+    "jaminan_sosial": "Pelayanan kepesertaan dan manfaat jaminan sosial nasional.",
+    "keimigrasian": "Pelayanan dokumen perjalanan dan izin tinggal oleh kantor imigrasi.",
+    "kepabeanan": "Pelayanan kepabeanan dan cukai bagi penumpang dan importir.",
+    "perbankan": "Layanan perbankan bagi nasabah perorangan dan usaha mikro.",
+    "sosial": "Pelayanan kesejahteraan sosial bagi keluarga kurang mampu.",
+    "pertanahan": "Pelayanan pendaftaran dan pengukuran tanah.",
+}
+SEARCH_WORDS = [
+    "ktp",
+    "akta kelahiran",
+    "paspor",
+    "izin usaha",
+    "bpjs",
+    "pasport",
+    "kartu keluarga",
+    "pindah",
+    "air minum",
+    "pajak bumi",
+    "sertifikat tanah",
+    "pembuatan akta",
+    "kartu kuning",
+    "legalisir",
+    "rekening",
+    "klaim jht",
+]
+CATEGORIES = sorted({category for _, category, _ in SERVICE_NAMES})
+
+
+@dataclass
+class Loaded:
+    service_ids: list[uuid.UUID]
+    regencies: list[str]
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+async def load_catalogue(dsn: str) -> Loaded:
+    """10,000 published services of 500 agencies, written as publishing writes them."""
+    rng = random.Random(2026)
+    regencies = [r for r in iter_regions("regency")]
+    chosen = regencies[:: max(1, len(regencies) // 100)][:100]
+    kinds = ["opd", "opd", "opd", "bumd", "bumn"]
+    templates = [service for agency in DEMO_AGENCIES for service in agency.services]
+    now = datetime.now(UTC)
+    agencies: list[tuple[Any, ...]] = []
+    services: list[tuple[Any, ...]] = []
+    versions: list[tuple[Any, ...]] = []
+    service_ids: list[uuid.UUID] = []
+    for index in range(AGENCIES):
+        regency = chosen[index % len(chosen)]
+        agency_id = uuid.uuid4()
+        agencies.append(
+            (
+                agency_id,
+                f"Instansi {index + 1} {regency.name}",
+                kinds[index % len(kinds)],
+                regency.code,
+                timezone_of(regency.code),
+                now,
+                now,
+            )
+        )
+        region = DemoRegion(
+            regency.code, regency.name, regency.name.split()[-1], "Bank Daerah", "Jl. Merdeka No. 1"
+        )
+        for name, category, keywords in rng.sample(SERVICE_NAMES, SERVICES_PER_AGENCY):
+            base = rng.choice(templates).build(region)
+            base.update(
+                name=name,
+                category=category,
+                keywords=keywords,
+                description=f"{name} di {regency.name}. {ABOUT[category]}",
+            )
+            fields = ServiceFields.model_validate(base)
+            service_id = uuid.uuid4()
+            header = ServiceHeader(
+                id=service_id,
+                agency_id=agency_id,
+                code=f"svc-{index}-{len(versions)}",
+                status=ServiceStatus.PUBLISHED,
+                published_version=1,
+                draft_version=None,
+            )
+            document = service_document(
+                header=header,
+                version=1,
+                fields=fields,
+                status=ServiceStatus.PUBLISHED,
+                published_at=now,
+            )
+            services.append(
+                (
+                    service_id,
+                    agency_id,
+                    header.code,
+                    "published",
+                    1,
+                    now,
+                    now,
+                    name,
+                    document["description"],
+                    " ".join(keywords),
+                    category,
+                    document["channels"],
+                    region_keys_for_service(fields.region_codes),
+                    json.dumps(listing_item(document)),
+                )
+            )
+            versions.append(
+                (
+                    service_id,
+                    1,
+                    "published",
+                    json.dumps(fields.model_dump(mode="json")),
+                    json.dumps(document),
+                    "bench",
+                    "bench",
+                    now,
+                    now,
+                    now,
+                )
+            )
+            service_ids.append(service_id)
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.copy_records_to_table(
+                "agencies",
+                records=agencies,
+                columns=[
+                    "id",
+                    "name",
+                    "kind",
+                    "region_code",
+                    "timezone",
+                    "created_at",
+                    "updated_at",
+                ],
+            )
+            await conn.copy_records_to_table(
+                "services",
+                records=services,
+                columns=[
+                    "id",
+                    "agency_id",
+                    "code",
+                    "status",
+                    "published_version",
+                    "created_at",
+                    "updated_at",
+                    "name",
+                    "description",
+                    "search_keywords",
+                    "category",
+                    "channels",
+                    "region_keys",
+                    "listing",
+                ],
+            )
+            await conn.copy_records_to_table(
+                "service_versions",
+                records=versions,
+                columns=[
+                    "service_id",
+                    "version",
+                    "status",
+                    "fields",
+                    "document",
+                    "created_by",
+                    "published_by",
+                    "created_at",
+                    "updated_at",
+                    "published_at",
+                ],
+            )
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    return Loaded(service_ids=service_ids, regencies=[r.code for r in chosen])
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+def wait_http(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own loopback
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
+        return json.loads(response.read())
+
+
+def start_catalog(env: dict[str, str], workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    process = spawn(
+        [sys.executable, "-m", "catalog"], env=env, cwd=ROOT, log_file=workdir / "catalog.log"
+    )
+    wait_http(f"http://127.0.0.1:{port}/readyz")
+    return process
+
+
+# --- load ------------------------------------------------------------------------------------
+
+LUA = """
+local paths = {%s}
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+"""
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(
+    wrk: str,
+    name: str,
+    base: str,
+    paths: list[str],
+    *,
+    duration: int,
+    connections: int,
+    workdir: Path,
+) -> Result:
+    script = workdir / f"{re.sub(r'[^a-z]+', '_', name.lower())}.lua"
+    script.write_text(LUA % ", ".join(json.dumps(path) for path in paths))
+    command = [
+        wrk,
+        "--latency",
+        "-t2",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "-s",
+        str(script),
+        base,
+    ]
+    # Warm-up: connection pools, prepared statements, the database's caches.
+    subprocess.run([*command[:3], "-d3s", *command[5:]], capture_output=True, check=True)
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    if "50" not in percentiles:
+        raise SystemExit(f"wrk measured no latency for {name}:\n{output}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    if socket_errors:
+        print(f"  {name}: socket errors: {socket_errors.group(1)}")
+    return Result(
+        name,
+        rps,
+        _ms(percentiles["50"]),
+        _ms(percentiles["99"]),
+        int(errors.group(1)) if errors else 0,
+        total,
+    )
+
+
+def scenario(
+    wrk: str, name: str, base: str, paths: list[str], args: argparse.Namespace, workdir: Path
+) -> Result:
+    print(f"running: {name} ({len(paths)} distinct requests) …")
+    result = run_wrk(
+        wrk,
+        name,
+        base,
+        paths,
+        duration=args.duration,
+        connections=args.connections,
+        workdir=workdir,
+    )
+    print(
+        f"  {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
+        f"non-2xx {result.errors}"
+    )
+    return result
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def report(results: list[Result], *, connections: int, duration: int, load: float) -> str:
+    cpu = platform.processor() or platform.machine()
+    services = AGENCIES * SERVICES_PER_AGENCY
+    lines = [
+        SECTION,
+        "",
+        f"`bench/bench_catalog.py`, {datetime.now(UTC):%Y-%m-%d}: {services:,} published",
+        f"services of {AGENCIES} agencies in 100 regencies; requests through the gateway",
+        f"(`python -m gateway`) to one catalog-service process; wrk, {connections} connections,",
+        f"{duration} s per scenario after a 3 s warm-up. wrk, gateway, catalog-service and",
+        f"PostgreSQL share one machine of {os.cpu_count()} cores ({cpu}); its load average",
+        f"when the run began was {load:.1f}.",
+        "",
+        "| scenario | requests/s | p50 | p99 | non-2xx |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms | {r.errors} |"
+        )
+    search = results[0]
+    verdict = "met" if search.p99_ms < TARGET_P99_MS else "NOT met"
+    lines += [
+        "",
+        f"Target: search p99 under {TARGET_P99_MS:.0f} ms at 32 concurrent clients: {verdict} "
+        f"({search.p99_ms:.1f} ms).",
+        "",
+        f"- *search* rotates over {len(SEARCH_WORDS)} queries (`?q=ktp`, `?q=akta kelahiran`,",
+        "  the typo `?q=pasport`, ...); *filtered list* over 200 regency and category filters",
+        "  (`?region_code=&category=`); *single service* over 2,000 ids (`/api/v1/services/{id}`).",
+        "- Every answer is a full 200: wrk sends no `If-None-Match`, so 304s are not measured.",
+        "- The first three rows run with catalog-service's response cache on, as deployed: an",
+        "  answer is kept for up to 30 s (the lists' `max-age`) and every catalogue change, on",
+        "  any replica, empties it. The last row repeats the searches with the cache off, so",
+        "  each one ranks its matches in PostgreSQL: the cost of a search nobody made before.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(section: str) -> None:
+    text = (
+        DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\nFigures written by `make bench`.\n"
+    )
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(text.rstrip("\n") + "\n")
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=15, help="seconds per scenario")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
+    args = parser.parse_args()
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print(
+            "bench_catalog needs wrk, the HTTP load generator.\n"
+            "  Debian/Ubuntu: sudo apt-get install wrk\n"
+            "  macOS:         brew install wrk\n"
+            "then run `make bench` again.",
+            file=sys.stderr,
+        )
+        return 1
+
+    load_at_start = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-catalog-") as tmp:
+        workdir = Path(tmp)
+        postgres = EmbeddedPostgres(workdir / "postgres" / "data", port=free_port(), durable=False)
+        nats = EmbeddedNats(workdir / "nats" / "store", port=free_port())
+        processes: list[subprocess.Popen[bytes]] = []
+        catalog: subprocess.Popen[bytes] | None = None
+        try:
+            print("starting PostgreSQL and NATS …")
+            postgres.start()
+            nats.start()
+            postgres.create_database("mpp_catalog")
+            catalog_port, gateway_port = free_port(), free_port()
+            env = {
+                **os.environ,
+                "PYTHONUNBUFFERED": "1",
+                "MPP_CATALOG_PORT": str(catalog_port),
+                "MPP_CATALOG_DATABASE_URL": postgres.url("mpp_catalog"),
+                "MPP_CATALOG_NATS_URL": nats.url,
+                "MPP_CATALOG_SEED_DEMO_DATA": "false",
+                "MPP_CATALOG_LOAD_ALL_VILLAGES": "false",
+                "MPP_GATEWAY_PORT": str(gateway_port),
+                "MPP_GATEWAY_CATALOG_URL": f"http://127.0.0.1:{catalog_port}",
+                "MPP_GATEWAY_NATS_URL": nats.url,
+                # One client address makes all the load: the per-client limit would measure 429s.
+                "MPP_GATEWAY_RATE_LIMIT_ENABLED": "false",
+            }
+            for other in ("IDENTITY", "APPLICATION", "TRACKING"):
+                env[f"MPP_GATEWAY_{other}_URL"] = f"http://127.0.0.1:{free_port()}"
+            print("starting catalog-service …")
+            catalog = start_catalog(env, workdir, catalog_port)
+            print(f"loading {AGENCIES * SERVICES_PER_AGENCY:,} services of {AGENCIES} agencies …")
+            started = time.monotonic()
+            dsn = postgres.url("mpp_catalog", driver="postgresql")
+            loaded = asyncio.run(load_catalogue(dsn))
+            print(f"  loaded in {time.monotonic() - started:.1f} s")
+            print("starting the gateway …")
+            processes.append(
+                spawn(
+                    [sys.executable, "-m", "gateway"],
+                    env=env,
+                    cwd=ROOT,
+                    log_file=workdir / "gateway.log",
+                )
+            )
+            base = f"http://127.0.0.1:{gateway_port}"
+            wait_http(f"{base}/healthz")
+            sample = get_json(f"{base}/api/v1/services?q=ktp")
+            if not sample["items"]:
+                raise SystemExit("the gateway answered no services for ?q=ktp")
+
+            rng = random.Random(7)
+            scenarios = {
+                "search with a keyword": [
+                    "/api/v1/services?q=" + urllib.parse.quote(word) for word in SEARCH_WORDS
+                ],
+                "filtered list": [
+                    f"/api/v1/services?region_code={regency}&category={category}"
+                    for regency in loaded.regencies[:40]
+                    for category in CATEGORIES[:5]
+                ],
+                "single service": [
+                    f"/api/v1/services/{service_id}"
+                    for service_id in rng.sample(loaded.service_ids, 2000)
+                ],
+            }
+            results = []
+            for name, paths in scenarios.items():
+                results.append(scenario(wrk, name, base, paths, args, workdir))
+            # The same searches again with the response cache off: what every search costs
+            # when the catalogue has just changed, or when nobody asked the same before.
+            stop_process(catalog)
+            catalog = start_catalog(
+                {**env, "MPP_CATALOG_RESPONSE_CACHE_SECONDS": "0"}, workdir, catalog_port
+            )
+            name = "search, response cache off"
+            results.append(
+                scenario(wrk, name, base, scenarios["search with a keyword"], args, workdir)
+            )
+        finally:
+            if catalog is not None:
+                stop_process(catalog)
+            for process in reversed(processes):
+                stop_process(process)
+            nats.stop()
+            postgres.stop()
+        section = report(
+            results, connections=args.connections, duration=args.duration, load=load_at_start
+        )
+        print()
+        print(section)
+        if not args.no_write:
+            write_section(section)
+            print(f"written to {DOCS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
