@@ -1,12 +1,43 @@
 """Settings of the gateway, from ``MPP_GATEWAY_*`` environment variables."""
 
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from mpp_shared.auth.internal import check_internal_secret
 from mpp_shared.config import BaseServiceSettings
+
+MIB = 1024 * 1024
+
+
+class RateLimit(BaseModel):
+    """Requests allowed per sliding window, per client IP and per account (token subject)."""
+
+    model_config = {"frozen": True}
+
+    per_ip: int | None = Field(default=None, ge=1)
+    per_account: int | None = Field(default=None, ge=1)
+    window_seconds: int = Field(default=60, ge=1, le=3600)
+
+
+# Per-IP limits stay generous outside login and registration: many Indonesian mobile users
+# share one carrier-grade NAT address.
+DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
+    "default": RateLimit(per_ip=1200, per_account=600),
+    "login": RateLimit(per_ip=20),
+    "registration": RateLimit(per_ip=10),
+    "token": RateLimit(per_ip=120),
+    "tracking": RateLimit(per_ip=60),
+}
 
 
 class GatewaySettings(BaseServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="MPP_GATEWAY_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="MPP_GATEWAY_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     service_name: str = "gateway"
     port: int = 8080
@@ -17,7 +48,60 @@ class GatewaySettings(BaseServiceSettings):
     tracking_url: str = "http://127.0.0.1:8084"
 
     upstream_connect_timeout_seconds: float = 2.0
+    # Longest wait for an upstream's response head, and longest silence inside a response body
+    # (streaming routes such as SSE have no silence limit).
     upstream_timeout_seconds: float = 30.0
+    # Below uvicorn's keep-alive (5 s), so the gateway drops an idle connection first.
+    upstream_idle_seconds: float = 4.0
+    upstream_max_idle_connections: int = 256
+    # After a failed connect, answer 503 without trying again for this long.
+    upstream_retry_after_seconds: float = 1.0
+
+    # Shared by the gateway and the services (the HMAC key of X-MPP-Principal). One variable
+    # for every process: MPP_INTERNAL_SECRET; MPP_GATEWAY_INTERNAL_SECRET is also read.
+    internal_secret: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MPP_INTERNAL_SECRET", "MPP_GATEWAY_INTERNAL_SECRET"),
+        repr=False,
+    )
+
+    jwks_cache_seconds: float = 300.0
+    jwks_min_refresh_seconds: float = 10.0
+    jwt_leeway_seconds: float = 30.0
+    # Verified tokens kept by the gateway (never past their expiry).
+    token_cache_size: int = 16384
+
+    rate_limit_enabled: bool = True
+    rate_limits: dict[str, RateLimit] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    # "nats": counters shared by every replica over NATS (``nats_url``), each replica counting
+    # alone while NATS is away; "local": this replica alone.
+    rate_limit_sync: Literal["nats", "local"] = "nats"
+    rate_limit_sync_interval_seconds: float = 0.1
+    rate_limit_max_keys: int = 200_000
+    # Reverse proxies in front of the gateway whose X-Forwarded-For is believed (CIDRs).
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    max_body_bytes: int = 1 * MIB
+    max_upload_bytes: int = 64 * MIB
+
+    cors_origins: list[str] = Field(default_factory=list)
+    cors_max_age_seconds: int = 600
+    # 0 leaves Strict-Transport-Security out (plain HTTP in development).
+    hsts_seconds: int = 0
+
+    openapi_refresh_seconds: float = 60.0
+    access_log: bool = True
+
+    @model_validator(mode="after")
+    def _secrets_and_limits(self) -> GatewaySettings:
+        check_internal_secret(self.internal_secret, environment=self.environment)
+        if "default" not in self.rate_limits:
+            raise ValueError("rate_limits needs a 'default' class")
+        return self
+
+    @property
+    def principal_secret(self) -> str:
+        return check_internal_secret(self.internal_secret, environment=self.environment)
 
     def upstreams(self) -> dict[str, str]:
         return {
@@ -26,3 +110,6 @@ class GatewaySettings(BaseServiceSettings):
             "application": self.application_url.rstrip("/"),
             "tracking": self.tracking_url.rstrip("/"),
         }
+
+    def rate_limit(self, name: str) -> RateLimit:
+        return self.rate_limits.get(name) or self.rate_limits["default"]

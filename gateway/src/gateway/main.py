@@ -1,33 +1,180 @@
-"""Builds the gateway's app: its own health and metrics, everything else proxied."""
+"""Builds the gateway's app: own health, metrics and merged OpenAPI; public paths proxied."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+import logging
+from dataclasses import dataclass, field
 
+import httpx
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from gateway.accesslog import AccessLog
+from gateway.auth import EdgeAuthenticator
 from gateway.config import GatewaySettings
-from gateway.proxy import Proxy
+from gateway.edge import CorsPolicy
+from gateway.openapi import OpenApiAggregator
+from gateway.proxy import GatewayEdge, Proxy
+from gateway.ratelimit import NatsCounterSync, RateLimiter
 from gateway.readiness import upstream_readiness
+from gateway.routes import RoutingTable
 from mpp_shared.app import ServiceRuntime, create_service_app
+from mpp_shared.auth.jwks import JwksClient
+from mpp_shared.auth.verify import TokenVerifier
+from mpp_shared.events.connection import NatsConnection
+from mpp_shared.observability.metrics import HttpMetrics
+from mpp_shared.observability.middleware import CorrelationMiddleware
+
+log = logging.getLogger(__name__)
+
+TITLE = "MPP Digital — public API"
+DESCRIPTION = (
+    "The single public entry point of MPP Digital, Indonesia's digital public-service mall: "
+    "every service's public endpoints, one tag per service."
+)
+
+
+@dataclass
+class GatewayRuntime:
+    """What the gateway holds while it runs; at ``app.state.gateway``."""
+
+    settings: GatewaySettings
+    table: RoutingTable
+    proxy: Proxy
+    access_log: AccessLog | None = None
+    openapi: OpenApiAggregator | None = None
+    http: httpx.AsyncClient | None = None
+    limiter: RateLimiter | None = None
+    sync: NatsCounterSync | None = None
+    authenticator: EdgeAuthenticator | None = None
+    tasks: list[asyncio.Task[object]] = field(default_factory=list)
+
+    def http_client(self) -> httpx.AsyncClient:
+        if self.http is None:
+            raise RuntimeError("the gateway has not started")
+        return self.http
+
+    async def start(self) -> None:
+        settings = self.settings
+        # The gateway writes its own access log; uvicorn's would only cost time (its lines
+        # are dropped by level, but formatted first whenever the logger has a handler).
+        logging.getLogger("uvicorn.access").propagate = False
+        # httpx logs every request at INFO: each readiness probe and OpenAPI refresh.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        self.http = httpx.AsyncClient(timeout=5.0)
+        jwks = JwksClient(
+            settings.jwks_url,
+            http=self.http,
+            cache_seconds=settings.jwks_cache_seconds,
+            min_refresh_interval=settings.jwks_min_refresh_seconds,
+        )
+        verifier = TokenVerifier(
+            jwks,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway_seconds=settings.jwt_leeway_seconds,
+        )
+        self.authenticator = EdgeAuthenticator(
+            verifier, settings.principal_secret, cache_size=settings.token_cache_size
+        )
+        if settings.rate_limit_enabled:
+            self.limiter = RateLimiter(settings.rate_limits, max_keys=settings.rate_limit_max_keys)
+            if settings.rate_limit_sync == "nats":
+                self.sync = NatsCounterSync(
+                    self.limiter.counter,
+                    NatsConnection(settings.nats_url, name="gateway-ratelimit"),
+                    interval=settings.rate_limit_sync_interval_seconds,
+                )
+                await self.sync.start()
+        self.proxy.start(self.authenticator, self.limiter)
+        if self.access_log is not None:
+            await self.access_log.start()
+        self.openapi = OpenApiAggregator(
+            settings.upstreams(),
+            self.table,
+            self.http,
+            title=TITLE,
+            description=DESCRIPTION,
+            server_url=settings.public_url.rstrip("/"),
+            refresh_seconds=settings.openapi_refresh_seconds,
+        )
+        await self.openapi.start()
+        # Fetch the signing keys now, so the first caller does not wait for them.
+        self.tasks.append(asyncio.create_task(jwks.refresh(), name="jwks-warm-up"))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+        if self.openapi is not None:
+            await self.openapi.stop()
+        if self.sync is not None:
+            await self.sync.stop()
+        await self.proxy.stop()
+        if self.access_log is not None:
+            await self.access_log.stop()
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
-    proxy = Proxy(settings)
+    table = RoutingTable()
+    cors = CorsPolicy(settings.cors_origins, max_age_seconds=settings.cors_max_age_seconds)
+    holder: list[GatewayRuntime] = []
 
-    async def start_proxy(runtime: ServiceRuntime) -> None:
-        await proxy.start()
+    async def start_gateway(runtime: ServiceRuntime) -> None:
+        await holder[0].start()
 
-    async def stop_proxy(runtime: ServiceRuntime) -> None:
-        await proxy.stop()
+    async def stop_gateway(runtime: ServiceRuntime) -> None:
+        await holder[0].stop()
 
     app = create_service_app(
         settings,
-        title="MPP Digital — public API",
-        description="The single public entry point of MPP Digital.",
+        title=TITLE,
+        description=DESCRIPTION,
         uses_database=False,
         uses_nats=False,
-        on_startup=[start_proxy],
-        on_shutdown=[stop_proxy],
-        readiness=upstream_readiness(settings, lambda: proxy.session),
+        on_startup=[start_gateway],
+        on_shutdown=[stop_gateway],
+        readiness=upstream_readiness(settings.upstreams(), lambda: holder[0].http_client()),
     )
-    app.mount("/", proxy)
+    access_log = AccessLog(settings.service_name) if settings.access_log else None
+    proxy = Proxy(
+        settings, table=table, metrics=_shared_metrics(app), cors=cors, access_log=access_log
+    )
+    gateway = GatewayRuntime(settings=settings, table=table, proxy=proxy, access_log=access_log)
+    holder.append(gateway)
+    app.state.gateway = gateway
+
+    def merged_openapi() -> dict[str, object]:
+        if gateway.openapi is None:
+            return {"openapi": "3.1.0", "info": {"title": TITLE, "version": "1.0.0"}, "paths": {}}
+        return gateway.openapi.document
+
+    app.openapi = merged_openapi  # type: ignore[method-assign]
+    # Outermost (inside Starlette's error guard): public paths skip the routing of FastAPI.
+    app.add_middleware(GatewayEdge, proxy=proxy)
     return app
+
+
+def entry_point(app: FastAPI) -> ASGIApp:
+    """What the server runs: public requests go straight to the proxy, the rest to ``app``.
+
+    ``app`` alone is a complete gateway too (its middleware proxies); this saves public
+    requests FastAPI's own per-request work.
+    """
+    gateway: GatewayRuntime = app.state.gateway
+    return GatewayEdge(app, proxy=gateway.proxy, own_headers=False)
+
+
+def _shared_metrics(app: FastAPI) -> HttpMetrics:
+    """The metrics the shared app serves at /metrics, so proxied requests are counted there too."""
+    for middleware in app.user_middleware:
+        if middleware.cls is CorrelationMiddleware:  # type: ignore[comparison-overlap]
+            metrics = middleware.kwargs.get("metrics")
+            if isinstance(metrics, HttpMetrics):
+                return metrics
+    raise RuntimeError("the shared app has no CorrelationMiddleware with metrics")

@@ -1,180 +1,711 @@
-"""Forwards a public request to the service that owns its path, streaming both ways."""
+"""The edge's fast path: a raw ASGI app that checks a public request and streams it through.
+
+For every request, in order: CORS preflight, route (404 for anything not public), token
+(401/403), rate limit (429), body size (413), then the exchange with the service, whose
+answer streams back as it arrives. Caller-supplied ``X-MPP-*`` and forwarding headers are
+dropped; the gateway sets its own. Everything the gateway itself answers is problem+json.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import json
 import logging
-from collections.abc import AsyncIterator
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
 
-import aiohttp
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.accesslog import AccessLog
+from gateway.auth import EdgeAuthenticator, VerifiedCaller, bearer_token
 from gateway.config import GatewaySettings
-from gateway.routes import RoutingTable
-from mpp_shared.observability.context import outgoing_headers
-from mpp_shared.problems import Problem, problem_response
+from gateway.edge import CorsPolicy, security_headers
+from gateway.ratelimit import RateLimiter
+from gateway.routes import Auth, Body, Route, RoutingTable
+from gateway.upstream import (
+    UpstreamBroken,
+    UpstreamConnection,
+    UpstreamError,
+    UpstreamPool,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from mpp_shared.auth.deps import Forbidden, MfaEnrolmentRequired, Unauthorized
+from mpp_shared.auth.verify import InvalidToken
+from mpp_shared.observability.context import (
+    TraceContext,
+    accept_request_id,
+    request_id_var,
+    trace_var,
+)
+from mpp_shared.observability.metrics import HttpMetrics
+from mpp_shared.problems import PROBLEM_CONTENT_TYPE, Problem
 
 log = logging.getLogger(__name__)
 
-# RFC 9110 §7.6.1: meaningful for one connection only, never forwarded.
-HOP_BY_HOP = frozenset(
+# Request headers the gateway handles itself: never forwarded as the caller sent them.
+# RFC 9110 7.6.1 hop-by-hop headers, framing, forwarding and correlation headers.
+_H_DROP, _H_AUTH, _H_LENGTH, _H_CHUNKED, _H_RID, _H_TRACE, _H_ORIGIN, _H_XFF, _H_HOST, _H_ACRM = (
+    range(10)
+)
+_REQUEST_SPECIAL: dict[bytes, int] = {
+    b"connection": _H_DROP,
+    b"keep-alive": _H_DROP,
+    b"proxy-authenticate": _H_DROP,
+    b"proxy-authorization": _H_DROP,
+    b"proxy-connection": _H_DROP,
+    b"te": _H_DROP,
+    b"trailer": _H_DROP,
+    b"upgrade": _H_DROP,
+    b"expect": _H_DROP,
+    b"forwarded": _H_DROP,
+    b"x-forwarded-proto": _H_DROP,
+    b"x-forwarded-host": _H_DROP,
+    b"x-forwarded-port": _H_DROP,
+    b"x-real-ip": _H_DROP,
+    b"authorization": _H_AUTH,
+    b"content-length": _H_LENGTH,
+    b"transfer-encoding": _H_CHUNKED,
+    b"x-request-id": _H_RID,
+    b"traceparent": _H_TRACE,
+    b"origin": _H_ORIGIN,
+    b"x-forwarded-for": _H_XFF,
+    b"host": _H_HOST,
+    b"access-control-request-method": _H_ACRM,
+}
+_INTERNAL_PREFIX = b"x-mpp-"
+# Response headers of a service that the gateway does not pass on (its own server sets them).
+_RESPONSE_DROP = frozenset(
     {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"trailer",
+        b"te",
+        b"date",
+        b"server",
+        b"x-request-id",
+        b"traceparent",
     }
 )
-# Set by the gateway alone; a caller's copy is dropped so that nobody can forge them.
-GATEWAY_HEADERS = frozenset(
-    {"x-request-id", "traceparent", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
-)
+_BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_PROBLEM_CT = (b"content-type", PROBLEM_CONTENT_TYPE.encode("ascii"))
+_METRIC_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Request and trace ids need to be unique, not secret: a seeded PRNG costs no system call per
+# request, where uuid4() and secrets read the kernel's random source every time.
+_ids = random.Random()  # noqa: S311
+
+
+def _new_request_id() -> str:
+    """A random version-4 UUID, formatted directly (uuid.UUID costs several times more)."""
+    h = f"{_ids.getrandbits(128):032x}"
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
+
+
+def _new_span_id() -> str:
+    return f"{_ids.getrandbits(64) or 1:016x}"
+
+
+def _trace_of(traceparent: str | None) -> TraceContext:
+    """The gateway's span: a child of the caller's trace, or the root of a new one."""
+    parent = TraceContext.parse(traceparent)
+    if parent is not None:
+        return TraceContext(parent.trace_id, _new_span_id(), parent.flags)
+    return TraceContext(f"{_ids.getrandbits(128) or 1:032x}", _new_span_id())
+
+
+@dataclass(slots=True)
+class _Request:
+    """What the edge learnt from a request's headers in one pass."""
+
+    forward: list[bytes]
+    authorization: bytes | None = None
+    content_length: int | None = None
+    chunked: bool = False
+    request_id: str | None = None
+    traceparent: str | None = None
+    origin: bytes | None = None
+    forwarded_for: bytes | None = None
+    host: bytes | None = None
+    preflight: bool = False
+    bad_length: bool = False
 
 
 class Proxy:
-    """An ASGI app: the gateway's catch-all below its own endpoints."""
+    """The raw ASGI app for every public path; ``start``/``stop`` run in the app's lifespan."""
 
-    def __init__(self, settings: GatewaySettings, table: RoutingTable | None = None) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        table: RoutingTable,
+        metrics: HttpMetrics,
+        cors: CorsPolicy,
+        access_log: AccessLog | None = None,
+    ) -> None:
         self.settings = settings
-        self.table = table or RoutingTable()
-        self.upstreams = settings.upstreams()
-        self._session: aiohttp.ClientSession | None = None
+        self.table = table
+        self.metrics = metrics
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self.cors = cors
+        self.access_log = access_log
+        self.pools: dict[str, UpstreamPool] = {}
+        self.authenticator: EdgeAuthenticator | None = None
+        self.limiter: RateLimiter | None = None
+        self.security = security_headers(hsts_seconds=settings.hsts_seconds)
+        self._security_names = frozenset(name for name, _ in self.security)
+        self.timeout = settings.upstream_timeout_seconds
+        self.max_body = {
+            Body.JSON: settings.max_body_bytes,
+            Body.UPLOAD: settings.max_upload_bytes,
+        }
+        self._trusted = [
+            ipaddress.ip_network(net, strict=False) for net in settings.trusted_proxies
+        ]
+        self._trusted_cache: dict[str, bool] = {}
 
-    async def start(self) -> None:
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
-            timeout=aiohttp.ClientTimeout(
-                total=None,
-                connect=self.settings.upstream_connect_timeout_seconds,
-                sock_read=self.settings.upstream_timeout_seconds,
-            ),
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-        )
+    def start(self, authenticator: EdgeAuthenticator, limiter: RateLimiter | None) -> None:
+        self.authenticator = authenticator
+        self.limiter = limiter
+        self.pools = {
+            name: UpstreamPool(
+                name,
+                url,
+                connect_timeout=self.settings.upstream_connect_timeout_seconds,
+                idle_seconds=self.settings.upstream_idle_seconds,
+                max_idle=self.settings.upstream_max_idle_connections,
+                retry_after_seconds=self.settings.upstream_retry_after_seconds,
+            )
+            for name, url in self.settings.upstreams().items()
+        }
 
     async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for pool in self.pools.values():
+            await pool.close()
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("proxy not started")
-        return self._session
+    # ---- the request ---------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        path: str = scope["path"]
-        route = self.table.match(path)
-        if route is None:
-            await _answer(scope, send, Problem("No such endpoint.", status=404, code="not_found"))
-            return
-        url = self.upstreams[route.service] + scope.get("raw_path", path.encode()).decode("latin-1")
-        if scope.get("query_string"):
-            url += "?" + scope["query_string"].decode("latin-1")
-
-        headers = self._request_headers(scope)
-        has_body = any(k == "content-length" and v != "0" for k, v in headers.items()) or any(
-            name == b"transfer-encoding" for name, _ in scope["headers"]
+        started = time.perf_counter()
+        request = _read_headers(scope["headers"])
+        request_id = (
+            accept_request_id(request.request_id) if request.request_id else _new_request_id()
         )
-        headers.pop("content-length", None)
-        data = _request_body(receive) if has_body else None
-        if not has_body:
-            # Forward an explicit empty body, so that the upstream need not guess.
-            headers["content-length"] = "0"
-        else:
-            for name, value in scope["headers"]:
-                if name == b"content-length":
-                    headers["content-length"] = value.decode("latin-1")
-
+        trace = _trace_of(request.traceparent)
+        rid_token = request_id_var.set(request_id)
+        trace_token = trace_var.set(trace)
+        extra = [
+            (b"x-request-id", request_id.encode("latin-1")),
+            (b"traceparent", trace.traceparent.encode("latin-1")),
+            *self.cors.response_headers(request.origin),
+        ]
+        status = 500
+        route: Route | None = None
         try:
-            async with self.session.request(
-                scope["method"], url, headers=headers, data=data, allow_redirects=False,
-                compress=None,
-            ) as upstream:
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": upstream.status,
-                        "headers": [
-                            (k.lower(), v)
-                            for k, v in upstream.raw_headers
-                            if k.decode("latin-1").lower() not in HOP_BY_HOP
-                            or k.lower() == b"content-length"
-                        ],
-                    }
+            route, status = await self._handle(scope, receive, send, request, trace, extra)
+        except Problem as problem:
+            status = problem.status
+            await self._problem(send, scope, problem, extra)
+        except UpstreamError:
+            raise  # broke off mid-response (logged): the server drops the client's connection
+        except Exception as exc:
+            # This app runs outside FastAPI's error handling: a bug still answers problem+json.
+            log.exception("unhandled error in the gateway", extra={"path": scope["path"]})
+            status = 500
+            internal = Problem("An unexpected error occurred.", status=500, code="internal_error")
+            try:
+                await self._problem(send, scope, internal, extra)
+            except RuntimeError:
+                raise exc from None  # the response had started: nothing left but to break off
+        finally:
+            elapsed = time.perf_counter() - started
+            method = scope["method"]
+            self._observe(method, route.pattern if route else "unmatched", status, elapsed)
+            if self.access_log is not None:
+                self.access_log.record(
+                    method,
+                    scope["path"],
+                    status,
+                    round(elapsed * 1000, 2),
+                    request_id,
+                    trace.trace_id,
                 )
-                async for chunk in upstream.content.iter_any():
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as exc:
-            log.warning("upstream unavailable", extra={"service": route.service, "error": str(exc)})
-            await _answer(
-                scope,
-                send,
-                Problem(
-                    f"The {route.service} service is not available. Try again shortly.",
-                    status=503,
-                    code="service_unavailable",
-                    headers={"Retry-After": "5"},
-                ),
-            )
-        except TimeoutError:
-            await _answer(
-                scope,
-                send,
-                Problem(
-                    f"The {route.service} service did not answer in time.",
-                    status=504,
-                    code="gateway_timeout",
-                ),
-            )
+            request_id_var.reset(rid_token)
+            trace_var.reset(trace_token)
 
-    def _request_headers(self, scope: Scope) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        host = ""
-        for raw_name, raw_value in scope["headers"]:
-            name = raw_name.decode("latin-1").lower()
-            value = raw_value.decode("latin-1")
-            if name == "host":
-                host = value
-            if name in HOP_BY_HOP or name in GATEWAY_HEADERS:
-                continue
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    async def _handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        request: _Request,
+        trace: TraceContext,
+        extra: list[tuple[bytes, bytes]],
+    ) -> tuple[Route | None, int]:
+        method: str = scope["method"]
+        path: str = scope["path"]
+        if request.preflight and method == "OPTIONS":
+            return None, await self._preflight(send, request, extra)
+        if "/." in path and _has_dot_segment(path):
+            raise Problem("The path is not valid.", status=400, code="invalid_path")
+        route = self.table.match(method, path)
+        if route is None:
+            raise Problem("No such endpoint.", status=404, code="not_found")
+
+        caller: VerifiedCaller | None = None
+        if route.auth is not Auth.SERVICE:
+            token = bearer_token(request.authorization) if request.authorization else None
+            if token is not None:
+                if not token:
+                    raise InvalidToken("malformed token")
+                assert self.authenticator is not None
+                caller = await self.authenticator.authenticate(token)
+                principal = caller.principal
+                if principal.needs_mfa_enrolment and not route.mfa_enrolment:
+                    raise MfaEnrolmentRequired()
+                if route.auth is Auth.TOKEN and not route.admits(principal):
+                    raise Forbidden("Your roles do not allow this endpoint.")
+            elif route.auth is Auth.TOKEN:
+                raise Unauthorized()
+
+        client_ip = self._client_ip(scope, request)
+        if self.limiter is not None:
+            wait = self.limiter.check(
+                route.limit, client_ip, caller.principal.subject if caller else None
+            )
+            if wait is not None:
+                raise Problem(
+                    "Too many requests; slow down.",
+                    status=429,
+                    code="rate_limited",
+                    headers={"Retry-After": str(wait)},
+                )
+
+        if request.bad_length:
+            raise Problem("Content-Length is not valid.", status=400, code="bad_request")
+        limit = self.max_body[route.body]
+        if request.content_length is not None and request.content_length > limit:
+            raise _too_large(limit)
+
+        forward = request.forward
+        forward.append(b"x-forwarded-for: " + client_ip.encode("latin-1") + b"\r\n")
+        forward.append(b"x-forwarded-proto: " + scope.get("scheme", "http").encode() + b"\r\n")
+        if request.host:
+            forward.append(b"x-forwarded-host: " + request.host + b"\r\n")
+        forward.append(b"x-request-id: " + extra[0][1] + b"\r\n")
+        child = f"00-{trace.trace_id}-{_new_span_id()}-{trace.flags}"
+        forward.append(b"traceparent: " + child.encode() + b"\r\n")
+        if caller is not None:
+            assert self.authenticator is not None
+            for name, value in self.authenticator.headers(caller):
+                forward.append(name + b": " + value + b"\r\n")
+        status = await self._exchange(scope, receive, send, route, request, limit, extra)
+        return route, status
+
+    async def _exchange(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        route: Route,
+        request: _Request,
+        limit: int,
+        extra: list[tuple[bytes, bytes]],
+    ) -> int:
+        pool = self.pools[route.service]
+        method: str = scope["method"]
+        raw_path = scope.get("raw_path") or quote(scope["path"]).encode("ascii")
+        query = scope.get("query_string")
+        target = raw_path + b"?" + query if query else raw_path
+        method_bytes = method.encode("ascii")
+        has_body = bool(request.content_length) or request.chunked
+
+        lines = [method_bytes, b" ", target, b" HTTP/1.1\r\nhost: ", pool.authority, b"\r\n"]
+        lines.extend(request.forward)
+        first_body = b""
+        complete_body = True
+        if has_body:
+            if request.chunked:
+                lines.append(b"transfer-encoding: chunked\r\n")
+            else:
+                lines.append(b"content-length: %d\r\n" % (request.content_length or 0))
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return 499
+            first_body = message.get("body", b"")
+            complete_body = not message.get("more_body", False)
+            if len(first_body) > limit:
+                raise _too_large(limit)
+            if request.chunked:
+                first_body = _chunk(first_body) + (b"0\r\n\r\n" if complete_body else b"")
+        elif method_bytes in _BODY_METHODS:
+            lines.append(b"content-length: 0\r\n")
+        lines.append(b"\r\n")
+        lines.append(first_body)
+        head = b"".join(lines)
+
+        retryable = complete_body and method in _IDEMPOTENT
+        try:
+            conn = await self._send_request(
+                pool,
+                head,
+                method,
+                receive,
+                request,
+                limit,
+                sent=len(first_body),
+                complete_body=complete_body,
+                retryable=retryable,
+            )
+        except UpstreamUnavailable as exc:
+            log.warning("service unavailable", extra={"upstream": route.service, "error": str(exc)})
+            raise Problem(
+                f"The {route.service} service is not available. Try again shortly.",
+                status=503,
+                code="service_unavailable",
+                headers={"Retry-After": "5"},
+            ) from None
+        except UpstreamTimeout:
+            raise Problem(
+                f"The {route.service} service did not answer in time.",
+                status=504,
+                code="gateway_timeout",
+            ) from None
+        except UpstreamBroken as exc:
+            log.warning(
+                "service broke the exchange", extra={"upstream": route.service, "error": str(exc)}
+            )
+            raise Problem(
+                f"The {route.service} service did not answer properly.",
+                status=502,
+                code="bad_gateway",
+            ) from None
+        if conn is None:
+            return 499
+        return await self._respond(conn, route, receive, send, extra)
+
+    async def _send_request(
+        self,
+        pool: UpstreamPool,
+        head: bytes,
+        method: str,
+        receive: Receive,
+        request: _Request,
+        limit: int,
+        *,
+        sent: int,
+        complete_body: bool,
+        retryable: bool,
+    ) -> UpstreamConnection | None:
+        """Send the request and wait for the response head; None if the caller went away."""
+        attempts = 2 if retryable else 1
+        for attempt in range(attempts):
+            conn = await pool.connection(fresh=attempt > 0)
+            try:
+                conn.begin(head, head_only=method == "HEAD")
+                if not complete_body:
+                    streamed = await self._stream_request(
+                        conn, receive, sent, limit, chunked=request.chunked
+                    )
+                    if streamed is None:
+                        conn.close()
+                        return None
+                await conn.response_head(self.timeout)
+                return conn
+            except UpstreamBroken as exc:
+                conn.close()
+                # A kept-alive connection the service had closed meanwhile: try a new one.
+                if attempt + 1 < attempts and exc.before_response and conn.exchanges > 0:
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+        raise AssertionError("unreachable")
+
+    async def _stream_request(
+        self, conn: UpstreamConnection, receive: Receive, sent: int, limit: int, *, chunked: bool
+    ) -> int | None:
+        """Forward the rest of the request body as it arrives; None if the caller went away."""
+        while True:
+            if conn.responded:
+                # The service answered before the whole upload (e.g. refused it): stop sending.
+                return sent
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            body: bytes = message.get("body", b"")
+            more = message.get("more_body", False)
+            sent += len(body)
+            if sent > limit:
+                conn.close()
+                raise _too_large(limit)
+            if chunked:
+                data = (_chunk(body) if body else b"") + (b"" if more else b"0\r\n\r\n")
+            else:
+                data = body
+            if data:
+                conn.write(data)
+                if conn.write_paused:
+                    await conn.drain()
+            if not more:
+                return sent
+
+    async def _respond(
+        self,
+        conn: UpstreamConnection,
+        route: Route,
+        receive: Receive,
+        send: Send,
+        extra: list[tuple[bytes, bytes]],
+    ) -> int:
+        status = conn.status
+        present = set()
+        headers: list[tuple[bytes, bytes]] = []
+        for name, value in conn.headers:
+            present.add(name)
+            if name not in _RESPONSE_DROP:
+                headers.append((name, value))
+        headers.extend(extra)
+        if present.isdisjoint(self._security_names):
+            headers.extend(self.security)
+        else:
+            headers.extend(item for item in self.security if item[0] not in present)
+
+        body = conn.read_all_buffered()
+        if body is not None:
+            # The whole (small) response is here already: one write, no waiting.
+            conn.finish()
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return status
+
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        streaming = True
+
+        def client_gone(task: asyncio.Task[None]) -> None:
+            if streaming and not task.cancelled():
+                conn.close()
+
+        watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
+        watcher.add_done_callback(client_gone)
+        read_timeout = None if route.stream else self.timeout
+        try:
+            while True:
+                chunk = await conn.read(read_timeout)
+                if not chunk:
+                    break
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        except UpstreamError as exc:
+            conn.close()
+            if watcher.done():
+                return 499  # the caller left; closing the service's stream was our doing
+            log.warning(
+                "service broke off a response", extra={"upstream": route.service, "error": str(exc)}
+            )
+            raise
+        finally:
+            streaming = False
+            watcher.cancel()
+        conn.finish()
+        return status
+
+    # ---- answers of the gateway's own ----------------------------------------------------
+
+    async def _preflight(
+        self, send: Send, request: _Request, extra: list[tuple[bytes, bytes]]
+    ) -> int:
+        origin = request.origin
+        if origin is None or not self.cors.allows(origin):
+            raise Problem("This origin may not call the API.", status=403, code="cors_forbidden")
+        headers = [*extra[:2], *self.cors.preflight_headers(origin), *self.security]
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+        return 204
+
+    async def _problem(
+        self, send: Send, scope: Scope, problem: Problem, extra: list[tuple[bytes, bytes]]
+    ) -> None:
+        body = json.dumps(problem.to_body(instance=scope["path"])).encode("utf-8")
+        headers = [
+            _PROBLEM_CT,
+            (b"content-length", str(len(body)).encode("ascii")),
+            *(
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in problem.headers.items()
+            ),
+            *extra,
+            *self.security,
+        ]
+        await send({"type": "http.response.start", "status": problem.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """The shared request metrics, with the labelled series cached (labels() is slow)."""
+        if method not in _METRIC_METHODS:
+            method = "OTHER"
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            metrics = self.metrics
+            series = (
+                metrics.requests.labels(metrics.service, method, route, str(status)),
+                metrics.latency.labels(metrics.service, method, route),
+            )
+            if len(self._series) < 4096:
+                self._series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
+
+    def _client_ip(self, scope: Scope, request: _Request) -> str:
         client = scope.get("client")
-        if client:
-            headers["x-forwarded-for"] = client[0]
-        headers["x-forwarded-proto"] = scope.get("scheme", "http")
-        if host:
-            headers["x-forwarded-host"] = host
-        headers.update({k.lower(): v for k, v in outgoing_headers().items()})
-        return headers
+        peer: str = client[0] if client else "unknown"
+        if not self._trusted or request.forwarded_for is None or not self._is_trusted(peer):
+            return peer
+        # The rightmost address that is not one of our proxies is the client's.
+        hops = [hop.strip() for hop in request.forwarded_for.decode("latin-1").split(",")]
+        for hop in reversed(hops):
+            if hop and not self._is_trusted(hop):
+                return hop
+        return peer
+
+    def _is_trusted(self, address: str) -> bool:
+        known = self._trusted_cache.get(address)
+        if known is None:
+            try:
+                ip = ipaddress.ip_address(address)
+                known = any(ip in net for net in self._trusted)
+            except ValueError:
+                known = False
+            if len(self._trusted_cache) > 4096:
+                self._trusted_cache.clear()
+            self._trusted_cache[address] = known
+        return known
 
 
-async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
+def _read_headers(raw: Iterable[tuple[bytes, bytes]]) -> _Request:
+    forward: list[bytes] = []
+    request = _Request(forward)
+    special = _REQUEST_SPECIAL
+    nominated: list[bytes] = []
+    for name, value in raw:
+        kind = special.get(name)
+        if kind is None:
+            if not name.startswith(_INTERNAL_PREFIX):
+                forward.append(name + b": " + value + b"\r\n")
+        elif kind == _H_DROP:
+            if name == b"connection":
+                nominated.extend(token.strip().lower() for token in value.split(b","))
+        elif kind == _H_AUTH:
+            request.authorization = value
+            forward.append(b"authorization: " + value + b"\r\n")
+        elif kind == _H_LENGTH:
+            if not value.isdigit() or (
+                request.content_length is not None and request.content_length != int(value)
+            ):
+                request.bad_length = True
+            else:
+                request.content_length = int(value)
+        elif kind == _H_CHUNKED:
+            request.chunked = b"chunked" in value.lower()
+        elif kind == _H_RID:
+            request.request_id = value.decode("latin-1")
+        elif kind == _H_TRACE:
+            request.traceparent = value.decode("latin-1")
+        elif kind == _H_ORIGIN:
+            request.origin = value
+            forward.append(b"origin: " + value + b"\r\n")
+        elif kind == _H_XFF:
+            request.forwarded_for = value
+        elif kind == _H_HOST:
+            request.host = value
+        elif kind == _H_ACRM:
+            request.preflight = True
+    if request.chunked:
+        request.content_length = None
+    # RFC 9110 7.6.1: headers the Connection header names are for this hop only.
+    extra_hop = {token for token in nominated if token not in (b"keep-alive", b"close", b"")}
+    if extra_hop:
+        request.forward = [line for line in forward if line.split(b":", 1)[0] not in extra_hop]
+        if b"authorization" in extra_hop:
+            request.authorization = None
+    return request
+
+
+def _has_dot_segment(path: str) -> bool:
+    return any(segment in (".", "..") for segment in path.split("/"))
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+def _too_large(limit: int) -> Problem:
+    return Problem(
+        f"The request body is larger than {limit} bytes.",
+        status=413,
+        code="payload_too_large",
+        extra={"max_bytes": limit},
+    )
+
+
+async def _wait_for_disconnect(receive: Receive) -> None:
     while True:
         message: Message = await receive()
         if message["type"] == "http.disconnect":
-            raise asyncio.CancelledError("client went away")
-        body = message.get("body", b"")
-        if body:
-            yield body
-        if not message.get("more_body", False):
             return
 
 
-async def _answer(scope: Scope, send: Send, problem: Problem) -> None:
-    response = problem_response(problem)
+class GatewayEdge:
+    """Public paths go to the proxy, the gateway's own paths (and lifespan) to its FastAPI app.
 
-    async def no_body() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
+    Installed twice: as the app's outermost middleware, where it also adds the edge's security
+    and CORS headers to the gateway's own endpoints, and in front of the FastAPI app as the
+    server's entry point (``entry_point``), so public requests skip FastAPI's per-request work.
+    """
 
-    await response(scope, no_body, send)
+    OWN_PATHS = frozenset(
+        {
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/openapi.json",
+            "/docs",
+            "/docs/oauth2-redirect",
+            "/redoc",
+        }
+    )
+
+    def __init__(self, app: ASGIApp, *, proxy: Proxy, own_headers: bool = True) -> None:
+        self.app = app
+        self.proxy = proxy
+        self.own_headers = own_headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in self.OWN_PATHS:
+            await self.proxy(scope, receive, send)
+            return
+        if scope["type"] != "http" or not self.own_headers:
+            await self.app(scope, receive, send)
+            return
+        origin = next((value for name, value in scope["headers"] if name == b"origin"), None)
+        added = [*self.proxy.cors.response_headers(origin), *self.proxy.security]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *added]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,25 +1,22 @@
-"""The gateway is ready when every service behind it is."""
+"""The gateway is ready when every service behind it is; ``/readyz`` reports each one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-import aiohttp
+import httpx
 
-from gateway.config import GatewaySettings
 from mpp_shared.app import ReadinessCheck
 
 
 def upstream_readiness(
-    settings: GatewaySettings, session: Callable[[], aiohttp.ClientSession]
+    upstreams: Mapping[str, str], http: Callable[[], httpx.AsyncClient]
 ) -> dict[str, ReadinessCheck]:
     def check(base_url: str) -> ReadinessCheck:
         async def ready() -> bool:
-            async with session().get(
-                base_url + "/readyz", timeout=aiohttp.ClientTimeout(total=1.5)
-            ) as response:
-                return response.status == 200
+            response = await http().get(base_url + "/readyz", timeout=1.5)
+            return response.status_code == 200
 
         return ready
 
-    return {name: check(url) for name, url in settings.upstreams().items()}
+    return {name: check(url) for name, url in upstreams.items()}

@@ -1,0 +1,692 @@
+"""Gateway benchmark: a trivial upstream endpoint served directly and through the gateway.
+
+    uv run python bench/bench_gateway.py                 # the gateway, writes docs/benchmarks.md
+    uv run python bench/bench_gateway.py --alternatives  # also the structures compared with it
+
+Starts its own upstream (FastAPI on uvicorn + httptools + uvloop, one process, as every
+service runs) and the gateway (``python -m gateway``, one process) on free ports of 127.0.0.1,
+with token verification on: the bench signs an RS256 access token and the upstream serves the
+JWKS. The route is ``GET /api/v1/notifications`` (token required, citizen role), so every
+request through the gateway is authenticated, rate limited (limits set out of reach, the
+counting still runs), signed for the service and access-logged.
+
+Load generator: wrk (``apt-get install wrk``; Debian/Ubuntu package), one thread. Two loads:
+- saturation: 32 connections as fast as they go; requests/s of direct and gateway, and ratio.
+  Runs alternate direct/gateway, repeated, and the medians are reported, because the machine
+  (2 cores, shared with the load generator) is noisy.
+- paced: 32 connections, each waiting between requests so that the total stays well below
+  either capacity; p50/p99 latency of direct and gateway, and the latency the gateway adds.
+  Under saturation the added latency is only Little's law (connections / throughput).
+It also reports the CPU time per request of the gateway and the upstream processes, which
+the noise of other processes on the machine hardly moves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" / "benchmarks.md"
+PYTHON = sys.executable
+ISSUER = "http://127.0.0.1:8080"
+ROUTE = "/api/v1/notifications"
+CONNECTIONS = 32
+
+
+# ---- the processes -------------------------------------------------------------------------
+
+
+def serve_upstream(port: int, jwks_path: str) -> None:
+    """The trivial service: one JSON endpoint, the JWKS, and what the gateway polls."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    jwks = json.loads(Path(jwks_path).read_text())
+    app = FastAPI()
+
+    @app.get(ROUTE)
+    async def notifications() -> dict[str, Any]:
+        return {"items": [], "next_cursor": None}
+
+    @app.get("/oauth2/jwks")
+    async def keys() -> dict[str, Any]:
+        return jwks
+
+    @app.get("/readyz")
+    async def ready() -> dict[str, str]:
+        return {"status": "ready"}
+
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30.0, headers: dict[str, str] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - http://127.0.0.1
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer 200 within {timeout} s")
+        time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def process(
+    args: list[str], env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        args,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        total = 0.0
+        for proc in [root, *root.children(recursive=True)]:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        return total
+    except psutil.Error:
+        return 0.0
+
+
+def make_token(workdir: Path) -> tuple[str, Path]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jose import jwk, jwt
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    public = jwk.construct(public_pem, "RS256").to_dict()
+    public.update(kid="bench-1", use="sig", alg="RS256")
+    jwks_path = workdir / "jwks.json"
+    jwks_path.write_text(json.dumps({"keys": [public]}))
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": "mpp",
+        "sub": "00000000-0000-4000-8000-000000000001",
+        "roles": ["citizen"],
+        "scope": "openid",
+        "ial": 1,
+        "azp": "mpp-app",
+        "iat": now,
+        "exp": now + 3600,
+        "jti": "bench",
+    }
+    token = jwt.encode(claims, private_pem, algorithm="RS256", headers={"kid": "bench-1"})
+    return token, jwks_path
+
+
+# ---- the gateway and the alternatives -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    description: str
+    checks: str  # what the variant does per request besides forwarding
+
+
+VARIANTS = {
+    "gateway": Variant(
+        "gateway",
+        "the gateway: uvicorn + httptools, raw ASGI edge, own HTTP/1.1 client over httptools",
+        "token, roles, rate limit, signed principal, access log, metrics",
+    ),
+    "gateway-no-access-log": Variant(
+        "gateway-no-access-log",
+        "the gateway with MPP_GATEWAY_ACCESS_LOG=false",
+        "token, roles, rate limit, signed principal, metrics",
+    ),
+    "gateway-granian": Variant(
+        "gateway-granian",
+        "the gateway's app served by granian (Rust HTTP server, ASGI, uvloop)",
+        "token, roles, rate limit, signed principal, access log, metrics",
+    ),
+    "fastapi-mount-aiohttp": Variant(
+        "fastapi-mount-aiohttp",
+        "the first gateway: FastAPI app, proxy mounted at /, aiohttp ClientSession",
+        "none",
+    ),
+    "raw-aiohttp": Variant(
+        "raw-aiohttp", "raw ASGI app forwarding with a tuned aiohttp ClientSession", "none"
+    ),
+    "raw-httpx": Variant(
+        "raw-httpx", "raw ASGI app forwarding with a default httpx.AsyncClient", "none"
+    ),
+    "raw-native": Variant(
+        "raw-native", "raw ASGI app forwarding with the gateway's own client, nothing else", "none"
+    ),
+}
+
+
+def gateway_env(port: int, upstream: str) -> dict[str, str]:
+    env = {
+        "MPP_GATEWAY_PORT": str(port),
+        "MPP_GATEWAY_HOST": "127.0.0.1",
+        "MPP_GATEWAY_PUBLIC_URL": ISSUER,
+        "MPP_GATEWAY_JWKS_URL": f"{upstream}/oauth2/jwks",
+        "MPP_GATEWAY_RATE_LIMIT_SYNC": "local",
+        "MPP_GATEWAY_RATE_LIMITS": json.dumps(
+            {"default": {"per_ip": 1_000_000_000, "per_account": 1_000_000_000}}
+        ),
+        "MPP_GATEWAY_ENVIRONMENT": "development",
+        "MPP_GATEWAY_LOG_LEVEL": "INFO",
+    }
+    for service in ("IDENTITY", "CATALOG", "APPLICATION", "TRACKING"):
+        env[f"MPP_GATEWAY_{service}_URL"] = upstream
+    return env
+
+
+def variant_command(name: str, port: int, upstream: str) -> tuple[list[str], dict[str, str]]:
+    env = gateway_env(port, upstream)
+    if name == "gateway":
+        return [PYTHON, "-m", "gateway"], env
+    if name == "gateway-no-access-log":
+        return [PYTHON, "-m", "gateway"], {**env, "MPP_GATEWAY_ACCESS_LOG": "false"}
+    if name == "gateway-granian":
+        granian = shutil.which("granian")
+        if granian is None:
+            raise RuntimeError("granian is not installed (uv run --with granian ...)")
+        return [
+            granian,
+            "--interface",
+            "asgi",
+            "--loop",
+            "uvloop",
+            "--http",
+            "1",
+            "--no-ws",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--factory",
+            "gateway.__main__:create_app_from_environment",
+        ], env
+    return [
+        PYTHON,
+        str(Path(__file__).with_name("gateway_alternatives.py")),
+        name,
+        str(port),
+        upstream,
+    ], env
+
+
+# ---- wrk ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
+    if match is None:
+        raise ValueError(f"wrk latency {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def wrk(url: str, token: str, seconds: float, script: Path | None = None) -> Run:
+    args = [
+        "wrk",
+        "-t1",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds:g}s",
+        "--latency",
+        "-H",
+        f"Authorization: Bearer {token}",
+    ]
+    if script is not None:
+        args += ["-s", str(script)]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} failed responses\n{out}")
+    return Run(rps, p50, p99, requests)
+
+
+# ---- the measurement ------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    variant: str
+    direct: list[Run] = field(default_factory=list)
+    through: list[Run] = field(default_factory=list)
+    paced_direct: list[Run] = field(default_factory=list)
+    paced_through: list[Run] = field(default_factory=list)
+    gateway_cpu_us: list[float] = field(default_factory=list)
+    upstream_cpu_us: list[float] = field(default_factory=list)
+    gateway_rss_mb: float = 0.0
+
+    def median(self, runs: list[Run], attr: str) -> float:
+        return statistics.median(getattr(run, attr) for run in runs) if runs else float("nan")
+
+    @property
+    def ratios(self) -> list[float]:
+        return [t.rps / d.rps for d, t in zip(self.direct, self.through, strict=True)]
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "direct_rps": self.median(self.direct, "rps"),
+            "gateway_rps": self.median(self.through, "rps"),
+            "ratio": statistics.median(self.ratios),
+            "sat_direct_p50": self.median(self.direct, "p50_ms"),
+            "sat_gateway_p50": self.median(self.through, "p50_ms"),
+            "sat_direct_p99": self.median(self.direct, "p99_ms"),
+            "sat_gateway_p99": self.median(self.through, "p99_ms"),
+            "paced_rps": self.median(self.paced_through, "rps"),
+            "paced_direct_p50": self.median(self.paced_direct, "p50_ms"),
+            "paced_gateway_p50": self.median(self.paced_through, "p50_ms"),
+            "paced_direct_p99": self.median(self.paced_direct, "p99_ms"),
+            "paced_gateway_p99": self.median(self.paced_through, "p99_ms"),
+            "added_p50": statistics.median(
+                t.p50_ms - d.p50_ms
+                for d, t in zip(self.paced_direct, self.paced_through, strict=True)
+            )
+            if self.paced_through
+            else float("nan"),
+            "added_p99": statistics.median(
+                t.p99_ms - d.p99_ms
+                for d, t in zip(self.paced_direct, self.paced_through, strict=True)
+            )
+            if self.paced_through
+            else float("nan"),
+            # Best case of each side: what the gateway adds when the machine leaves it alone.
+            "added_p50_best": (
+                min(run.p50_ms for run in self.paced_through)
+                - min(run.p50_ms for run in self.paced_direct)
+                if self.paced_through
+                else float("nan")
+            ),
+            "gateway_cpu_us": statistics.median(self.gateway_cpu_us),
+            "upstream_cpu_us": statistics.median(self.upstream_cpu_us),
+            "gateway_rss_mb": self.gateway_rss_mb,
+        }
+
+
+def measure(
+    variant: str,
+    *,
+    rounds: int,
+    seconds: float,
+    paced_rate: int,
+    workdir: Path,
+    token: str,
+    jwks_path: Path,
+    paced: bool,
+) -> Result:
+    up_port, gw_port = free_port(), free_port()
+    upstream = f"http://127.0.0.1:{up_port}"
+    gateway = f"http://127.0.0.1:{gw_port}"
+    auth = {"Authorization": f"Bearer {token}"}
+    script = workdir / "paced.lua"
+    # Each connection waits this long between requests: CONNECTIONS / delay ~ paced_rate.
+    script.write_text(
+        f"function delay()\n  return {max(1, round(CONNECTIONS * 1000 / paced_rate))}\nend\n"
+    )
+    result = Result(variant)
+    command, env = variant_command(variant, gw_port, upstream)
+    with process([PYTHON, __file__, "_upstream", str(up_port), str(jwks_path)]) as up_proc:
+        wait_http(upstream + "/readyz")
+        with process(command, env) as gw_proc:
+            wait_http(gateway + ROUTE, headers=auth)
+            # Warm both paths: connections, caches, the JIT-less interpreter's own caches.
+            wrk(upstream + ROUTE, token, 1)
+            wrk(gateway + ROUTE, token, 1)
+            for _ in range(rounds):
+                result.direct.append(wrk(upstream + ROUTE, token, seconds))
+                up_before, gw_before = cpu_seconds(up_proc.pid), cpu_seconds(gw_proc.pid)
+                run = wrk(gateway + ROUTE, token, seconds)
+                result.through.append(run)
+                result.gateway_cpu_us.append(
+                    (cpu_seconds(gw_proc.pid) - gw_before) / run.requests * 1e6
+                )
+                result.upstream_cpu_us.append(
+                    (cpu_seconds(up_proc.pid) - up_before) / run.requests * 1e6
+                )
+                if paced:
+                    result.paced_direct.append(wrk(upstream + ROUTE, token, seconds, script))
+                    result.paced_through.append(wrk(gateway + ROUTE, token, seconds, script))
+            import psutil
+
+            proc = psutil.Process(gw_proc.pid)
+            result.gateway_rss_mb = (
+                sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2**20
+            )
+    return result
+
+
+# ---- the report -----------------------------------------------------------------------------
+
+
+def report(
+    main: dict[str, float],
+    alternatives: list[tuple[str, dict[str, float]]],
+    *,
+    rounds: int,
+    seconds: float,
+    paced_rate: int,
+    previous: list[list[dict[str, Any]]] | None = None,
+) -> str:
+    s = main
+    floor = dict(alternatives).get("raw-native")
+    ratio_ok = "met" if s["ratio"] >= 0.6 else "not met"
+    latency_ok = "met" if s["added_p50"] <= 1.0 else "not met"
+    best = s.get("added_p50_best", float("nan"))
+    best_ok = "met" if best <= 1.0 else "not met"
+    floor_note = (
+        f" (`raw-native` below, which only forwards, added {floor['added_p50']:.2f} ms in the "
+        "same run)"
+        if floor
+        else ""
+    )
+    lines = [
+        "## Gateway",
+        "",
+        "`uv run python bench/bench_gateway.py --alternatives` (needs `wrk`: "
+        "`apt-get install wrk`; add `--with granian` to `uv run` to include granian). A trivial "
+        "FastAPI endpoint (uvicorn + httptools + uvloop, one process) served directly and "
+        "through the gateway (one process), token verification on: "
+        f"`GET {ROUTE}` with an RS256 bearer token, so every request is authenticated, "
+        "role-checked, rate-limited (limits out of reach, the counting runs), signed for the "
+        "service, access-logged and counted. wrk with one thread and "
+        f"{CONNECTIONS} connections, all on the same 2-core machine. {rounds} alternating "
+        f"rounds of {seconds:g} s; medians. Written by the script on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "",
+        "| measure | direct | through the gateway |",
+        "|---|---|---|",
+        f"| requests/s at saturation | {s['direct_rps']:,.0f} | {s['gateway_rps']:,.0f} |",
+        f"| ratio (gateway / direct, median of rounds) | | **{s['ratio']:.2f}** |",
+        f"| p50 / p99 at saturation (ms) | {s['sat_direct_p50']:.2f} / {s['sat_direct_p99']:.2f}"
+        f" | {s['sat_gateway_p50']:.2f} / {s['sat_gateway_p99']:.2f} |",
+        f"| p50 / p99 paced, 32 connections at ~{paced_rate} requests/s (ms) | "
+        f"{s['paced_direct_p50']:.2f} / {s['paced_direct_p99']:.2f} | "
+        f"{s['paced_gateway_p50']:.2f} / {s['paced_gateway_p99']:.2f} |",
+        f"| **added latency p50 / p99, paced, median of rounds (ms)** | | "
+        f"**{s['added_p50']:.2f} / {s['added_p99']:.2f}** |",
+        f"| **added latency p50, paced, best rounds (ms)**: the gateway's fastest round less "
+        "the direct path's fastest | | "
+        f"**{s.get('added_p50_best', float('nan')):.2f}** |",
+        f"| CPU time per request: upstream / gateway (µs) | | {s['upstream_cpu_us']:.0f} / "
+        f"{s['gateway_cpu_us']:.0f} ({s['gateway_cpu_us'] / s['upstream_cpu_us']:.2f} of the "
+        "upstream's) |",
+        f"| gateway memory (RSS, MB) | | {s['gateway_rss_mb']:.0f} |",
+        "",
+        f"Target: ratio ≥ 0.6 **{ratio_ok}** ({s['ratio']:.2f}); added p50 ≤ 1 ms at 32 "
+        f"connections **{latency_ok}** as the median of rounds ({s['added_p50']:.2f} ms)"
+        f"{floor_note}, **{best_ok}** for the best rounds ({best:.2f} ms).",
+        "",
+        "How to read it: the added latency is measured below saturation (paced), because at "
+        "saturation latency is connections / throughput (Little's law) and the p50 difference "
+        "only restates the throughput ratio. The machine is shared (other test suites and "
+        "benchmarks ran at the same time), which moves requests/s and, even more, paced "
+        "latency: a request through the gateway needs three processes to be scheduled in turn "
+        "instead of one, and on a busy 2-core machine each wake-up can wait for a time slice. "
+        "The best rounds show what the gateway itself adds when the machine leaves it alone; "
+        "the median of rounds shows what this shared machine made of it. CPU time per request is "
+        "the steadier figure: the gateway costs about as much CPU per request as the trivial "
+        "FastAPI endpoint itself, most of it in system calls (a proxy reads and writes twice "
+        "as often as the service behind it).",
+        "",
+    ]
+    if previous:
+        runs = [*previous, [{"variant": "gateway", **main}, *[dict(a[1]) for a in alternatives]]]
+        lines += [
+            "### Repeated runs",
+            "",
+            "Whole runs of the script, one after another on the same machine (the last one is "
+            "the run above). The spread between runs is the machine's, not the gateway's.",
+            "",
+            "| run | gateway ratio | gateway CPU / upstream CPU | added p50 paced, median / "
+            "best rounds (ms) | `raw-native` ratio |",
+            "|---|---|---|---|---|",
+        ]
+        ratios = []
+        for number, run in enumerate(runs, 1):
+            by_name = {str(r["variant"]): r for r in run}
+            g = by_name["gateway"]
+            ratios.append(g["ratio"])
+            native = by_name.get("raw-native")
+            lines.append(
+                f"| {number} | {g['ratio']:.2f} | {g['gateway_cpu_us'] / g['upstream_cpu_us']:.2f}"
+                f" | {g['added_p50']:.2f} / {g.get('added_p50_best', float('nan')):.2f} | "
+                f"{native['ratio']:.2f} |"
+                if native
+                else f"| {number} | {g['ratio']:.2f} | "
+                f"{g['gateway_cpu_us'] / g['upstream_cpu_us']:.2f} | {g['added_p50']:.2f} / "
+                f"{g.get('added_p50_best', float('nan')):.2f} | |"
+            )
+        lines += [
+            "",
+            f"Median gateway ratio over these runs: **{statistics.median(ratios):.2f}**.",
+            "",
+        ]
+    if alternatives:
+        lines += [
+            "### Alternatives tried",
+            "",
+            "Same upstream, same load, same script. The `raw-*` and `fastapi-*` variants only "
+            "forward (no token, limits, principal headers or logging): the ceiling of each "
+            "structure (`bench/gateway_alternatives.py`).",
+            "",
+            "CPU per request is also given relative to the upstream's in the same rounds, which "
+            "cancels most of the machine's noise (both processes slow down alike).",
+            "",
+            "| variant | per request besides forwarding | ratio | gateway req/s | direct req/s | "
+            "gateway CPU µs/req | gateway CPU / upstream CPU | added p50 paced, median / "
+            "best rounds (ms) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for name, r in [("gateway", main), *alternatives]:
+            v = VARIANTS[name]
+            lines.append(
+                f"| `{v.name}`: {v.description} | {v.checks} | {r['ratio']:.2f} | "
+                f"{r['gateway_rps']:,.0f} | {r['direct_rps']:,.0f} | {r['gateway_cpu_us']:.0f} | "
+                f"{r['gateway_cpu_us'] / r['upstream_cpu_us']:.2f} | {r['added_p50']:.2f} / "
+                f"{r.get('added_p50_best', float('nan')):.2f} |"
+            )
+        lines += ["", *DEVELOPMENT_NOTES, ""]
+    return "\n".join(lines)
+
+
+# Measured while the gateway was built (same script and machine, not re-run by it).
+DEVELOPMENT_NOTES = [
+    "Steps that mattered, in gateway CPU µs per request (one run each, busy machine):",
+    "",
+    "- proxy behind FastAPI's routing as a middleware, an access line through the logging "
+    "module per request, `uuid4`/`secrets` ids: **474**;",
+    "- public paths dispatched before FastAPI (its per-request telemetry check reads the "
+    "environment), the access log batched and formatted off the request path, request and "
+    "trace ids from a seeded PRNG instead of a system call each: **283**;",
+    "- for scale, forwarding alone costs 158 with the gateway's own client and 376 with a "
+    "tuned aiohttp session (`raw-native`, `raw-aiohttp`).",
+    "",
+    "Also tried: granian (Rust HTTP server) for the same app. Its CPU per request relative "
+    "to the upstream was 1.05 against uvicorn's 1.04 in one full run and 1.46 in another; "
+    "its paced latency was lower in some runs and higher in others, all within this "
+    "machine's noise. No clear gain for a second server stack, so the gateway runs on "
+    "uvicorn + httptools like every service; worth measuring again on a quiet host. "
+    "Left out as well: a transport under uvicorn's protocol that wrote each small response "
+    "with one system call instead of two (status line and headers, then body): the "
+    "gateway's CPU per request stayed at 1.04 of the upstream's (1.035 without), since the "
+    "first write to a connection costs far more than the second.",
+]
+
+
+def write_section(section: str) -> None:
+    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    pattern = re.compile(r"^## Gateway\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(text.rstrip("\n") + "\n")
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "_upstream":
+        serve_upstream(int(sys.argv[2]), sys.argv[3])
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--paced-rate", type=int, default=1000, help="total requests/s when paced")
+    parser.add_argument("--alternatives", action="store_true", help="also measure the alternatives")
+    parser.add_argument("--variants", nargs="*", help="measure these variants only")
+    parser.add_argument("--no-write", action="store_true", help="print, do not touch docs/")
+    parser.add_argument(
+        "--report-from", type=Path, help="rebuild the section from the JSON lines of a run"
+    )
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="JSON lines of earlier runs, listed under 'Repeated runs'",
+    )
+    args = parser.parse_args()
+    if args.report_from is not None:
+        summaries = [
+            json.loads(line)
+            for line in args.report_from.read_text().splitlines()
+            if line.startswith("{")
+        ]
+        return _publish(summaries, args)
+    if shutil.which("wrk") is None:
+        print(
+            "wrk is missing: install it with `apt-get install wrk` (Debian/Ubuntu) "
+            "or `brew install wrk` (macOS).",
+            file=sys.stderr,
+        )
+        return 2
+    names = args.variants or ["gateway"]
+    if args.alternatives:
+        names += [n for n in VARIANTS if n not in names]
+        if shutil.which("granian") is None:
+            names.remove("gateway-granian")
+            print("granian not installed: skipping gateway-granian", file=sys.stderr)
+    summaries: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        token, jwks_path = make_token(workdir)
+        for name in names:
+            print(f"measuring {name} ...", file=sys.stderr, flush=True)
+            result = measure(
+                name,
+                rounds=args.rounds,
+                seconds=args.seconds,
+                paced_rate=args.paced_rate,
+                workdir=workdir,
+                token=token,
+                jwks_path=jwks_path,
+                paced=True,
+            )
+            summary = {"variant": name, **{k: round(v, 3) for k, v in result.summary().items()}}
+            summaries.append(summary)
+            print(json.dumps(summary), flush=True)
+    return _publish(summaries, args)
+
+
+def _publish(summaries: list[dict[str, Any]], args: argparse.Namespace) -> int:
+    main_summary, *others = summaries
+    previous = [
+        [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+        for path in args.previous
+    ]
+    section = report(
+        main_summary,
+        [(str(other["variant"]), other) for other in others],
+        rounds=args.rounds,
+        seconds=args.seconds,
+        paced_rate=args.paced_rate,
+        previous=[run for run in previous if run],
+    )
+    print(section)
+    if not args.no_write and main_summary["variant"] == "gateway":
+        write_section(section)
+        print(f"written to {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
