@@ -53,6 +53,8 @@ class AccessLog:
         self.max_buffered = max_buffered
         self._logger = logging.getLogger(LOGGER_NAME)
         self._service = json.dumps(service)
+        self._second = -1
+        self._second_text = ""
         self._entries: list[tuple[float, str, str, int, float, str, str]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -79,7 +81,11 @@ class AccessLog:
     def format(self, entry: tuple[float, str, str, int, float, str, str]) -> str:
         """One line in the format of mpp_shared.observability.logging.JsonFormatter."""
         at, method, path, status, duration_ms, request_id, trace_id = entry
-        stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+        second = int(at)
+        if second != self._second:
+            self._second = second
+            self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        stamp = f"{self._second_text}.{int((at - second) * 1000):03d}+00:00"
         if _DIGITS.search(path):
             path = mask_personal_data(path)
         message = _json_string(f"{method} {path} {status}")

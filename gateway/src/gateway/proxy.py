@@ -268,7 +268,9 @@ class Proxy:
                 if not token:
                     raise InvalidToken("malformed token")
                 assert self.authenticator is not None
-                caller = await self.authenticator.authenticate(token)
+                caller = self.authenticator.cached(token)
+                if caller is None:
+                    caller = await self.authenticator.authenticate(token)
                 principal = caller.principal
                 if principal.needs_mfa_enrolment and not route.mfa_enrolment:
                     raise MfaEnrolmentRequired()
@@ -409,7 +411,8 @@ class Proxy:
         """Send the request and wait for the response head; None if the caller went away."""
         attempts = 2 if retryable else 1
         for attempt in range(attempts):
-            conn = await pool.connection(fresh=attempt > 0)
+            idle = pool.idle_connection() if attempt == 0 else None
+            conn = idle if idle is not None else await pool.connection(fresh=attempt > 0)
             try:
                 conn.begin(head, head_only=method == "HEAD")
                 if not complete_body:

@@ -320,16 +320,26 @@ class UpstreamPool:
             self._loop = asyncio.get_running_loop()
         return self._loop
 
+    def idle_connection(self) -> UpstreamConnection | None:
+        """A kept-alive connection ready for a request, if there is one (no waiting)."""
+        if not self._idle:
+            return None
+        now = self.loop.time()
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.usable(now):
+                return conn
+            conn.close()
+        return None
+
     async def connection(self, *, fresh: bool = False) -> UpstreamConnection:
         """An idle connection, or a new one; raises ``UpstreamUnavailable``."""
         loop = self.loop
         now = loop.time()
         if not fresh:
-            while self._idle:
-                conn = self._idle.pop()
-                if conn.usable(now):
-                    return conn
-                conn.close()
+            idle = self.idle_connection()
+            if idle is not None:
+                return idle
         if now < self._down_until:
             raise UpstreamUnavailable(f"{self.name} was unreachable a moment ago")
         if self._closed:
