@@ -10,6 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from catalog.api.deps import READ_POOL_EXTRAS_KEY
+from catalog.db import queries
 from catalog.db.tables import ServiceVersionRow
 from catalog.demo.data import (
     SAMARINDA_AKTA_KELAHIRAN_ID,
@@ -20,6 +22,7 @@ from catalog.demo.data import (
     demo_service_id,
 )
 from catalog.demo.loader import load_demo_data
+from catalog.domain.regions import region_keys_for_filter
 from mpp_shared.events.tables import outbox
 
 
@@ -161,6 +164,176 @@ async def test_list_answers_304_to_its_etag(client: httpx.AsyncClient) -> None:
         "/api/v1/services", params={"q": "ktp"}, headers={"If-None-Match": first.headers["etag"]}
     )
     assert other.status_code == 200
+
+
+# --- the search statement ---------------------------------------------------------------------
+
+# The ranking as first written, plainly over every listed service: a service matching all the
+# words (stemmed) before one matching them as prefixes, then the weighted text rank, then id;
+# and only when nothing matches the words, near spellings of name and keywords.
+REFERENCE_WORDS = """
+SELECT id FROM (
+    SELECT id, ((CASE WHEN search_vector @@ websearch_to_tsquery('indonesian', $1)
+                 THEN 2 ELSE 1 END)
+                + ts_rank(search_vector, to_tsquery('indonesian', $2)))::float8 AS rank
+    FROM services
+    WHERE status = 'published' AND search_vector @@ to_tsquery('indonesian', $2) {filters}
+) matched ORDER BY rank DESC, id DESC
+"""
+REFERENCE_NEAR_SPELLINGS = """
+SELECT id FROM (
+    SELECT id, word_similarity($1, search_text)::float8 AS rank
+    FROM services WHERE status = 'published' AND $1 <% search_text {filters}
+) matched ORDER BY rank DESC, id DESC
+"""
+
+
+def _filter_conditions(filters: dict[str, Any], first: int) -> tuple[str, list[Any]]:
+    """``AND ...`` conditions for the filters, numbering their parameters from ``first``."""
+    where = queries.ServiceFilter(**filters)
+    region_keys = region_keys_for_filter(where.region_code) if where.region_code else None
+    sql = ""
+    args: list[Any] = []
+    for condition, value in (
+        ("agency_id = ${}", where.agency_id),
+        ("category = ${}", where.category),
+        ("channels @> ARRAY[${}]::text[]", where.channel),
+        ("region_keys && ${}::text[]", region_keys),
+    ):
+        if value is not None:
+            args.append(value)
+            sql += " AND " + condition.format(first + len(args) - 1)
+    return sql, args
+
+
+async def _reference(pool: Any, q: str, filters: dict[str, Any]) -> list[str]:
+    words = q.strip().lower()
+    conditions, args = _filter_conditions(filters, first=3)
+    rows = await pool.fetch(
+        REFERENCE_WORDS.format(filters=conditions), words, queries.prefix_query(q), *args
+    )
+    if not rows:
+        conditions, args = _filter_conditions(filters, first=2)
+        rows = await pool.fetch(REFERENCE_NEAR_SPELLINGS.format(filters=conditions), words, *args)
+    return [str(row["id"]) for row in rows]
+
+
+async def _all_pages(client: httpx.AsyncClient, limit: int, **params: Any) -> list[str]:
+    ids: list[str] = []
+    cursor: str | None = None
+    while True:
+        query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/api/v1/services", params=query)).json()
+        ids.extend(item["id"] for item in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return ids
+
+
+def _read_pool(client: httpx.AsyncClient) -> Any:
+    return client.app.state.runtime.extras[READ_POOL_EXTRAS_KEY]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "ktp",
+        "akta lahir",
+        "kartu keluarga",
+        "pasp",
+        "pasport",
+        "daftar bpjs kesehatan",
+        "izin",
+        "e-ktp",
+        "ktp -digital",
+        '"akta kelahiran"',
+        "kk or ktp",
+        "pelayanan",
+        "zzzqqq",
+    ],
+)
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {},
+        {"region_code": "64.72"},
+        {"category": "kependudukan"},
+        {"agency_id": SAMARINDA_DUKCAPIL_ID},
+        {"channel": "counter", "region_code": "64"},
+    ],
+)
+async def test_ranking_is_the_plain_reference_ranking_page_after_page(
+    client: httpx.AsyncClient, q: str, filters: dict[str, Any]
+) -> None:
+    expected = await _reference(_read_pool(client), q, filters)
+    params = {key: str(value) for key, value in filters.items()}
+    assert await _all_pages(client, 3, q=q, **params) == expected
+
+
+class _Recorder:
+    """Runs the statements of a search and keeps them, to explain them afterwards."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.statements: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        self.statements.append((query, args))
+        return list(await self.connection.fetch(query, *args))
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        raise AssertionError("search fetches rows")
+
+
+async def _explained(client: httpx.AsyncClient, q: str) -> str:
+    async with _read_pool(client).acquire() as connection:
+        recorder = _Recorder(connection)
+        await queries.search_services(
+            recorder, where=queries.ServiceFilter(q=q), limit=20, cursor=None
+        )
+        [(statement, args)] = recorder.statements
+        # The demo catalogue fits in a few pages, where reading them all is cheapest; what
+        # matters is that the index can answer the words (no vector built while searching).
+        async with connection.transaction():
+            await connection.execute("SET LOCAL enable_seqscan = off")
+            rows = await connection.fetch("EXPLAIN (ANALYZE, COSTS OFF) " + statement, *args)
+    return "\n".join(row[0] for row in rows)
+
+
+async def test_words_are_looked_up_in_the_index_and_typos_are_not_tried(
+    client: httpx.AsyncClient,
+) -> None:
+    plan = await _explained(client, "akta lahir")
+    assert "Bitmap Index Scan on ix_service_search_search_vector" in plan
+    near_spellings = [line for line in plan.splitlines() if "service_search_texts" in line]
+    assert near_spellings
+    assert all("never executed" in line for line in near_spellings)
+
+
+async def test_typo_is_compared_with_distinct_texts_through_their_index(
+    client: httpx.AsyncClient,
+) -> None:
+    plan = await _explained(client, "pasport")
+    [near_spellings] = [line for line in plan.splitlines() if "on service_search_texts" in line]
+    assert "Bitmap Heap Scan" in near_spellings
+    assert "never executed" not in near_spellings
+    assert "Index Scan on ix_service_search_texts_trgm" in plan
+
+
+async def test_search_indexes_keep_no_pending_list(client: httpx.AsyncClient) -> None:
+    rows = await _read_pool(client).fetch(
+        "SELECT c.relname, c.reloptions FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " JOIN pg_am am ON am.oid = c.relam WHERE am.amname = 'gin'"
+        " AND i.indrelid IN ('service_search'::regclass, 'service_search_texts'::regclass,"
+        " 'services'::regclass)"
+    )
+    assert {row["relname"] for row in rows} == {
+        "ix_service_search_search_vector",
+        "ix_service_search_region_keys",
+        "ix_service_search_texts_trgm",
+        "ix_services_region_keys",
+    }
+    assert all("fastupdate=off" in (row["reloptions"] or []) for row in rows)
 
 
 # --- regions, agencies, locations -------------------------------------------------------------

@@ -1,20 +1,25 @@
-"""Dependencies of the catalogue's routes: the read pool, repositories, events, the caller."""
+"""Dependencies of the catalogue's routes: the read pool, repositories, events, the caller.
+
+All are ``async def`` although most await nothing: FastAPI runs a plain ``def`` dependency in
+a worker thread, and those hops (two per list request) cost more CPU than the search itself.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from catalog.db.idempotency import IdempotencyStore
 from catalog.db.repositories import SqlCatalogRepository
 from catalog.messaging.publishers import OutboxCatalogEvents
 from mpp_shared.deps import SessionDep
+from mpp_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams, page_params
 
 READ_POOL_EXTRAS_KEY = "catalog_read_pool"
 
 
-def get_read_pool(request: Request) -> Any:
+async def get_read_pool(request: Request) -> Any:
     """The asyncpg pool for reads (see ``catalog.db.queries``)."""
     pool = request.app.state.runtime.extras.get(READ_POOL_EXTRAS_KEY)
     if pool is None:
@@ -22,19 +27,28 @@ def get_read_pool(request: Request) -> Any:
     return pool
 
 
-def get_repository(session: SessionDep) -> SqlCatalogRepository:
+async def get_page(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> PageParams:
+    """``?limit=`` and ``?cursor=``, as ``mpp_shared.pagination.page_params`` reads them."""
+    return page_params(limit=limit, cursor=cursor)
+
+
+async def get_repository(session: SessionDep) -> SqlCatalogRepository:
     return SqlCatalogRepository(session)
 
 
-def get_events(session: SessionDep) -> OutboxCatalogEvents:
+async def get_events(session: SessionDep) -> OutboxCatalogEvents:
     return OutboxCatalogEvents(session)
 
 
-def get_idempotency_store(session: SessionDep) -> IdempotencyStore:
+async def get_idempotency_store(session: SessionDep) -> IdempotencyStore:
     return IdempotencyStore(session)
 
 
 ReadPool = Annotated[Any, Depends(get_read_pool)]
+Pagination = Annotated[PageParams, Depends(get_page)]
 Repository = Annotated[SqlCatalogRepository, Depends(get_repository)]
 Events = Annotated[OutboxCatalogEvents, Depends(get_events)]
 Idempotency = Annotated[IdempotencyStore, Depends(get_idempotency_store)]

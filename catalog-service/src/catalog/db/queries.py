@@ -3,7 +3,9 @@
 
 Reads are most of the traffic, so PostgreSQL builds each item's JSON (or reads the JSON stored
 when a version was published) and Python only joins the pieces: no ORM objects, no model
-validation, no transaction (each read is one statement).
+validation, no transaction (each read is one statement). Word search ranks its matches in
+``service_search``, a narrow copy of what search reads of each listed service (migration
+0003), and reads the listing JSON from ``services`` for the page's rows only.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any, Protocol
 from catalog.domain.regions import region_keys_for_filter
 
 _WORD = re.compile(r"[^\W_]+")
+# Words only, none of web search's syntax ("quotes", -minus, or).
+_PLAIN_WORDS = re.compile(r"[^\W_]+(?:\s+[^\W_]+)*")
 
 
 class Connection(Protocol):
@@ -231,119 +235,156 @@ async def search_services(
     the cursor remembers which of the two searches a page belongs to. Without a query:
     ordered by name, then id.
     """
-    conditions = ["status = 'published'"]
-    args: list[Any] = []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
+    arg = _Parameters()
+    # Column names that services and service_search share.
+    filters: list[str] = []
     if where.agency_id is not None:
-        conditions.append(f"agency_id = {arg(where.agency_id)}")
+        filters.append(f"agency_id = {arg(where.agency_id)}")
     if where.category is not None:
-        conditions.append(f"category = {arg(where.category)}")
+        filters.append(f"category = {arg(where.category)}")
     if where.channel is not None:
-        conditions.append(f"channels @> ARRAY[{arg(where.channel)}]::text[]")
+        filters.append(f"channels @> ARRAY[{arg(where.channel)}]::text[]")
     if where.region_code is not None:
-        conditions.append(
-            f"region_keys && {arg(region_keys_for_filter(where.region_code))}::text[]"
-        )
-
+        filters.append(f"region_keys && {arg(region_keys_for_filter(where.region_code))}::text[]")
     prefix = prefix_query(where.q) if where.q else None
     if where.q is None or prefix is None:
-        if cursor is not None:
-            conditions.append(f"(name, id) > ({arg(_text(cursor, 'n'))}, {arg(_uuid(cursor))})")
-        sql = (
-            "SELECT name, id, listing::text AS item FROM services WHERE "
-            + " AND ".join(conditions)
-            + f" ORDER BY name, id LIMIT {arg(limit + 1)}"
-        )
-        rows = await conn.fetch(sql, *args)
-        return _page(rows, limit, lambda row: {"n": row["name"], "i": str(row["id"])})
-
-    q = where.q.strip().lower()
-    mode = cursor.get("m", "f") if cursor is not None else "f"
-    if mode == "f":
-        page = await _search_words(
-            conn, conditions, list(args), q=q, prefix=prefix, limit=limit, cursor=cursor
-        )
-        if page.items or cursor is not None:
-            return page
-    # Nothing matched the words, even as prefixes: look for near spellings (typos).
-    return await _search_near_spellings(
-        conn, conditions, list(args), q=q, limit=limit, cursor=cursor if mode == "t" else None
+        return await _by_name(conn, arg, filters, limit=limit, cursor=cursor)
+    return await _by_relevance(
+        conn, arg, filters, q=where.q.strip().lower(), prefix=prefix, limit=limit, cursor=cursor
     )
 
 
-async def _search_words(
+class _Parameters:
+    """The values of a statement's ``$n`` parameters, numbered as they are added."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+async def _by_name(
     conn: Connection,
-    conditions: list[str],
-    args: list[Any],
+    arg: _Parameters,
+    filters: list[str],
+    *,
+    limit: int,
+    cursor: dict[str, Any] | None,
+) -> PageRows:
+    conditions = ["status = 'published'", *filters]
+    if cursor is not None:
+        conditions.append(f"(name, id) > ({arg(_text(cursor, 'n'))}, {arg(_uuid(cursor))})")
+    # The listing becomes text for the page's rows only, not for every row sorted.
+    sql = (
+        "SELECT name, id, listing::text AS item FROM (SELECT name, id, listing FROM services "
+        "WHERE " + " AND ".join(conditions) + f" ORDER BY name, id LIMIT {arg(limit + 1)}"
+        ") page ORDER BY name, id"
+    )
+    rows = await conn.fetch(sql, *arg.values)
+    return _page(rows, limit, lambda row: {"n": row["name"], "i": str(row["id"])})
+
+
+# Ranks of the two tiers of word matches: a text rank (ts_rank) is between 0 and 1.
+_WHOLE_WORDS = 2
+_PREFIXES = 1
+
+
+async def _by_relevance(
+    conn: Connection,
+    arg: _Parameters,
+    filters: list[str],
     *,
     q: str,
     prefix: str,
     limit: int,
     cursor: dict[str, Any] | None,
 ) -> PageRows:
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    web = f"websearch_to_tsquery('indonesian', {arg(q)})"
-    pre = f"to_tsquery('indonesian', {arg(prefix)})"
-    # Every word of the query found (stemmed) ranks above words found only as prefixes; inside
-    # each tier the weighted text rank decides (name > keywords > description).
-    rank = (
-        f"((CASE WHEN search_vector @@ {web} THEN 2 ELSE 1 END)"
-        f" + ts_rank(search_vector, {pre}))::float8"
-    )
+    """One statement, whatever the tiers: each is a CTE that ranks its matches in the narrow
+    ``service_search`` and keeps the best ``limit + 1``; a later tier's LIMIT is what the
+    earlier ones left of the page (0: it does not run at all); the JSON is read for the page.
+    """
+    mode = cursor.get("m", "f") if cursor is not None else "f"
+    if mode not in ("f", "t"):
+        raise BadCursor("m")
+    after = (_float(cursor), _uuid(cursor)) if cursor is not None else None
     page_condition = ""
-    if cursor is not None:
-        page_condition = f" WHERE (rank, id) < ({arg(_float(cursor))}, {arg(_uuid(cursor))})"
-    # A prefix query matches whatever the full-word query matches, and more.
-    sql = _ranked(
-        rank,
-        " AND ".join([*conditions, f"search_vector @@ {pre}"]),
-        page_condition,
-        arg(limit + 1),
+    if after is not None:
+        page_condition = f" WHERE (rank, id) < ({arg(after[0])}, {arg(after[1])})"
+    size = arg(limit + 1)
+    ctes: list[str] = []
+    tiers: list[tuple[str, str]] = []  # (CTE name, cursor mode)
+
+    def tier(name: str, tier_mode: str, rank: str, source: str, match: list[str], top: str) -> None:
+        where = " AND ".join([*filters, *match])
+        ctes.append(
+            f"{name} AS MATERIALIZED (SELECT id, rank FROM (SELECT id, {rank} AS rank "
+            f"FROM {source}{' WHERE ' + where if where else ''}) matched{page_condition} "
+            f"ORDER BY rank DESC, id DESC LIMIT {top})"
+        )
+        tiers.append((name, tier_mode))
+
+    if mode == "f":
+        ctes.append(
+            f"typed AS MATERIALIZED (SELECT websearch_to_tsquery('indonesian', {arg(q)}) AS words,"
+            f" to_tsquery('indonesian', {arg(prefix)}) AS prefixes)"
+        )
+        # A service matching every word (stemmed) ranks above one matching them only as
+        # prefixes, and in each tier the weighted text rank decides (name > keywords >
+        # description). Whole words are looked up in the index as such. What they match
+        # must match the prefixes too; the index could only check those by reading every
+        # entry they begin, so they are checked on the rows found (ts_match_vq is @@ without
+        # the index) — and not at all for plain words, whose prefixes match whatever they do.
+        whole_words = after is None or after[0] >= _WHOLE_WORDS
+        if whole_words:
+            plain = _PLAIN_WORDS.fullmatch(q) is not None and "or" not in q.split()
+            tier(
+                "whole",
+                "f",
+                f"({_WHOLE_WORDS} + ts_rank(search_vector, typed.prefixes))::float8",
+                "typed, service_search",
+                [
+                    "search_vector @@ typed.words",
+                    *([] if plain else ["ts_match_vq(search_vector, typed.prefixes)"]),
+                ],
+                size,
+            )
+        tier(
+            "prefixed",
+            "f",
+            f"({_PREFIXES} + ts_rank(search_vector, typed.prefixes))::float8",
+            "typed, service_search",
+            ["search_vector @@ typed.prefixes", "NOT search_vector @@ typed.words"],
+            f"greatest({size} - (SELECT count(*) FROM whole), 0)" if whole_words else size,
+        )
+    if after is None or mode == "t":
+        # Nothing matched the words, even as prefixes: near spellings (typos). The query is
+        # compared with each distinct text once, not with every service that has it.
+        raw = arg(q)
+        ctes.append(
+            f"near_texts AS MATERIALIZED (SELECT search_text, word_similarity({raw}, search_text)"
+            f"::float8 AS rank FROM service_search_texts WHERE {raw} <% search_text)"
+        )
+        found = " OR ".join(f"EXISTS (SELECT FROM {name})" for name, _ in tiers)
+        tier(
+            "near",
+            "t",
+            "near_texts.rank",
+            "near_texts JOIN service_search USING (search_text)",
+            [],
+            f"CASE WHEN {found} THEN 0 ELSE {size} END" if found else size,
+        )
+    sql = (
+        f"WITH {', '.join(ctes)}, page AS ("
+        + " UNION ALL ".join(
+            f"SELECT '{mode}' AS mode, id, rank FROM {name}" for name, mode in tiers
+        )
+        + ") SELECT page.mode, page.rank, s.id, s.listing::text AS item FROM page"
+        " JOIN services s ON s.id = page.id ORDER BY page.rank DESC, page.id DESC"
     )
-    rows = await conn.fetch(sql, *args)
-    return _page(rows, limit, lambda row: {"m": "f", "r": row["rank"], "i": str(row["id"])})
-
-
-async def _search_near_spellings(
-    conn: Connection,
-    conditions: list[str],
-    args: list[Any],
-    *,
-    q: str,
-    limit: int,
-    cursor: dict[str, Any] | None,
-) -> PageRows:
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    raw = arg(q)
-    rank = f"word_similarity({raw}, search_text)::float8"
-    page_condition = ""
-    if cursor is not None:
-        page_condition = f" WHERE (rank, id) < ({arg(_float(cursor))}, {arg(_uuid(cursor))})"
-    sql = _ranked(
-        rank, " AND ".join([*conditions, f"{raw} <% search_text"]), page_condition, arg(limit + 1)
-    )
-    rows = await conn.fetch(sql, *args)
-    return _page(rows, limit, lambda row: {"m": "t", "r": row["rank"], "i": str(row["id"])})
-
-
-def _ranked(rank: str, where: str, page_condition: str, limit: str) -> str:
-    # The JSON of a listing is read for the page's rows only, not for every match ranked.
-    return (
-        "SELECT page.rank, s.id, s.listing::text AS item FROM ("
-        f"SELECT id, rank FROM (SELECT id, {rank} AS rank FROM services WHERE {where}) matched"
-        f"{page_condition} ORDER BY rank DESC, id DESC LIMIT {limit}"
-        ") page JOIN services s ON s.id = page.id ORDER BY page.rank DESC, page.id DESC"
-    )
+    rows = await conn.fetch(sql, *arg.values)
+    return _page(rows, limit, lambda row: {"m": row["mode"], "r": row["rank"], "i": str(row["id"])})
 
 
 async def get_service(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from catalog.api.deps import Events, Idempotency, ReadPool, Repository
+from catalog.api.deps import Events, Idempotency, Pagination, ReadPool, Repository
 from catalog.api.http_cache import LIST_MAX_AGE, cacheable_json, page_body
 from catalog.api.idempotency import IdempotencyKey, idempotent
 from catalog.api.routes.regions import REGION_CODE
@@ -18,7 +18,7 @@ from catalog.domain import services
 from catalog.domain.exceptions import AgencyNotFound
 from catalog.domain.models import Agency, AgencyKind
 from mpp_shared.auth import CurrentPrincipal
-from mpp_shared.pagination import Page, PageParams, encode_cursor, page_params
+from mpp_shared.pagination import Page, encode_cursor
 
 router = APIRouter(prefix="/api/v1/agencies", tags=["agencies"])
 
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/api/v1/agencies", tags=["agencies"])
 async def list_agencies(
     request: Request,
     pool: ReadPool,
-    page: Annotated[PageParams, Depends(page_params)],
+    page: Pagination,
     region_code: Annotated[
         str | None, Query(pattern=REGION_CODE, description="agencies in this region or below")
     ] = None,

@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from catalog.api.deps import ReadPool
+from catalog.api.deps import Pagination, ReadPool
 from catalog.api.http_cache import LIST_MAX_AGE, cacheable_json, page_body
 from catalog.api.routes.regions import REGION_CODE
 from catalog.api.schemas import LocationRead
 from catalog.db import queries
 from catalog.domain.exceptions import LocationNotFound
-from mpp_shared.pagination import Page, PageParams, encode_cursor, page_params
+from mpp_shared.pagination import Page, encode_cursor
 
 router = APIRouter(prefix="/api/v1/locations", tags=["locations"])
 
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1/locations", tags=["locations"])
 async def list_locations(
     request: Request,
     pool: ReadPool,
-    page: Annotated[PageParams, Depends(page_params)],
+    page: Pagination,
     region_code: Annotated[
         str | None, Query(pattern=REGION_CODE, description="locations in this region or below")
     ] = None,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from catalog.api.deps import ReadPool
+from catalog.api.deps import Pagination, ReadPool
 from catalog.api.http_cache import cacheable_json, page_body
 from catalog.api.schemas import RegionRead
 from catalog.db import queries
 from catalog.domain.exceptions import RegionNotFound
-from mpp_shared.pagination import Page, PageParams, encode_cursor, page_params
+from mpp_shared.pagination import Page, encode_cursor
 
 router = APIRouter(prefix="/api/v1/regions", tags=["regions"])
 
@@ -24,7 +24,7 @@ REGION_MAX_AGE = 3600
 async def list_regions(
     request: Request,
     pool: ReadPool,
-    page: Annotated[PageParams, Depends(page_params)],
+    page: Pagination,
     parent: Annotated[str | None, Query(pattern=REGION_CODE)] = None,
     level: Literal["province", "regency", "district", "village"] | None = None,
     q: Annotated[

@@ -6,10 +6,10 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from catalog.api.deps import Events, Idempotency, ReadPool, Repository
+from catalog.api.deps import Events, Idempotency, Pagination, ReadPool, Repository
 from catalog.api.http_cache import (
     LATEST_MAX_AGE,
     LIST_MAX_AGE,
@@ -26,7 +26,7 @@ from catalog.domain import services
 from catalog.domain.exceptions import ServiceNotFound
 from catalog.domain.models import Category, Channel, ServiceFields, ServiceHeader, ServiceVersion
 from mpp_shared.auth import CurrentPrincipal
-from mpp_shared.pagination import Page, PageParams, encode_cursor, page_params
+from mpp_shared.pagination import Page, encode_cursor
 
 router = APIRouter(prefix="/api/v1/services", tags=["services"])
 
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/api/v1/services", tags=["services"])
 async def search_services(
     request: Request,
     pool: ReadPool,
-    page: Annotated[PageParams, Depends(page_params)],
+    page: Pagination,
     q: Annotated[
         str | None,
         Query(
