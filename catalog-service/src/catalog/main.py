@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import httpx
 from fastapi import FastAPI
 from nats.aio.msg import Msg
-from sqlalchemy.engine import make_url
 from starlette.middleware import Middleware
 
 from catalog.api.deps import READ_POOL_EXTRAS_KEY
@@ -17,6 +14,7 @@ from catalog.api.errors import install_catalog_error_handlers
 from catalog.api.response_cache import ResponseCache, ResponseCacheMiddleware
 from catalog.api.routes import agencies, locations, regions, services
 from catalog.config import CatalogSettings
+from catalog.db import read_pool
 from catalog.db.regions_loader import sync_regions
 from catalog.demo.data import DEMO_REGENCY_CODES
 from catalog.demo.loader import load_demo_data
@@ -45,7 +43,7 @@ def create_app(settings: CatalogSettings, *, jwks_http: httpx.AsyncClient | None
         )
 
     async def open_read_pool(runtime: ServiceRuntime) -> None:
-        runtime.extras[READ_POOL_EXTRAS_KEY] = await create_read_pool(settings)
+        runtime.extras[READ_POOL_EXTRAS_KEY] = await read_pool.open_read_pool(settings)
 
     async def close_read_pool(runtime: ServiceRuntime) -> None:
         pool = runtime.extras.pop(READ_POOL_EXTRAS_KEY, None)
@@ -96,32 +94,3 @@ async def watch_catalog_events(connection: NatsConnection, cache: ResponseCache)
     connection.on_connect(on_connect)
     if connection.connected:
         await on_connect(connection)
-
-
-async def _keep_session(connection: asyncpg.Connection) -> None:
-    """Nothing to reset (an open transaction is still rolled back by asyncpg itself)."""
-
-
-async def create_read_pool(settings: CatalogSettings) -> Any:
-    url = make_url(settings.database_url)
-    return await asyncpg.create_pool(
-        host=url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        database=url.database,
-        min_size=1,
-        max_size=settings.read_pool_size,
-        # Reads are single statements that leave nothing behind (no SET, LISTEN, cursor or
-        # lock), so a connection goes back to the pool as it is: asyncpg's default reset
-        # would cost a second round trip per read.
-        reset=_keep_session,
-        server_settings={
-            "application_name": f"{settings.service_name}-read",
-            # Timestamps in the JSON PostgreSQL builds come out in UTC.
-            "timezone": "UTC",
-            # The catalogue fits in memory: index pages cost about what sequential ones do,
-            # which lets the planner use the GIN indexes for searches matching many rows.
-            "random_page_cost": "1.1",
-        },
-    )

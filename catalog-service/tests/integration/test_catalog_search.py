@@ -231,7 +231,8 @@ async def _all_pages(client: httpx.AsyncClient, limit: int, **params: Any) -> li
 
 
 def _read_pool(client: httpx.AsyncClient) -> Any:
-    return client.app.state.runtime.extras[READ_POOL_EXTRAS_KEY]  # type: ignore[attr-defined]
+    """The app's asyncpg pool, under its queue."""
+    return client.app.state.runtime.extras[READ_POOL_EXTRAS_KEY].pool  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

@@ -135,7 +135,7 @@ async def test_migration_0003_can_be_undone_and_redone_with_the_same_answers(
         assert all(before.values())
         runtime = client.app.state.runtime  # type: ignore[attr-defined]
         await _migrate(runtime.engine, "downgrade", "0002")
-        pool = runtime.extras[READ_POOL_EXTRAS_KEY]
+        pool = runtime.extras[READ_POOL_EXTRAS_KEY].pool
         assert await pool.fetchval("SELECT to_regclass('service_search')") is None
         await _migrate(runtime.engine, "upgrade", "head")
         # The pool's prepared statements named the tables that were dropped.

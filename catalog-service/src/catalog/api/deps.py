@@ -6,11 +6,12 @@ a worker thread, and those hops (two per list request) cost more CPU than the se
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
 from catalog.db.idempotency import IdempotencyStore
+from catalog.db.read_pool import QueuedPool
 from catalog.db.repositories import SqlCatalogRepository
 from catalog.messaging.publishers import OutboxCatalogEvents
 from mpp_shared.deps import SessionDep
@@ -19,9 +20,9 @@ from mpp_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams, page_par
 READ_POOL_EXTRAS_KEY = "catalog_read_pool"
 
 
-async def get_read_pool(request: Request) -> Any:
-    """The asyncpg pool for reads (see ``catalog.db.queries``)."""
-    pool = request.app.state.runtime.extras.get(READ_POOL_EXTRAS_KEY)
+async def get_read_pool(request: Request) -> QueuedPool:
+    """The connections for reads (see ``catalog.db.queries``)."""
+    pool: QueuedPool | None = request.app.state.runtime.extras.get(READ_POOL_EXTRAS_KEY)
     if pool is None:
         raise RuntimeError("the read pool is not open: the app's lifespan has not started")
     return pool
@@ -47,7 +48,7 @@ async def get_idempotency_store(session: SessionDep) -> IdempotencyStore:
     return IdempotencyStore(session)
 
 
-ReadPool = Annotated[Any, Depends(get_read_pool)]
+ReadPool = Annotated[QueuedPool, Depends(get_read_pool)]
 Pagination = Annotated[PageParams, Depends(get_page)]
 Repository = Annotated[SqlCatalogRepository, Depends(get_repository)]
 Events = Annotated[OutboxCatalogEvents, Depends(get_events)]
