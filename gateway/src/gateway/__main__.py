@@ -4,7 +4,7 @@ from starlette.types import ASGIApp
 
 from gateway.config import GatewaySettings
 from gateway.main import create_app, entry_point
-from gateway.server import serve
+from mpp_shared.server import serve
 
 
 def create_app_from_environment() -> ASGIApp:

@@ -57,9 +57,6 @@ class GatewayRuntime:
 
     async def start(self) -> None:
         settings = self.settings
-        # The gateway writes its own access log; uvicorn's would only cost time (its lines
-        # are dropped by level, but formatted first whenever the logger has a handler).
-        logging.getLogger("uvicorn.access").propagate = False
         # httpx logs every request at INFO: each readiness probe and OpenAPI refresh.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         self.http = httpx.AsyncClient(timeout=5.0)

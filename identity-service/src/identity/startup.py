@@ -7,15 +7,15 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import httpx
+from typing import Any
 
 from identity.components import EXTRAS_KEY, Components
 from identity.config import IdentitySettings
 from identity.db.repositories import AccountRepository, SigningKeyRepository
 from identity.domain.accounts import REGISTRY_CALLER, ensure_bootstrap_admin
 from identity.domain.exceptions import AlreadyRegistered, EmailInUse
-from identity.domain.models import Account, Address, CitizenProfile
+from identity.domain.models import Account
+from identity.domain.profile import citizen_profile
 from identity.domain.signing import ensure_signing_key, jwks
 from identity.dukcapil.mock import MockDukcapil
 from identity.dukcapil.population import seed_population
@@ -32,8 +32,8 @@ DEMO_CITIZEN_PASSWORD = "Warga#Dev2026"  # noqa: S105
 DEMO_CITIZEN_ACCOUNTS = 2
 # The verifier of the service's own tokens asks this URL; nothing listens there, the key
 # store answers in-process.
-LOCAL_JWKS_URL = "http://identity.internal/oauth2/jwks"
-_LOCAL_JWKS_HTTP = "local_jwks_http"
+# Names the key store in logs; nothing is fetched from it.
+LOCAL_JWKS_URL = "local:identity-signing-keys"
 
 
 def components_of(runtime: ServiceRuntime) -> Components:
@@ -104,26 +104,7 @@ async def seed_demo_citizens(runtime: ServiceRuntime) -> None:
                 password_hash=await components.hasher.hash(DEMO_CITIZEN_PASSWORD),
                 phone=f"+62812000000{number:02d}",
                 assurance_level=1,
-                profile=CitizenProfile(
-                    nik=resident.nik,
-                    full_name=resident.full_name,
-                    birth_place=resident.birth_place,
-                    birth_date=resident.birth_date,
-                    gender=resident.gender,
-                    religion=resident.religion,
-                    marital_status=resident.marital_status,
-                    occupation=resident.occupation,
-                    address=Address(
-                        street=resident.street,
-                        rt=resident.rt,
-                        rw=resident.rw,
-                        village=resident.village,
-                        district=resident.district,
-                        regency=resident.regency,
-                        province=resident.province,
-                        region_code=resident.region_code,
-                    ),
-                ),
+                profile=citizen_profile(resident),
             )
             try:
                 await accounts.add(account)
@@ -131,37 +112,26 @@ async def seed_demo_citizens(runtime: ServiceRuntime) -> None:
                 continue
 
 
-def local_token_verifier(
-    runtime: ServiceRuntime, settings: IdentitySettings
-) -> tuple[TokenVerifier, httpx.AsyncClient]:
-    """Verifies this service's own tokens against its key store, without a network hop: the
-    JWKS client's HTTP transport is answered in-process from the database."""
+def local_token_verifier(runtime: ServiceRuntime, settings: IdentitySettings) -> TokenVerifier:
+    """Verifies this service's own tokens against its key store, without a network hop."""
 
-    async def serve_jwks(request: httpx.Request) -> httpx.Response:
+    async def load_jwks() -> dict[str, Any]:
         async with runtime.session_factory()() as session:
-            document = await jwks(
+            return await jwks(
                 keys=SigningKeyRepository(session),
                 publish_retired_for=timedelta(seconds=settings.retired_key_publish_seconds),
                 now=datetime.now(UTC),
             )
-        return httpx.Response(200, json=document)
 
-    http = httpx.AsyncClient(transport=httpx.MockTransport(serve_jwks))
     # A rotated key is found at once: asking the local store again costs one query.
-    client = JwksClient(LOCAL_JWKS_URL, http=http, cache_seconds=60, min_refresh_interval=0)
-    verifier = TokenVerifier(client, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    return verifier, http
+    client = JwksClient(LOCAL_JWKS_URL, source=load_jwks, cache_seconds=60, min_refresh_interval=0)
+    return TokenVerifier(client, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
 
 
 async def install_local_verifier(runtime: ServiceRuntime) -> None:
     settings = components_of(runtime).settings
-    verifier, http = local_token_verifier(runtime, settings)
-    runtime.extras[VERIFIER_EXTRAS_KEY] = verifier
-    runtime.extras[_LOCAL_JWKS_HTTP] = http
+    runtime.extras[VERIFIER_EXTRAS_KEY] = local_token_verifier(runtime, settings)
 
 
 async def close_local_verifier(runtime: ServiceRuntime) -> None:
     runtime.extras.pop(VERIFIER_EXTRAS_KEY, None)
-    http = runtime.extras.pop(_LOCAL_JWKS_HTTP, None)
-    if isinstance(http, httpx.AsyncClient):
-        await http.aclose()

@@ -8,19 +8,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mpp_shared.config import BaseServiceSettings
-from mpp_shared.db import create_engine, create_sessionmaker, database_ready, run_migrations
 from mpp_shared.events.connection import NatsConnection
 from mpp_shared.observability.logging import configure_logging
 from mpp_shared.observability.metrics import HttpMetrics
 from mpp_shared.observability.middleware import CorrelationMiddleware
 from mpp_shared.problems import PROBLEM_CONTENT_TYPE, install_problem_handlers
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,14 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level)
         if uses_database:
+            # Imported here: a process without a database (the gateway) never loads SQLAlchemy.
+            from mpp_shared.db import (
+                create_engine,
+                create_sessionmaker,
+                database_ready,
+                run_migrations,
+            )
+
             runtime.engine = create_engine(settings)
             runtime.sessionmaker = create_sessionmaker(runtime.engine)
             engine = runtime.engine

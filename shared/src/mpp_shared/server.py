@@ -1,14 +1,18 @@
-"""Serves an app with uvicorn the same way in every service (``python -m <service>``)."""
+"""Serves an app with uvicorn the same way in every service (``python -m <service>``).
+
+uvicorn's own access log stays off: the correlation middleware (or the gateway's access log)
+writes one line per request with the request id, so uvicorn's would only repeat it at a cost.
+"""
 
 from __future__ import annotations
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from mpp_shared.config import BaseServiceSettings
 
 
-def serve(app: FastAPI, settings: BaseServiceSettings) -> None:
+def serve(app: ASGIApp, settings: BaseServiceSettings) -> None:
     uvicorn.run(
         app,
         host=settings.host,
@@ -16,6 +20,7 @@ def serve(app: FastAPI, settings: BaseServiceSettings) -> None:
         loop="uvloop",
         http="httptools",
         log_config=None,  # configure_logging in the lifespan owns the handlers
+        access_log=False,
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,

@@ -194,3 +194,33 @@ def test_encryption_symmetric_and_unusable_keys_are_ignored(rsa_key, ec_key):
 def test_a_document_that_is_no_key_set_is_refused(document):
     with pytest.raises(ValueError, match="JSON Web Key Set"):
         parse_jwks(document)
+
+
+async def test_a_key_source_serves_the_issuers_own_keys_with_the_same_caching(
+    clock, rsa_key, rsa_key_next
+):
+    published = [rsa_key.public_jwk]
+    loads = 0
+    failing = False
+
+    async def key_store() -> dict[str, Any]:
+        nonlocal loads
+        loads += 1
+        if failing:
+            raise ConnectionError("database away")
+        return {"keys": list(published)}
+
+    jwks = JwksClient("local:keys", source=key_store, clock=clock, min_refresh_interval=0)
+    assert (await jwks.get_key(rsa_key.kid))["n"] == rsa_key.public_jwk["n"]
+    await jwks.get_key(rsa_key.kid)
+    assert loads == 1
+
+    published.append(rsa_key_next.public_jwk)  # rotation: found at the first unknown kid
+    assert (await jwks.get_key(rsa_key_next.kid))["n"] == rsa_key_next.public_jwk["n"]
+    assert loads == 2
+
+    failing = True
+    with pytest.raises(UnknownKey):
+        await jwks.get_key("not-a-key")
+    assert (await jwks.get_key(rsa_key.kid))["kty"] == "RSA"  # a failing source keeps the cache
+    await jwks.aclose()

@@ -30,8 +30,6 @@ from identity.domain.keys import StoredSigningKey
 from identity.domain.models import (
     AccessLogEntry,
     Account,
-    Address,
-    CitizenProfile,
     Client,
     Consent,
     PageRequest,
@@ -41,6 +39,7 @@ from identity.domain.ports import (
     RefreshTokenRecord,
     TotpState,
 )
+from identity.domain.profile import citizen_profile
 from identity.domain.throttle import Counter
 from mpp_shared.auth import Role
 from mpp_shared.events import CloudEvent, record_event
@@ -59,30 +58,7 @@ def _account(row: AccountRow, profile: CitizenProfileRow | None) -> Account:
         totp_enabled=row.totp_enabled_at is not None,
         disabled=row.disabled_at is not None,
         created_at=row.created_at,
-        profile=_profile(profile) if profile is not None else None,
-    )
-
-
-def _profile(row: CitizenProfileRow) -> CitizenProfile:
-    return CitizenProfile(
-        nik=row.nik,
-        full_name=row.full_name,
-        birth_place=row.birth_place,
-        birth_date=row.birth_date,
-        gender=row.gender,
-        religion=row.religion,
-        marital_status=row.marital_status,
-        occupation=row.occupation,
-        address=Address(
-            street=row.street,
-            rt=row.rt,
-            rw=row.rw,
-            village=row.village,
-            district=row.district,
-            regency=row.regency,
-            province=row.province,
-            region_code=row.region_code,
-        ),
+        profile=citizen_profile(profile) if profile is not None else None,
     )
 
 

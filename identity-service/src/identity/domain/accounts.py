@@ -26,7 +26,7 @@ from identity.domain.exceptions import (
     Throttled,
     UnknownAgency,
 )
-from identity.domain.models import Account, Address, CitizenProfile
+from identity.domain.models import Account
 from identity.domain.passwords import PasswordHasher
 from identity.domain.ports import (
     AccountRepository,
@@ -35,9 +35,10 @@ from identity.domain.ports import (
     ThrottleRepository,
     TokenRepository,
 )
+from identity.domain.profile import citizen_profile
 from identity.domain.throttle import AttemptPolicy, FailurePolicy
 from identity.domain.totp import matching_step, new_secret, provisioning_uri
-from identity.dukcapil.registry import SESUAI, PopulationRegistry, Resident
+from identity.dukcapil.registry import SESUAI, PopulationRegistry
 from mpp_shared.auth import MFA_ENROLL_SCOPE, Role
 from mpp_shared.contracts.identity import v1 as contracts
 from mpp_shared.events import new_event
@@ -90,29 +91,6 @@ def check_password_policy(
         raise InvalidInput(
             "Kata sandi tidak boleh memuat NIK atau email.", loc=["body", "password"]
         )
-
-
-def _profile_from(resident: Resident) -> CitizenProfile:
-    return CitizenProfile(
-        nik=resident.nik,
-        full_name=resident.full_name,
-        birth_place=resident.birth_place,
-        birth_date=resident.birth_date,
-        gender=resident.gender,
-        religion=resident.religion,
-        marital_status=resident.marital_status,
-        occupation=resident.occupation,
-        address=Address(
-            street=resident.street,
-            rt=resident.rt,
-            rw=resident.rw,
-            village=resident.village,
-            district=resident.district,
-            regency=resident.regency,
-            province=resident.province,
-            region_code=resident.region_code,
-        ),
-    )
 
 
 async def _count_attempt(
@@ -197,7 +175,7 @@ async def register_citizen(
         password_hash=await hasher.hash(registration.password),
         phone=registration.phone,
         assurance_level=1,
-        profile=_profile_from(resident),
+        profile=citizen_profile(resident),
     )
     await accounts.add(account)
     await events.record(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Any, Protocol
 
-from identity.domain.models import Account
+from identity.domain.models import Account, Address, CitizenProfile
 
 ADDRESS_PARTS: tuple[str, ...] = (
     "street",
@@ -65,3 +66,55 @@ def select_fields(account: Account, fields: list[str] | tuple[str, ...]) -> dict
     """Only the fields asked for; a field the account has no value for is None."""
     values = profile_values(account)
     return {name: values.get(name) for name in fields}
+
+
+class RegistryRecord(Protocol):
+    """What a registry record holds, flat: a Dukcapil resident or a stored profile row."""
+
+    @property
+    def nik(self) -> str: ...
+    @property
+    def full_name(self) -> str: ...
+    @property
+    def birth_place(self) -> str: ...
+    @property
+    def birth_date(self) -> date: ...
+    @property
+    def gender(self) -> str: ...
+    @property
+    def religion(self) -> str: ...
+    @property
+    def marital_status(self) -> str: ...
+    @property
+    def occupation(self) -> str: ...
+    @property
+    def street(self) -> str: ...
+    @property
+    def rt(self) -> str: ...
+    @property
+    def rw(self) -> str: ...
+    @property
+    def village(self) -> str: ...
+    @property
+    def district(self) -> str: ...
+    @property
+    def regency(self) -> str: ...
+    @property
+    def province(self) -> str: ...
+    @property
+    def region_code(self) -> str: ...
+
+
+def citizen_profile(record: RegistryRecord) -> CitizenProfile:
+    """The profile of a registry record (the registry's copy taken at registration)."""
+    return CitizenProfile(
+        nik=record.nik,
+        full_name=record.full_name,
+        birth_place=record.birth_place,
+        birth_date=record.birth_date,
+        gender=record.gender,
+        religion=record.religion,
+        marital_status=record.marital_status,
+        occupation=record.occupation,
+        address=Address(**{part: getattr(record, part) for part in ADDRESS_PARTS}),
+    )

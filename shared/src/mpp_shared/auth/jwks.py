@@ -6,7 +6,7 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -41,12 +41,19 @@ class KeySetUnavailable(Problem):
         )
 
 
+# Returns a JWKS document ({"keys": [...]}); raises on failure.
+KeySetSource = Callable[[], Awaitable[Any]]
+
+
 class JwksClient:
     """Fetches and caches a JSON Web Key Set; ``get_key(kid)`` returns a public signing JWK.
 
     An unknown kid triggers one refresh (keys rotate), but refreshes happen at most once per
     ``min_refresh_interval`` seconds so tokens with made-up kids cannot hammer the issuer.
     Concurrent refreshes share one fetch. A failed fetch keeps the cached set in use.
+
+    The set is fetched over HTTP from ``url``, unless a ``source`` is given: the issuer itself
+    (identity-service) reads its own key store that way, with the same caching and rotation.
     """
 
     def __init__(
@@ -54,13 +61,17 @@ class JwksClient:
         url: str,
         *,
         http: httpx.AsyncClient | None = None,
+        source: KeySetSource | None = None,
         cache_seconds: float = 300,
         min_refresh_interval: float = 10,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
-        self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=5.0)
+        self._source = source if source is not None else self._fetch_over_http
+        self._owns_http = http is None and source is None
+        self._http = http
+        if self._owns_http:
+            self._http = httpx.AsyncClient(timeout=5.0)
         self.cache_seconds = cache_seconds
         self.min_refresh_interval = min_refresh_interval
         self._clock = clock
@@ -71,7 +82,7 @@ class JwksClient:
 
     async def aclose(self) -> None:
         """Close the HTTP client if this object created it."""
-        if self._owns_http:
+        if self._owns_http and self._http is not None:
             await self._http.aclose()
 
     @property
@@ -120,10 +131,8 @@ class JwksClient:
     async def _fetch(self) -> bool:
         self._attempted_at = self._clock()
         try:
-            response = await self._http.get(self.url, headers={"Accept": "application/json"})
-            response.raise_for_status()
-            keys = parse_jwks(response.json())
-        except (httpx.HTTPError, ValueError) as exc:
+            keys = parse_jwks(await self._source())
+        except Exception as exc:  # whatever the source, a failure keeps the cached set
             log.warning(
                 "could not fetch the JWKS",
                 extra={"url": self.url, "error": type(exc).__name__, "cached": len(self._keys)},
@@ -132,6 +141,12 @@ class JwksClient:
         self._keys = keys
         self._fetched_at = self._attempted_at
         return True
+
+    async def _fetch_over_http(self) -> Any:
+        assert self._http is not None  # made in __init__ whenever there is no source
+        response = await self._http.get(self.url, headers={"Accept": "application/json"})
+        response.raise_for_status()
+        return response.json()
 
 
 def parse_jwks(document: Any) -> dict[str, dict[str, Any]]:

@@ -55,9 +55,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # uvicorn installs its own handlers; route everything through ours.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    # (Its access log is off: mpp_shared.server.serve.)
+    for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
-    # Access lines are written by our middleware with the request id; uvicorn's would repeat them.
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
