@@ -144,25 +144,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 def make_token(workdir: Path) -> tuple[str, Path]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from jose import jwk, jwt
+    from mpp_shared.testing.keys import new_signing_key
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    public = jwk.construct(public_pem, "RS256").to_dict()
-    public.update(kid="bench-1", use="sig", alg="RS256")
+    key = new_signing_key("bench-1")
     jwks_path = workdir / "jwks.json"
-    jwks_path.write_text(json.dumps({"keys": [public]}))
+    jwks_path.write_text(json.dumps(key.jwks))
     now = int(time.time())
     claims = {
         "iss": ISSUER,
@@ -176,7 +162,7 @@ def make_token(workdir: Path) -> tuple[str, Path]:
         "exp": now + 3600,
         "jti": "bench",
     }
-    token = jwt.encode(claims, private_pem, algorithm="RS256", headers={"kid": "bench-1"})
+    token = key.sign(claims)
     return token, jwks_path
 
 

@@ -10,14 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jose import jwk, jwt
 
 from catalog.config import CatalogSettings
 from catalog.main import create_app
 from mpp_shared.testing.client import app_client
 from mpp_shared.testing.infrastructure import TestInfrastructure
+from mpp_shared.testing.keys import SigningKey, new_signing_key
 
 CATALOG_JWKS_URL = "http://identity.test/oauth2/jwks"
 CATALOG_ISSUER = "http://gateway.test"
@@ -25,30 +23,18 @@ KID = "catalog-test-key"
 
 
 @pytest.fixture(scope="session")
-def catalog_private_key() -> Any:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def catalog_signing_key() -> SigningKey:
+    return new_signing_key(KID)
 
 
 @pytest.fixture(scope="session")
-def catalog_jwks(catalog_private_key: Any) -> dict[str, Any]:
-    public_pem = (
-        catalog_private_key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    key = jwk.construct(public_pem, "RS256").to_dict()
-    key.update(kid=KID, use="sig", alg="RS256")
-    return {"keys": [key]}
+def catalog_jwks(catalog_signing_key: SigningKey) -> dict[str, Any]:
+    return catalog_signing_key.jwks
 
 
 @pytest.fixture(scope="session")
-def catalog_token(catalog_private_key: Any) -> Callable[..., dict[str, str]]:
+def catalog_token(catalog_signing_key: SigningKey) -> Callable[..., dict[str, str]]:
     """``catalog_token(roles=[...], agency_id=...)`` → the Authorization header of a token."""
-    private_pem = catalog_private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
 
     def sign(
         *,
@@ -70,7 +56,7 @@ def catalog_token(catalog_private_key: Any) -> Callable[..., dict[str, str]]:
         }
         if agency_id is not None:
             claims["agency_id"] = str(agency_id)
-        token = jwt.encode(claims, private_pem, algorithm="RS256", headers={"kid": KID})
+        token = catalog_signing_key.sign(claims)
         return {"Authorization": f"Bearer {token}"}
 
     return sign

@@ -26,14 +26,12 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
-from jose import jwk, jwt
 
 from mpp_shared.auth.internal import decode_principal_headers
 from mpp_shared.embedded import free_port
+from mpp_shared.testing.keys import SigningKey, new_signing_key
 
 # pytest's importlib mode names this file "gateway.tests.conftest" (its path from the
 # repository root) and, on the way, imports the repository's gateway/ directory as the package
@@ -50,44 +48,15 @@ INTERNAL_SECRET = "test-internal-secret-0123456789abcdef"
 UPSTREAM_TIMEOUT = 1.5
 
 
-@dataclass
-class SigningKey:
-    kid: str
-    private_pem: str
-    public_jwk: dict[str, Any]
-
-    def sign(self, claims: dict[str, Any]) -> str:
-        return str(
-            jwt.encode(claims, self.private_pem, algorithm="RS256", headers={"kid": self.kid})
-        )
-
-
-def _signing_key(kid: str) -> SigningKey:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    public = jwk.construct(public_pem, "RS256").to_dict()
-    public.update(kid=kid, use="sig", alg="RS256")
-    return SigningKey(kid, private_pem, public)
-
-
 @pytest.fixture(scope="session")
 def signing_key() -> SigningKey:
-    return _signing_key("gateway-test-1")
+    return new_signing_key("gateway-test-1")
 
 
 @pytest.fixture(scope="session")
 def intruder_key() -> SigningKey:
     """Claims the published kid, but nobody published this key."""
-    return _signing_key("gateway-test-1")
+    return new_signing_key("gateway-test-1")
 
 
 @pytest.fixture(scope="session")

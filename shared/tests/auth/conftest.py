@@ -11,64 +11,34 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jose import jwk, jwt
+
+from mpp_shared.testing.keys import SigningKey, new_signing_key
 
 ISSUER = "https://mpp.test"
 AUDIENCE = "mpp"
 JWKS_URL = "http://identity.test/oauth2/jwks"
 
 
-@dataclass
-class SigningKey:
-    kid: str
-    alg: str
-    private_pem: str
-    public_pem: str
-    public_jwk: dict[str, Any]
-
-    def sign(self, claims: dict[str, Any], *, headers: dict[str, Any] | None = None) -> str:
-        all_headers = {"kid": self.kid, **(headers or {})}
-        return jwt.encode(claims, self.private_pem, algorithm=self.alg, headers=all_headers)
-
-
-def _signing_key(private_key: Any, alg: str, kid: str) -> SigningKey:
-    private_pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public_pem = (
-        private_key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    public_jwk = jwk.construct(public_pem, alg).to_dict()
-    public_jwk.update(kid=kid, use="sig")
-    return SigningKey(kid, alg, private_pem, public_pem, public_jwk)
-
-
 @pytest.fixture(scope="session")
 def rsa_key() -> SigningKey:
-    return _signing_key(rsa.generate_private_key(65537, 2048), "RS256", "rsa-2024")
+    return new_signing_key("rsa-2024")
 
 
 @pytest.fixture(scope="session")
 def rsa_key_next() -> SigningKey:
     """The key identity-service rotates to."""
-    return _signing_key(rsa.generate_private_key(65537, 2048), "RS256", "rsa-2025")
+    return new_signing_key("rsa-2025")
 
 
 @pytest.fixture(scope="session")
 def ec_key() -> SigningKey:
-    return _signing_key(ec.generate_private_key(ec.SECP256R1()), "ES256", "ec-2024")
+    return new_signing_key("ec-2024", "ES256")
 
 
 @pytest.fixture(scope="session")
 def intruder_key() -> SigningKey:
     """A key nobody published, claiming a published kid."""
-    return _signing_key(rsa.generate_private_key(65537, 2048), "RS256", "rsa-2024")
+    return new_signing_key("rsa-2024")
 
 
 @dataclass
