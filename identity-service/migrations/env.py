@@ -1,7 +1,9 @@
 """Alembic environment of the identity service."""
 
+import identity.dukcapil.tables  # noqa: F401 - registers the registry's tables on Base
 from identity.db.tables import Base
 from mpp_shared.db.alembic_env import run
 from mpp_shared.events.tables import EVENTS_METADATA
+from mpp_shared.idempotency import IDEMPOTENCY_METADATA
 
-run([Base.metadata, EVENTS_METADATA])
+run([Base.metadata, EVENTS_METADATA, IDEMPOTENCY_METADATA])

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-_EXPOSED = b"X-Request-ID, Retry-After, ETag, Location, Content-Disposition, traceparent"
+_EXPOSED = (
+    b"X-Request-ID, Retry-After, ETag, Location, Content-Disposition, traceparent, "
+    b"Idempotency-Replayed"
+)
 _ALLOWED_METHODS = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 _ALLOWED_HEADERS = (
     b"Authorization, Content-Type, Accept, Accept-Language, Idempotency-Key, If-None-Match, "

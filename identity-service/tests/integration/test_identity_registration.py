@@ -155,7 +155,7 @@ async def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer(servi
 
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
-    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["idempotency-replayed"] == "true"
     assert other.status_code == 422
     assert other.json()["code"] == "idempotency_key_reused"
     assert (

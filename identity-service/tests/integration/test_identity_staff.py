@@ -317,5 +317,5 @@ async def test_a_client_registration_retried_with_its_key_returns_the_same_secre
 
     assert first.status_code == again.status_code == 201
     assert again.json()["client_secret"] == first.json()["client_secret"]
-    stored = await service.scalar("SELECT body_sealed FROM idempotency_records LIMIT 1")
+    stored = await service.scalar("SELECT response FROM idempotent_requests LIMIT 1")
     assert first.json()["client_secret"].encode() not in stored

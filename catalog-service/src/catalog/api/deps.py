@@ -10,7 +10,6 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from catalog.db.idempotency import IdempotencyStore
 from catalog.db.read_pool import QueuedPool
 from catalog.db.repositories import SqlCatalogRepository
 from catalog.messaging.publishers import OutboxCatalogEvents
@@ -44,12 +43,7 @@ async def get_events(session: SessionDep) -> OutboxCatalogEvents:
     return OutboxCatalogEvents(session)
 
 
-async def get_idempotency_store(session: SessionDep) -> IdempotencyStore:
-    return IdempotencyStore(session)
-
-
 ReadPool = Annotated[QueuedPool, Depends(get_read_pool)]
 Pagination = Annotated[PageParams, Depends(get_page)]
 Repository = Annotated[SqlCatalogRepository, Depends(get_repository)]
 Events = Annotated[OutboxCatalogEvents, Depends(get_events)]
-Idempotency = Annotated[IdempotencyStore, Depends(get_idempotency_store)]

@@ -17,11 +17,6 @@ from mpp_shared.pagination import InvalidCursor
 from mpp_shared.problems import Problem, problem_response
 
 
-class IdempotencyKeyReused(Problem):
-    status = 422
-    code = "idempotency_key_reused"
-
-
 def to_problem(exc: CatalogError) -> Problem:
     if isinstance(exc, NotFound):
         return Problem(f"No such {exc.what}.", status=404, code="not_found")

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     CheckConstraint,
     Computed,
     DateTime,
@@ -170,18 +169,3 @@ class ServiceVersionRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class IdempotencyKeyRow(Base):
-    """The first answer to a create request with an ``Idempotency-Key``, per caller."""
-
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (PrimaryKeyConstraint("caller", "key"),)
-
-    caller: Mapped[str] = mapped_column(Text)
-    key: Mapped[str] = mapped_column(String(200))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    response: Mapped[Any] = mapped_column(JSONB)
-    completed: Mapped[bool] = mapped_column(Boolean, server_default="false")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -17,7 +17,6 @@ from identity.db.tables import (
     AuthorizationCodeRow,
     CitizenProfileRow,
     ConsentRow,
-    IdempotencyRecordRow,
     KnownAgencyRow,
     OAuthClientRow,
     RefreshTokenRow,
@@ -43,6 +42,7 @@ from identity.domain.profile import citizen_profile
 from identity.domain.throttle import Counter
 from mpp_shared.auth import Role
 from mpp_shared.events import CloudEvent, record_event
+from mpp_shared.idempotency import purge_expired as purge_expired_idempotency_keys
 
 
 def _account(row: AccountRow, profile: CitizenProfileRow | None) -> Account:
@@ -757,57 +757,6 @@ class OutboxEventRecorder:
         await record_event(self._session, event)
 
 
-class IdempotencyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def get(self, scope: str, key: str) -> IdempotencyRecordRow | None:
-        return (
-            await self._session.execute(
-                select(IdempotencyRecordRow).where(
-                    IdempotencyRecordRow.scope == scope,
-                    IdempotencyRecordRow.key == key,
-                    IdempotencyRecordRow.expires_at > func.now(),
-                )
-            )
-        ).scalar_one_or_none()
-
-    async def add(
-        self,
-        *,
-        scope: str,
-        key: str,
-        request_hash: str,
-        status_code: int,
-        body_sealed: bytes,
-        expires_at: datetime,
-    ) -> bool:
-        """False when a concurrent request with the same key got there first."""
-        statement = pg_insert(IdempotencyRecordRow).values(
-            scope=scope,
-            key=key,
-            request_hash=request_hash,
-            status_code=status_code,
-            body_sealed=body_sealed,
-            expires_at=expires_at,
-        )
-        result = await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[IdempotencyRecordRow.scope, IdempotencyRecordRow.key],
-                set_={
-                    "request_hash": statement.excluded.request_hash,
-                    "status_code": statement.excluded.status_code,
-                    "body_sealed": statement.excluded.body_sealed,
-                    "created_at": func.now(),
-                    "expires_at": statement.excluded.expires_at,
-                },
-                # Only an expired record may be replaced.
-                where=IdempotencyRecordRow.expires_at <= func.now(),
-            ).returning(IdempotencyRecordRow.key)
-        )
-        return result.first() is not None
-
-
 class Housekeeping:
     """Deletes what has expired; harmless when replicas do it at the same time."""
 
@@ -822,8 +771,7 @@ class Housekeeping:
             ),
             delete(RefreshTokenRow).where(RefreshTokenRow.expires_at < now),
             delete(ThrottleCounterRow).where(ThrottleCounterRow.expires_at < now),
-            delete(IdempotencyRecordRow).where(IdempotencyRecordRow.expires_at < now),
         ):
             result = await self._session.execute(statement)
             removed += getattr(result, "rowcount", 0) or 0
-        return removed
+        return removed + await purge_expired_idempotency_keys(self._session, now=now)

@@ -258,18 +258,3 @@ class ThrottleCounterRow(Base):
     window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class IdempotencyRecordRow(Base):
-    """The first answer to a create request with an ``Idempotency-Key``, replayed on retries."""
-
-    __tablename__ = "idempotency_records"
-
-    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
-    # The response body sealed with AES-GCM: it may hold a client secret shown once.
-    body_sealed: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -8,9 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from catalog.api.deps import Events, Idempotency, Pagination, ReadPool, Repository
+from catalog.api.deps import Events, Pagination, ReadPool, Repository
 from catalog.api.http_cache import LIST_MAX_AGE, cacheable_json, page_body
-from catalog.api.idempotency import IdempotencyKey, idempotent
 from catalog.api.routes.regions import REGION_CODE
 from catalog.api.schemas import AgencyCreate, AgencyRead, AgencyUpdate
 from catalog.db import queries
@@ -18,6 +17,8 @@ from catalog.domain import services
 from catalog.domain.exceptions import AgencyNotFound
 from catalog.domain.models import Agency, AgencyKind
 from mpp_shared.auth import CurrentPrincipal
+from mpp_shared.deps import SessionDep
+from mpp_shared.idempotency import IdempotencyKey, idempotent, request_fingerprint
 from mpp_shared.pagination import Page, encode_cursor
 
 router = APIRouter(prefix="/api/v1/agencies", tags=["agencies"])
@@ -59,7 +60,7 @@ async def create_agency(
     principal: CurrentPrincipal,
     repo: Repository,
     events: Events,
-    store: Idempotency,
+    session: SessionDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Platform admins only. ``region_code`` must be an existing Kemendagri region."""
@@ -71,11 +72,10 @@ async def create_agency(
         return 201, _agency_json(agency, region_name=await _region_name(repo, agency))
 
     return await idempotent(
-        store=store,
-        request=request,
-        principal=principal,
+        session=session,
+        scope=f"POST {request.url.path} {principal.subject}",
         key=idempotency_key,
-        body=body.model_dump(mode="json"),
+        fingerprint=request_fingerprint(body.model_dump(mode="json")),
         create=create,
     )
 

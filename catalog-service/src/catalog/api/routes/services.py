@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from catalog.api.deps import Events, Idempotency, Pagination, ReadPool, Repository
+from catalog.api.deps import Events, Pagination, ReadPool, Repository
 from catalog.api.http_cache import (
     LATEST_MAX_AGE,
     LIST_MAX_AGE,
@@ -18,7 +18,6 @@ from catalog.api.http_cache import (
     page_body,
     private_json,
 )
-from catalog.api.idempotency import IdempotencyKey, idempotent
 from catalog.api.routes.regions import REGION_CODE
 from catalog.api.schemas import ServiceCreate, ServiceDraftUpdate, ServiceRead, ServiceSummary
 from catalog.db import queries
@@ -26,6 +25,8 @@ from catalog.domain import services
 from catalog.domain.exceptions import ServiceNotFound
 from catalog.domain.models import Category, Channel, ServiceFields, ServiceHeader, ServiceVersion
 from mpp_shared.auth import CurrentPrincipal
+from mpp_shared.deps import SessionDep
+from mpp_shared.idempotency import IdempotencyKey, idempotent, request_fingerprint
 from mpp_shared.pagination import Page, encode_cursor
 
 router = APIRouter(prefix="/api/v1/services", tags=["services"])
@@ -94,7 +95,7 @@ async def create_service(
     body: ServiceCreate,
     principal: CurrentPrincipal,
     repo: Repository,
-    store: Idempotency,
+    session: SessionDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """A new service as a draft (version 1), for an agency admin of ``agency_id``."""
@@ -107,11 +108,10 @@ async def create_service(
         return 201, _draft_document(header, draft)
 
     return await idempotent(
-        store=store,
-        request=request,
-        principal=principal,
+        session=session,
+        scope=f"POST {request.url.path} {principal.subject}",
         key=idempotency_key,
-        body=body.model_dump(mode="json"),
+        fingerprint=request_fingerprint(body.model_dump(mode="json")),
         create=create,
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
 from identity.api.deps import ClientIpDep, ComponentsDep, ReposDep, keeping_counters
@@ -13,6 +13,7 @@ from identity.api.schemas import CitizenCreate, CitizenCreated, masked
 from identity.domain.accounts import Registration, register_citizen
 from identity.dukcapil.nik import parse_nik
 from mpp_shared.deps import SessionDep
+from mpp_shared.idempotency import IdempotencyKey
 
 router = APIRouter(prefix="/api/v1/citizens", tags=["citizens"])
 
@@ -20,11 +21,11 @@ router = APIRouter(prefix="/api/v1/citizens", tags=["citizens"])
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CitizenCreated)
 async def register(
     body: CitizenCreate,
-    request: Request,
     session: SessionDep,
     repos: ReposDep,
     components: ComponentsDep,
     ip: ClientIpDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Register with NIK, name and birth date as the registry has them.
 
@@ -62,9 +63,9 @@ async def register(
         )
 
     return await idempotent(
-        request=request,
         session=session,
         components=components,
+        key=idempotency_key,
         scope="POST /api/v1/citizens",
         payload=body,
         status_code=status.HTTP_201_CREATED,

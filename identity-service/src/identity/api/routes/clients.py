@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import JSONResponse
 
 from identity.api.deps import ComponentsDep, ReposDep
@@ -16,6 +16,7 @@ from identity.domain.clients import NewClient, register_client
 from identity.domain.exceptions import NotFound
 from mpp_shared.auth import Principal, Role, require_roles
 from mpp_shared.deps import SessionDep
+from mpp_shared.idempotency import IdempotencyKey
 from mpp_shared.pagination import Page
 
 router = APIRouter(prefix="/api/v1/clients", tags=["clients"])
@@ -27,10 +28,10 @@ PlatformAdmin = Annotated[Principal, Depends(require_roles(Role.PLATFORM_ADMIN))
 async def add_client(
     body: ClientCreate,
     principal: PlatformAdmin,
-    request: Request,
     session: SessionDep,
     repos: ReposDep,
     components: ComponentsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Register an agency system. ``client_secret`` is shown here once and stored hashed
     (a retry with the same ``Idempotency-Key`` within 24 h gets the same answer)."""
@@ -52,9 +53,9 @@ async def add_client(
         return ClientCreated(**ClientRead.of(client).model_dump(), client_secret=secret)
 
     response = await idempotent(
-        request=request,
         session=session,
         components=components,
+        key=idempotency_key,
         scope=f"POST /api/v1/clients {principal.subject}",
         payload=body,
         status_code=status.HTTP_201_CREATED,

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import JSONResponse
 
 from identity.api.deps import ComponentsDep, ReposDep, actor_of
@@ -17,6 +17,7 @@ from identity.domain.accounts import NewStaff, create_staff
 from identity.domain.exceptions import NotAllowed
 from mpp_shared.auth import Principal, Role, require_roles
 from mpp_shared.deps import SessionDep
+from mpp_shared.idempotency import IdempotencyKey
 from mpp_shared.pagination import Page
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
@@ -28,10 +29,10 @@ StaffAdmin = Annotated[Principal, Depends(require_roles(Role.PLATFORM_ADMIN, Rol
 async def add_staff(
     body: StaffCreate,
     principal: StaffAdmin,
-    request: Request,
     session: SessionDep,
     repos: ReposDep,
     components: ComponentsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """An officer or agency admin; agency admins only for their own agency. The new account
     must enrol TOTP at its first login. 422 ``unknown_agency`` for an agency the catalogue
@@ -57,9 +58,9 @@ async def add_staff(
         return StaffRead.of(account)
 
     return await idempotent(
-        request=request,
         session=session,
         components=components,
+        key=idempotency_key,
         scope=f"POST /api/v1/staff {principal.subject}",
         payload=body,
         status_code=status.HTTP_201_CREATED,
