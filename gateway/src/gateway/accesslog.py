@@ -10,7 +10,6 @@ second, in one write.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -21,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from mpp_shared.observability.masking import mask_personal_data
+from mpp_shared.tasks import cancel_and_wait
 
 LOGGER_NAME = "mpp.access"
 # Only a path with ten digits in a row (spaces or dashes between them allowed) can hold a NIK,
@@ -112,11 +112,8 @@ class AccessLog:
         self._task = asyncio.create_task(self._flush_forever(), name="access-log")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         self.flush()
 
     async def _flush_forever(self) -> None:

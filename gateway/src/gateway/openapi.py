@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import logging
 import re
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 
 from gateway.routes import Auth, RoutingTable
+from mpp_shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -184,11 +184,8 @@ class OpenApiAggregator:
         self._task = asyncio.create_task(self._refresh_forever(), name="openapi-refresh")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     async def refresh(self) -> None:
         results = await asyncio.gather(

@@ -14,7 +14,6 @@ is a request or two for the strict limits (login, registration) and noise for th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -26,6 +25,7 @@ from typing import Any
 
 from gateway.config import RateLimit
 from mpp_shared.events.connection import NatsConnection
+from mpp_shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -208,11 +208,8 @@ class NatsCounterSync:
         self._task = asyncio.create_task(self._publish_forever(), name="ratelimit-sync")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         await self.connection.close()
 
     async def _subscribe(self, connection: NatsConnection) -> None:

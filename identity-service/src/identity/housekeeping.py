@@ -6,13 +6,13 @@ Every replica may run it: each row is deleted once, whoever gets there first.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.db.repositories import Housekeeping
+from mpp_shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,7 @@ class HousekeepingWorker:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def run_once(self) -> int:
         async with self._sessionmaker() as session, session.begin():

@@ -8,6 +8,14 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def asyncpg_url(url: str) -> str:
+    """The SQLAlchemy URL with the asyncpg driver: operators paste plain postgres:// URLs."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain) :]
+    return url
+
+
 class BaseServiceSettings(BaseSettings):
     """Read from the environment (prefix per service, e.g. ``MPP_CATALOG_``) when built.
 
@@ -49,11 +57,7 @@ class BaseServiceSettings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
-        # Operators paste plain postgres:// URLs; the services speak asyncpg.
-        for plain in ("postgresql://", "postgres://"):
-            if value.startswith(plain):
-                return "postgresql+asyncpg://" + value[len(plain) :]
-        return value
+        return asyncpg_url(value)
 
     @model_validator(mode="after")
     def _internal_secret_fit_for_environment(self) -> BaseServiceSettings:

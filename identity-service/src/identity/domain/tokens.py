@@ -73,6 +73,29 @@ class TokenService:
 
     # --- access and ID tokens -----------------------------------------------------------------
 
+    def _access_claims(
+        self,
+        *,
+        subject: str,
+        client: Client,
+        scope: Sequence[str],
+        roles: Sequence[str],
+        now: datetime,
+    ) -> dict[str, Any]:
+        """What every access token says, for a person or for an agency system."""
+        return {
+            "iss": self._issuer.issuer,
+            "sub": subject,
+            "aud": self._issuer.audience,
+            "iat": int(now.timestamp()),
+            "nbf": int(now.timestamp()),
+            "exp": int((now + self._issuer.lifetimes.access).timestamp()),
+            "jti": str(uuid.uuid4()),
+            "client_id": client.client_id,
+            "scope": " ".join(scope),
+            "roles": list(roles),
+        }
+
     def _account_claims(
         self,
         *,
@@ -83,20 +106,11 @@ class TokenService:
         auth_time: datetime,
         now: datetime,
     ) -> dict[str, Any]:
-        claims: dict[str, Any] = {
-            "iss": self._issuer.issuer,
-            "sub": str(account.id),
-            "aud": self._issuer.audience,
-            "iat": int(now.timestamp()),
-            "nbf": int(now.timestamp()),
-            "exp": int((now + self._issuer.lifetimes.access).timestamp()),
-            "jti": str(uuid.uuid4()),
-            "client_id": client.client_id,
-            "scope": " ".join(scope),
-            "roles": account.roles,
-            "ial": account.assurance_level,
-            "auth_time": int(auth_time.timestamp()),
-        }
+        claims = self._access_claims(
+            subject=str(account.id), client=client, scope=scope, roles=account.roles, now=now
+        )
+        claims["ial"] = account.assurance_level
+        claims["auth_time"] = int(auth_time.timestamp())
         if family_id is not None:
             claims["sid"] = str(family_id)
         if account.agency_id is not None:
@@ -218,18 +232,9 @@ class TokenService:
         scope = sorted(client.scopes) if not requested else list(dict.fromkeys(requested))
         if not set(scope) <= client.scopes:
             raise OAuthError("invalid_scope", "The client may not ask for these scopes.")
-        claims: dict[str, Any] = {
-            "iss": self._issuer.issuer,
-            "sub": client.client_id,
-            "aud": self._issuer.audience,
-            "iat": int(now.timestamp()),
-            "nbf": int(now.timestamp()),
-            "exp": int((now + self._issuer.lifetimes.access).timestamp()),
-            "jti": str(uuid.uuid4()),
-            "client_id": client.client_id,
-            "scope": " ".join(scope),
-            "roles": [],
-        }
+        claims = self._access_claims(
+            subject=client.client_id, client=client, scope=scope, roles=[], now=now
+        )
         if client.agency_id is not None:
             claims["agency_id"] = str(client.agency_id)
         key = await self.signing_key()

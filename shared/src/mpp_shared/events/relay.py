@@ -27,6 +27,7 @@ from mpp_shared.events.connection import NatsConnection
 from mpp_shared.events.outbox import OUTBOX_CHANNEL
 from mpp_shared.events.stream import ensure_event_streams
 from mpp_shared.events.tables import outbox
+from mpp_shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +115,8 @@ class OutboxRelay:
         """Let the batch in flight finish (its acks are recorded), then return."""
         self._stopping = True
         self._wake.set()
-        if self._listen_task is not None:
-            self._listen_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listen_task
-            self._listen_task = None
+        listen_task, self._listen_task = self._listen_task, None
+        await cancel_and_wait(listen_task)
         if self._task is not None:
             await self._task
             self._task = None

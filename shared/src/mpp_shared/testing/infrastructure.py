@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
 
+from mpp_shared.config import asyncpg_url
+
 T = TypeVar("T")
 
 
@@ -103,10 +105,7 @@ def start_infrastructure(workdir: Path) -> TestInfrastructure:
     database_url = os.environ.get("MPP_TEST_DATABASE_URL")
     nats_url = os.environ.get("MPP_TEST_NATS_URL")
     if database_url and nats_url:
-        from mpp_shared.config import BaseServiceSettings
-
-        # Reuse the settings' normalisation of postgres:// URLs.
-        url = BaseServiceSettings._async_driver(database_url)
+        url = asyncpg_url(database_url)
         return TestInfrastructure(server_url=url, nats_url=nats_url, origin="environment")
     if os.environ.get("MPP_TEST_DOCKER") == "1" and _docker_answers():
         return _start_docker(database_url, nats_url)
@@ -116,7 +115,6 @@ def start_infrastructure(workdir: Path) -> TestInfrastructure:
 def _start_embedded(
     workdir: Path, database_url: str | None, nats_url: str | None
 ) -> TestInfrastructure:
-    from mpp_shared.config import BaseServiceSettings
     from mpp_shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 
     stops: list[Callable[[], None]] = []
@@ -131,7 +129,7 @@ def _start_embedded(
         stops.append(nats.stop)
         nats_url = nats.url
     return TestInfrastructure(
-        server_url=BaseServiceSettings._async_driver(database_url),
+        server_url=asyncpg_url(database_url),
         nats_url=nats_url,
         origin="embedded",
         _stop=stops,
