@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mpp_shared.app import ServiceRuntime
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+async def get_runtime(request: Request) -> ServiceRuntime:
+    # async: a plain def dependency would cost every request a hop to a worker thread.
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from catalog.db.read_pool import QueuedPool
 from catalog.db.repositories import SqlCatalogRepository
 from catalog.messaging.publishers import OutboxCatalogEvents
 from mpp_shared.deps import SessionDep
-from mpp_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams, page_params
+from mpp_shared.pagination import PageParams, page_params
 
 READ_POOL_EXTRAS_KEY = "catalog_read_pool"
 
@@ -27,14 +27,6 @@ async def get_read_pool(request: Request) -> QueuedPool:
     return pool
 
 
-async def get_page(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> PageParams:
-    """``?limit=`` and ``?cursor=``, as ``mpp_shared.pagination.page_params`` reads them."""
-    return page_params(limit=limit, cursor=cursor)
-
-
 async def get_repository(session: SessionDep) -> SqlCatalogRepository:
     return SqlCatalogRepository(session)
 
@@ -44,6 +36,6 @@ async def get_events(session: SessionDep) -> OutboxCatalogEvents:
 
 
 ReadPool = Annotated[QueuedPool, Depends(get_read_pool)]
-Pagination = Annotated[PageParams, Depends(get_page)]
+Pagination = Annotated[PageParams, Depends(page_params)]
 Repository = Annotated[SqlCatalogRepository, Depends(get_repository)]
 Events = Annotated[OutboxCatalogEvents, Depends(get_events)]

@@ -33,7 +33,9 @@ from mpp_shared.auth import CurrentPrincipal, EnrolmentPrincipal, Forbidden, Pri
 from mpp_shared.deps import RuntimeDep, SessionDep
 
 
-def get_components(runtime: RuntimeDep) -> Components:
+# The dependencies are async although they await nothing: FastAPI runs a plain def
+# dependency in a worker thread, a hop per dependency per request.
+async def get_components(runtime: RuntimeDep) -> Components:
     components: Components = runtime.extras[EXTRAS_KEY]
     return components
 
@@ -68,7 +70,7 @@ class Repositories:
         )
 
 
-def get_repositories(session: SessionDep) -> Repositories:
+async def get_repositories(session: SessionDep) -> Repositories:
     return Repositories.of(session)
 
 
@@ -85,14 +87,14 @@ def token_service(components: Components, repos: Repositories) -> TokenService:
     )
 
 
-def get_token_service(components: ComponentsDep, repos: ReposDep) -> TokenService:
+async def get_token_service(components: ComponentsDep, repos: ReposDep) -> TokenService:
     return token_service(components, repos)
 
 
 TokenServiceDep = Annotated[TokenService, Depends(get_token_service)]
 
 
-def client_ip(request: Request, components: ComponentsDep) -> str:
+async def client_ip(request: Request, components: ComponentsDep) -> str:
     """The caller's address: X-Forwarded-For is believed only from a trusted proxy (the
     gateway), reading from the right past every trusted hop."""
     peer = request.client.host if request.client else "0.0.0.0"  # noqa: S104 - unknown peer
