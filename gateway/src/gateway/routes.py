@@ -99,6 +99,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/me/**", "identity", auth=Auth.TOKEN, roles=USERS),
     Route("/api/v1/staff/**", "identity", auth=Auth.TOKEN, roles=ADMINS),
     Route("/api/v1/clients/**", "identity", auth=Auth.TOKEN, roles=PLATFORM_ADMIN),
+    Route("/api/v1/admin/**", "identity", auth=Auth.TOKEN, roles=PLATFORM_ADMIN),
     # catalog-service: reading the catalogue is public, writing it takes an admin
     Route("/api/v1/regions/**", "catalog", READ),
     Route("/api/v1/regions/**", "catalog", auth=Auth.TOKEN, roles=PLATFORM_ADMIN),

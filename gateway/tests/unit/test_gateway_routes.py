@@ -35,6 +35,7 @@ TABLE = RoutingTable()
         ("POST", "/api/v1/me/mfa/totp", "identity"),
         ("POST", "/api/v1/me/mfa/totp/confirm", "identity"),
         ("POST", "/api/v1/clients", "identity"),
+        ("POST", "/api/v1/admin/signing-keys/rotate", "identity"),
         ("GET", "/api/v1/regions", "catalog"),
         ("GET", "/api/v1/agencies", "catalog"),
         ("POST", "/api/v1/agencies", "catalog"),
@@ -155,3 +156,10 @@ def test_method_specific_routes_fall_through_to_the_next_match() -> None:
     assert table.match("POST", "/a/b") == table.routes[1]
     assert table.match("BREW", "/a") == table.routes[1]
     assert table.match("GET", "/ab") is None
+
+
+def test_signing_key_rotation_is_for_platform_admins_only() -> None:
+    rotate = TABLE.match("POST", "/api/v1/admin/signing-keys/rotate")
+    assert rotate is not None
+    assert rotate.admits(Principal(subject="a", roles=frozenset({"platform_admin"})))
+    assert not rotate.admits(Principal(subject="b", roles=frozenset({"agency_admin"})))
