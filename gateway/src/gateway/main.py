@@ -10,7 +10,6 @@ import httpx
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from gateway.accesslog import AccessLog
 from gateway.auth import EdgeAuthenticator
 from gateway.config import GatewaySettings
 from gateway.edge import CorsPolicy
@@ -23,6 +22,7 @@ from mpp_shared.app import ServiceRuntime, create_service_app
 from mpp_shared.auth.jwks import JwksClient
 from mpp_shared.auth.verify import TokenVerifier
 from mpp_shared.events.connection import NatsConnection
+from mpp_shared.observability.accesslog import AccessLog
 from mpp_shared.observability.metrics import HttpMetrics
 from mpp_shared.observability.middleware import CorrelationMiddleware
 
@@ -42,7 +42,6 @@ class GatewayRuntime:
     settings: GatewaySettings
     table: RoutingTable
     proxy: Proxy
-    access_log: AccessLog | None = None
     openapi: OpenApiAggregator | None = None
     http: httpx.AsyncClient | None = None
     limiter: RateLimiter | None = None
@@ -85,8 +84,6 @@ class GatewayRuntime:
                 )
                 await self.sync.start()
         self.proxy.start(self.authenticator, self.limiter)
-        if self.access_log is not None:
-            await self.access_log.start()
         self.openapi = OpenApiAggregator(
             settings.upstreams(),
             self.table,
@@ -110,8 +107,6 @@ class GatewayRuntime:
         if self.sync is not None:
             await self.sync.stop()
         await self.proxy.stop()
-        if self.access_log is not None:
-            await self.access_log.stop()
         if self.http is not None:
             await self.http.aclose()
             self.http = None
@@ -138,11 +133,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         on_shutdown=[stop_gateway],
         readiness=upstream_readiness(settings.upstreams(), lambda: holder[0].http_client()),
     )
-    access_log = AccessLog(settings.service_name) if settings.access_log else None
+    # The shared app's access log (started and stopped by its lifespan) takes proxied lines too.
+    access_log: AccessLog | None = app.state.access_log if settings.access_log else None
     proxy = Proxy(
         settings, table=table, metrics=_shared_metrics(app), cors=cors, access_log=access_log
     )
-    gateway = GatewayRuntime(settings=settings, table=table, proxy=proxy, access_log=access_log)
+    gateway = GatewayRuntime(settings=settings, table=table, proxy=proxy)
     holder.append(gateway)
     app.state.gateway = gateway
 

@@ -21,7 +21,6 @@ from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.accesslog import AccessLog
 from gateway.auth import EdgeAuthenticator, VerifiedCaller, bearer_token
 from gateway.config import GatewaySettings
 from gateway.edge import CorsPolicy, security_headers
@@ -37,6 +36,7 @@ from gateway.upstream import (
 )
 from mpp_shared.auth.deps import Forbidden, MfaEnrolmentRequired, Unauthorized
 from mpp_shared.auth.verify import InvalidToken
+from mpp_shared.observability.accesslog import AccessLog
 from mpp_shared.observability.context import (
     TraceContext,
     accept_request_id,

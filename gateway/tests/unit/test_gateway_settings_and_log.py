@@ -9,9 +9,9 @@ import logging
 import pytest
 from pydantic import ValidationError
 
-from gateway.accesslog import AccessLog
 from gateway.config import GatewaySettings
 from mpp_shared.auth.internal import DEVELOPMENT_INTERNAL_SECRET
+from mpp_shared.observability.accesslog import AccessLog
 
 
 def test_production_refuses_the_development_internal_secret() -> None:

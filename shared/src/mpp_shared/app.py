@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from mpp_shared.config import BaseServiceSettings
 from mpp_shared.events.connection import NatsConnection
+from mpp_shared.observability.accesslog import AccessLog
 from mpp_shared.observability.logging import configure_logging
 from mpp_shared.observability.metrics import HttpMetrics
 from mpp_shared.observability.middleware import CorrelationMiddleware
@@ -82,6 +83,7 @@ def create_service_app(
     """Build a service's FastAPI app. Nothing touches the network until the lifespan starts."""
     runtime = ServiceRuntime(settings=settings)
     metrics = HttpMetrics(settings.service_name)
+    access_log = AccessLog(settings.service_name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -124,6 +126,7 @@ def create_service_app(
         for worker in runtime.workers:
             await worker.start()
         log.info("service started", extra={"port": settings.port})
+        await access_log.start()
         try:
             yield
         finally:
@@ -140,12 +143,15 @@ def create_service_app(
             if runtime.engine is not None:
                 await runtime.engine.dispose()
             log.info("service stopped")
+            await access_log.stop()
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.state.settings = settings
+    app.state.access_log = access_log
+    app.state.metrics = metrics
     install_problem_handlers(app)
-    app.add_middleware(CorrelationMiddleware, metrics=metrics)
+    app.add_middleware(CorrelationMiddleware, metrics=metrics, access_log=access_log)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -191,3 +191,38 @@ def test_log_lines_are_json_with_personal_numbers_masked(
     assert entry["message"] == "citizen 3573**********01 phone 0812******90"
     assert entry["nik"] == "6409**********03"
     assert entry["service"] == "probe"
+
+
+async def test_every_request_leaves_one_access_line_with_its_ids_and_personal_numbers_masked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = BaseServiceSettings(service_name="probe", environment="test")
+    router = APIRouter()
+
+    @router.get("/residents/{nik}")
+    async def resident(nik: str) -> dict[str, str]:
+        return {"ok": "yes"}
+
+    app = create_service_app(
+        settings, title="probe", routers=[router], uses_database=False, uses_nats=False
+    )
+    async with app_client(app) as client:
+        found = await client.get("/residents/3573014101900001")
+        missing = await client.get("/nowhere")
+        await client.get("/healthz")  # probes are counted, not logged
+    # The lifespan's end wrote what was still buffered.
+    lines = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if '"logger": "mpp.access"' in line
+    ]
+
+    assert [line["message"] for line in lines] == [
+        "GET /residents/3573**********01 200",
+        "GET /nowhere 404",
+    ]
+    assert lines[0]["request_id"] == found.headers["x-request-id"]
+    assert lines[1]["request_id"] == missing.headers["x-request-id"]
+    assert lines[0]["trace_id"] == found.headers["traceparent"].split("-")[1]
+    assert lines[0]["service"] == "probe"
+    assert isinstance(lines[0]["duration_ms"], float)

@@ -7,6 +7,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mpp_shared.observability.accesslog import AccessLog
 from mpp_shared.observability.context import (
     TraceContext,
     accept_request_id,
@@ -16,7 +17,7 @@ from mpp_shared.observability.context import (
 from mpp_shared.observability.metrics import HttpMetrics
 from mpp_shared.problems import Problem, problem_response
 
-access_log = logging.getLogger("mpp.access")
+log = logging.getLogger("mpp.access")
 
 # Probes would drown the access log; they are still counted.
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -25,9 +26,12 @@ _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 class CorrelationMiddleware:
     """Accepts or makes ``X-Request-ID`` and ``traceparent``, echoes both, logs and counts."""
 
-    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: HttpMetrics, access_log: AccessLog | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,7 +72,7 @@ class CorrelationMiddleware:
             await self.app(scope, receive, send_with_ids)
         except Exception:
             # Answered here, inside the correlation, so the 500 still carries X-Request-ID.
-            access_log.exception("unhandled error", extra={"path": scope["path"]})
+            log.exception("unhandled error", extra={"path": scope["path"]})
             if response_started:
                 raise
             await _internal_error(scope, send_with_ids)
@@ -78,13 +82,14 @@ class CorrelationMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
             self.metrics.observe(method, template, status, elapsed)
-            if scope["path"] not in _QUIET_PATHS:
-                access_log.info(
-                    "%s %s %s",
+            if self.access_log is not None and scope["path"] not in _QUIET_PATHS:
+                self.access_log.record(
                     method,
                     scope["path"],
                     status,
-                    extra={"status": status, "duration_ms": round(elapsed * 1000, 2)},
+                    round(elapsed * 1000, 2),
+                    request_id,
+                    trace.trace_id,
                 )
             request_id_var.reset(rid_token)
             trace_var.reset(trace_token)

@@ -1,10 +1,12 @@
-"""The gateway's access log: the shared JSON line format, written in batches.
+"""The access log: one line per request in the shared JSON format, written in batches.
 
-Every request through the gateway is logged, which makes the logging module's cost per line
-(a record, a formatter pass with masking over the whole line, one write and flush each) a
-large part of the gateway's own cost. Here a line is built from the few known fields, only
-the path is masked (the one free-form field), and lines go out together a few times a
-second, in one write.
+Every request is logged, which makes the logging module's cost per line (a record, a
+formatter pass with masking over the whole line, one write and flush each) a large part of
+a small request's cost — in the gateway, which logs every public request, and in the
+services behind it. Here a line is built from the few known fields, only the path is masked
+(the one free-form field), and lines go out together a few times a second, in one write.
+The lines are those of ``mpp_shared.observability.logging.JsonFormatter`` for the
+``mpp.access`` logger, whose level still decides whether they are written.
 """
 
 from __future__ import annotations
