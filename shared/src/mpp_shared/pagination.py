@@ -7,7 +7,7 @@ import json
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mpp_shared.problems import Problem
 
@@ -59,3 +59,22 @@ async def page_params(
     thread, a hop that costs more than the work on every list request.
     """
     return PageParams(limit=limit, cursor=decode_cursor(cursor) if cursor else None)
+
+
+class PageQuery(BaseModel):
+    """``?limit=`` and ``?cursor=`` as fields of a query-parameter model.
+
+    A list endpoint with filters subclasses it with its own fields and declares
+    ``Annotated[Model, Query()]``: FastAPI then validates the whole query in one pass, not
+    parameter by parameter (about half its per-request cost on a search with seven).
+    """
+
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page.")
+    cursor: str | None = Field(
+        None, max_length=512, description="`next_cursor` of the previous page."
+    )
+
+    def page(self) -> PageParams:
+        return PageParams(
+            limit=self.limit, cursor=decode_cursor(self.cursor) if self.cursor else None
+        )

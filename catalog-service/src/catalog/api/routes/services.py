@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
-from catalog.api.deps import Events, Pagination, ReadPool, Repository
+from catalog.api.deps import Events, ReadPool, Repository
 from catalog.api.http_cache import (
     LATEST_MAX_AGE,
     LIST_MAX_AGE,
@@ -27,45 +28,45 @@ from catalog.domain.models import Category, Channel, ServiceFields, ServiceHeade
 from mpp_shared.auth import CurrentPrincipal
 from mpp_shared.deps import SessionDep
 from mpp_shared.idempotency import IdempotencyKey, idempotent, request_fingerprint
-from mpp_shared.pagination import Page, encode_cursor
+from mpp_shared.pagination import Page, PageQuery, encode_cursor
 
 router = APIRouter(prefix="/api/v1/services", tags=["services"])
 
 
+class ServiceSearch(PageQuery):
+    """The query of ``GET /api/v1/services``: one model, validated in one pass."""
+
+    q: str | None = Field(
+        None,
+        max_length=200,
+        description="Words to find in name, keywords and description (Indonesian stemming; "
+        'prefixes and small typos match too; "quotes" and -minus as in web search).',
+    )
+    agency_id: uuid.UUID | None = None
+    region_code: str | None = Field(
+        None,
+        pattern=REGION_CODE,
+        description="Services a resident of this region can use: offered there, below it, "
+        "in a region above it, or nationwide.",
+    )
+    category: Category | None = None
+    channel: Channel | None = None
+
+
 @router.get("", response_model=Page[ServiceSummary])
 async def search_services(
-    request: Request,
-    pool: ReadPool,
-    page: Pagination,
-    q: Annotated[
-        str | None,
-        Query(
-            max_length=200,
-            description="Words to find in name, keywords and description (Indonesian stemming; "
-            'prefixes and small typos match too; "quotes" and -minus as in web search).',
-        ),
-    ] = None,
-    agency_id: uuid.UUID | None = None,
-    region_code: Annotated[
-        str | None,
-        Query(
-            pattern=REGION_CODE,
-            description="Services a resident of this region can use: offered there, below it, "
-            "in a region above it, or nationwide.",
-        ),
-    ] = None,
-    category: Category | None = None,
-    channel: Channel | None = None,
+    request: Request, pool: ReadPool, search: Annotated[ServiceSearch, Query()]
 ) -> Response:
     """Published services: ranked by relevance with ``q``, by name without."""
+    page = search.page()
     rows = await queries.search_services(
         pool,
         where=queries.ServiceFilter(
-            q=q.strip() or None if q else None,
-            agency_id=agency_id,
-            region_code=region_code,
-            category=category.value if category else None,
-            channel=channel.value if channel else None,
+            q=search.q.strip() or None if search.q else None,
+            agency_id=search.agency_id,
+            region_code=search.region_code,
+            category=search.category.value if search.category else None,
+            channel=search.channel.value if search.channel else None,
         ),
         limit=page.limit,
         cursor=page.cursor,
