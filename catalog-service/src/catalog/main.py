@@ -73,6 +73,7 @@ def create_app(settings: CatalogSettings, *, jwks_http: httpx.AsyncClient | None
     # X-Request-ID and are logged and counted.
     app.user_middleware.append(Middleware(ResponseCacheMiddleware, cache=cache))
     app.state.response_cache = cache
+    app.state.metrics.registry.register(cache)
     return app
 
 

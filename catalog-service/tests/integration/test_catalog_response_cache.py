@@ -92,6 +92,18 @@ async def test_repeated_read_is_served_from_the_cache_with_its_etag(
         assert cached_304.status_code == 304
 
 
+async def test_metrics_count_hits_and_misses(catalog_app_client: Callable[..., Any]) -> None:
+    async with catalog_app_client() as client:
+        for _ in range(3):
+            assert (await client.get("/api/v1/regions/35.74")).status_code == 200
+        await client.get("/api/v1/regions/64.09")
+        metrics = (await client.get("/metrics")).text
+
+    assert 'catalog_response_cache_requests_total{outcome="hit"} 2.0' in metrics
+    assert 'catalog_response_cache_requests_total{outcome="miss"} 2.0' in metrics
+    assert "catalog_response_cache_entries 2.0" in metrics
+
+
 async def test_errors_are_not_cached(catalog_app_client: Callable[..., Any]) -> None:
     async with catalog_app_client() as client:
         missing = await client.get(f"/api/v1/services/{uuid.uuid4()}")

@@ -13,9 +13,12 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from catalog.api.http_cache import etag_matches
@@ -46,6 +49,9 @@ class ResponseCache:
         self.max_body_bytes = max_body_bytes
         self.generation = 0
         self._entries: OrderedDict[bytes, CachedAnswer] = OrderedDict()
+        # Cacheable reads answered from the cache, and those that went on to the app.
+        self.hits = 0
+        self.misses = 0
 
     @property
     def enabled(self) -> bool:
@@ -77,6 +83,20 @@ class ResponseCache:
     def invalidate(self) -> None:
         self.generation += 1
         self._entries.clear()
+
+    def collect(self) -> Iterator[Metric]:
+        """Prometheus: hits and misses, for operators to watch the hit ratio."""
+        requests = CounterMetricFamily(
+            "catalog_response_cache_requests",
+            "Cacheable catalogue reads, by whether the response cache answered them",
+            labels=["outcome"],
+        )
+        requests.add_metric(["hit"], self.hits)
+        requests.add_metric(["miss"], self.misses)
+        yield requests
+        yield GaugeMetricFamily(
+            "catalog_response_cache_entries", "Answers held by the response cache", len(self)
+        )
 
 
 class ResponseCacheMiddleware:
@@ -112,15 +132,19 @@ class ResponseCacheMiddleware:
         entry = self.cache.get(key, stale_for=self.cache.ttl)
         pending = self._pending.get(key)
         if entry is not None and (pending is not None or entry.fresh(time.monotonic())):
+            self.cache.hits += 1
             await self._answer(scope, send, entry)
             return
         if entry is None and pending is not None:
             shared = await asyncio.shield(pending)
             if shared is not None and shared.generation == self.cache.generation:
+                self.cache.hits += 1
                 await self._answer(scope, send, shared)
                 return
+            self.cache.misses += 1
             await self.app(scope, receive, send)
             return
+        self.cache.misses += 1
         future: asyncio.Future[CachedAnswer | None] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         made: CachedAnswer | None = None
