@@ -24,7 +24,6 @@ from mpp_shared.auth.verify import TokenVerifier
 from mpp_shared.events.connection import NatsConnection
 from mpp_shared.observability.accesslog import AccessLog
 from mpp_shared.observability.metrics import HttpMetrics
-from mpp_shared.observability.middleware import CorrelationMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -133,11 +132,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         on_shutdown=[stop_gateway],
         readiness=upstream_readiness(settings.upstreams(), lambda: holder[0].http_client()),
     )
-    # The shared app's access log (started and stopped by its lifespan) takes proxied lines too.
+    # The shared app's metrics (served at /metrics) and access log (started and stopped by its
+    # lifespan) take the proxied requests too.
     access_log: AccessLog | None = app.state.access_log if settings.access_log else None
-    proxy = Proxy(
-        settings, table=table, metrics=_shared_metrics(app), cors=cors, access_log=access_log
-    )
+    metrics: HttpMetrics = app.state.metrics
+    proxy = Proxy(settings, table=table, metrics=metrics, cors=cors, access_log=access_log)
     gateway = GatewayRuntime(settings=settings, table=table, proxy=proxy)
     holder.append(gateway)
     app.state.gateway = gateway
@@ -161,13 +160,3 @@ def entry_point(app: FastAPI) -> ASGIApp:
     """
     gateway: GatewayRuntime = app.state.gateway
     return GatewayEdge(app, proxy=gateway.proxy, own_headers=False)
-
-
-def _shared_metrics(app: FastAPI) -> HttpMetrics:
-    """The metrics the shared app serves at /metrics, so proxied requests are counted there too."""
-    for middleware in app.user_middleware:
-        if middleware.cls is CorrelationMiddleware:  # type: ignore[comparison-overlap]
-            metrics = middleware.kwargs.get("metrics")
-            if isinstance(metrics, HttpMetrics):
-                return metrics
-    raise RuntimeError("the shared app has no CorrelationMiddleware with metrics")

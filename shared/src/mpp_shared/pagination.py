@@ -15,6 +15,7 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+MAX_CURSOR_LENGTH = 512
 
 
 class Page(BaseModel, Generic[T]):
@@ -48,17 +49,22 @@ class PageParams(BaseModel):
     limit: int
     cursor: dict[str, Any] | None
 
+    @classmethod
+    def of(cls, limit: int, cursor: str | None) -> PageParams:
+        """From the query's values: the cursor decoded (422 ``invalid_cursor`` if foreign)."""
+        return cls(limit=limit, cursor=decode_cursor(cursor) if cursor else None)
+
 
 async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH)] = None,
 ) -> PageParams:
     """Dependency: ``?limit=`` (1 to 100, default 20) and ``?cursor=``.
 
     ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in a worker
     thread, a hop that costs more than the work on every list request.
     """
-    return PageParams(limit=limit, cursor=decode_cursor(cursor) if cursor else None)
+    return PageParams.of(limit, cursor)
 
 
 class PageQuery(BaseModel):
@@ -71,10 +77,8 @@ class PageQuery(BaseModel):
 
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page.")
     cursor: str | None = Field(
-        None, max_length=512, description="`next_cursor` of the previous page."
+        None, max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page."
     )
 
     def page(self) -> PageParams:
-        return PageParams(
-            limit=self.limit, cursor=decode_cursor(self.cursor) if self.cursor else None
-        )
+        return PageParams.of(self.limit, self.cursor)

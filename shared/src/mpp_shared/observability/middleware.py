@@ -7,7 +7,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mpp_shared.observability.accesslog import AccessLog
+from mpp_shared.observability.accesslog import LOGGER_NAME, AccessLog
 from mpp_shared.observability.context import (
     TraceContext,
     accept_request_id,
@@ -17,7 +17,7 @@ from mpp_shared.observability.context import (
 from mpp_shared.observability.metrics import HttpMetrics
 from mpp_shared.problems import Problem, problem_response
 
-log = logging.getLogger("mpp.access")
+log = logging.getLogger(LOGGER_NAME)
 
 # Probes would drown the access log; they are still counted.
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -26,9 +26,7 @@ _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 class CorrelationMiddleware:
     """Accepts or makes ``X-Request-ID`` and ``traceparent``, echoes both, logs and counts."""
 
-    def __init__(
-        self, app: ASGIApp, *, metrics: HttpMetrics, access_log: AccessLog | None = None
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, access_log: AccessLog) -> None:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
@@ -82,7 +80,7 @@ class CorrelationMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
             self.metrics.observe(method, template, status, elapsed)
-            if self.access_log is not None and scope["path"] not in _QUIET_PATHS:
+            if scope["path"] not in _QUIET_PATHS:
                 self.access_log.record(
                     method,
                     scope["path"],
