@@ -28,6 +28,7 @@ SOURCE = "/identity"
 CITIZEN_REGISTERED = "mpp.identity.citizen.registered"
 CITIZEN_VERIFIED = "mpp.identity.citizen.verified"
 STAFF_CREATED = "mpp.identity.staff.created"
+ACCESS_REVOKED = "mpp.identity.access.revoked"
 
 PREFILL_SUBJECT = "rpc.identity.prefill"
 CONSENT_GRANT_SUBJECT = "rpc.identity.consent.grant"
@@ -61,6 +62,26 @@ class StaffCreated(EventData):
     role: StaffRole
     created_by: uuid.UUID
     created_at: datetime
+
+
+RevokedKind = Literal["session", "account", "client", "token"]
+
+
+class AccessRevoked(EventData):
+    """``mpp.identity.access.revoked``: access tokens matching ``kind``/``id`` that were issued
+    before ``revoked_at`` must be refused until ``until`` (when the last of them expires).
+
+    ``kind`` names the claim that is matched: ``session`` the ``sid`` (logout, refresh-token
+    reuse), ``account`` the ``sub`` (account disabled), ``client`` the ``client_id`` (client
+    revoked), ``token`` the ``jti`` (one access token revoked). Gateways replay these events
+    from the stream on start, so a restarted replica knows every revocation still in force.
+    """
+
+    kind: RevokedKind
+    id: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=50)  # e.g. "logout", "refresh_reuse"
+    revoked_at: datetime
+    until: datetime
 
 
 class _Message(BaseModel):
@@ -122,18 +143,21 @@ def _parse(body: bytes | str, model: type[_ReplyT]) -> _ReplyT | RpcError:
 
 
 __all__ = [
+    "ACCESS_REVOKED",
     "CITIZEN_REGISTERED",
     "CITIZEN_VERIFIED",
     "CONSENT_GRANT_SUBJECT",
     "PREFILL_SUBJECT",
     "SOURCE",
     "STAFF_CREATED",
+    "AccessRevoked",
     "CitizenRegistered",
     "CitizenVerified",
     "ConsentGrantRequest",
     "ConsentGrantResponse",
     "PrefillRequest",
     "PrefillResponse",
+    "RevokedKind",
     "RpcError",
     "StaffCreated",
     "parse_consent_grant_reply",
