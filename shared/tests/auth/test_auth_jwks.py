@@ -121,24 +121,70 @@ async def test_a_garbage_answer_keeps_the_cached_keys(jwks_server, clock, rsa_ke
     assert jwks_server.fetches == 2
 
 
-async def test_no_key_set_at_all_is_unavailable_and_retried_only_after_the_interval(
+async def test_without_any_key_a_failed_fetch_is_retried_after_a_short_backoff(
     jwks_server, clock, rsa_key
 ):
     jwks_server.fail = True
-    jwks = client_for(jwks_server, clock, min_refresh_interval=10)
+    # Binary fractions, so the fake clock's sums are exact.
+    jwks = client_for(jwks_server, clock, min_refresh_interval=10, retry_initial=0.25, retry_max=2)
 
     with pytest.raises(KeySetUnavailable) as first:
         await jwks.get_key(rsa_key.kid)
     with pytest.raises(KeySetUnavailable):
-        await jwks.get_key(rsa_key.kid)
+        await jwks.get_key(rsa_key.kid)  # within the backoff: no second fetch
     assert jwks_server.fetches == 1
     assert first.value.status == 503
+    assert not jwks.ready
+
+    for expected_delay in (0.25, 0.5, 1.0, 2.0, 2.0):  # doubling, capped at retry_max
+        clock.advance(expected_delay - 0.125)
+        with pytest.raises(KeySetUnavailable):
+            await jwks.get_key(rsa_key.kid)
+        fetches = jwks_server.fetches
+        clock.advance(0.125)
+        with pytest.raises(KeySetUnavailable):
+            await jwks.get_key(rsa_key.kid)
+        assert jwks_server.fetches == fetches + 1
 
     jwks_server.fail = False
-    clock.advance(10)
+    clock.advance(2)
     key = await jwks.get_key(rsa_key.kid)
     assert key["kid"] == rsa_key.kid
-    assert jwks_server.fetches == 2
+    assert jwks.ready
+
+
+async def test_once_keys_are_known_unknown_kids_wait_the_full_interval_again(
+    jwks_server, clock, rsa_key
+):
+    jwks_server.fail = True
+    jwks = client_for(jwks_server, clock, min_refresh_interval=10, retry_initial=0.2)
+    with pytest.raises(KeySetUnavailable):
+        await jwks.get_key(rsa_key.kid)
+    jwks_server.fail = False
+    clock.advance(0.2)
+    await jwks.get_key(rsa_key.kid)
+    fetches = jwks_server.fetches
+
+    clock.advance(1)
+    with pytest.raises(UnknownKey):
+        await jwks.get_key("made-up")
+
+    assert jwks_server.fetches == fetches
+
+
+async def test_fetch_until_ready_retries_until_the_issuer_answers(jwks_server, rsa_key):
+    jwks_server.fail = True
+    jwks = JwksClient(JWKS_URL, http=jwks_server.client(), retry_initial=0.01, retry_max=0.02)
+    waiting = asyncio.create_task(jwks.fetch_until_ready())
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    assert jwks_server.fetches >= 3
+
+    jwks_server.fail = False
+    await asyncio.wait_for(waiting, 1)
+
+    assert jwks.ready
+    assert rsa_key.kid in jwks.kids
 
 
 async def test_refresh_fetches_even_with_a_fresh_cache(jwks_server, clock, rsa_key):

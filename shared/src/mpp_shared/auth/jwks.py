@@ -37,7 +37,7 @@ class KeySetUnavailable(Problem):
     def __init__(self) -> None:
         super().__init__(
             "Token signing keys are unavailable; try again later.",
-            headers={"Retry-After": "10"},
+            headers={"Retry-After": "1"},
         )
 
 
@@ -48,8 +48,11 @@ KeySetSource = Callable[[], Awaitable[Any]]
 class JwksClient:
     """Fetches and caches a JSON Web Key Set; ``get_key(kid)`` returns a public signing JWK.
 
-    An unknown kid triggers one refresh (keys rotate), but refreshes happen at most once per
-    ``min_refresh_interval`` seconds so tokens with made-up kids cannot hammer the issuer.
+    An unknown kid triggers one refresh (keys rotate), but once keys are known refreshes happen
+    at most once per ``min_refresh_interval`` seconds so tokens with made-up kids cannot hammer
+    the issuer. While no key is known (the issuer was not up yet), a fetch may be tried again
+    after a short backoff (``retry_initial`` doubling up to ``retry_max``): every request is
+    refused meanwhile, so waiting the full interval would only prolong the outage.
     Concurrent refreshes share one fetch. A failed fetch keeps the cached set in use.
 
     The set is fetched over HTTP from ``url``, unless a ``source`` is given: the issuer itself
@@ -64,6 +67,8 @@ class JwksClient:
         source: KeySetSource | None = None,
         cache_seconds: float = 300,
         min_refresh_interval: float = 10,
+        retry_initial: float = 0.2,
+        retry_max: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
@@ -74,6 +79,9 @@ class JwksClient:
             self._http = httpx.AsyncClient(timeout=5.0)
         self.cache_seconds = cache_seconds
         self.min_refresh_interval = min_refresh_interval
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self._failures = 0  # fetches in a row that brought no key
         self._clock = clock
         self._keys: dict[str, dict[str, Any]] = {}
         self._fetched_at: float | None = None
@@ -89,6 +97,11 @@ class JwksClient:
     def kids(self) -> frozenset[str]:
         return frozenset(self._keys)
 
+    @property
+    def ready(self) -> bool:
+        """Whether at least one signing key is known, so tokens can be checked."""
+        return bool(self._keys)
+
     async def get_key(self, kid: str) -> dict[str, Any]:
         """The public JWK for ``kid``; raises ``UnknownKey`` or ``KeySetUnavailable``."""
         if self._fresh() and kid in self._keys:
@@ -96,7 +109,7 @@ class JwksClient:
         await self._refresh_if_allowed(kid)
         if kid in self._keys:
             return dict(self._keys[kid])
-        if self._fetched_at is None:
+        if not self._keys:
             raise KeySetUnavailable()
         raise UnknownKey(kid)
 
@@ -105,16 +118,26 @@ class JwksClient:
         async with self._lock:
             return await self._fetch()
 
+    async def fetch_until_ready(self) -> None:
+        """Fetch until at least one key is known, with the short backoff between attempts.
+
+        For a process's start: the issuer may come up after it.
+        """
+        while not self.ready:
+            if await self.refresh() and self.ready:
+                return
+            await asyncio.sleep(self._retry_delay)
+
     def _fresh(self) -> bool:
         return (
             self._fetched_at is not None and self._clock() - self._fetched_at < self.cache_seconds
         )
 
     def _may_fetch(self) -> bool:
-        return (
-            self._attempted_at is None
-            or self._clock() - self._attempted_at >= self.min_refresh_interval
-        )
+        # The long guard protects the issuer from made-up kids; without any key there is
+        # nothing to protect yet, only requests to serve.
+        interval = self.min_refresh_interval if self._keys else self._retry_delay
+        return self._attempted_at is None or self._clock() - self._attempted_at >= interval
 
     async def _refresh_if_allowed(self, kid: str) -> None:
         # A fetch in flight is waited for even when we may not start one: it may bring the kid.
@@ -137,10 +160,23 @@ class JwksClient:
                 "could not fetch the JWKS",
                 extra={"url": self.url, "error": type(exc).__name__, "cached": len(self._keys)},
             )
+            self._back_off()
             return False
         self._keys = keys
         self._fetched_at = self._attempted_at
+        if keys:
+            self._failures = 0
+        else:
+            self._back_off()
         return True
+
+    def _back_off(self) -> None:
+        if not self._keys:
+            self._failures += 1
+
+    @property
+    def _retry_delay(self) -> float:
+        return min(self.retry_initial * 2 ** max(self._failures - 1, 0), self.retry_max)
 
     async def _fetch_over_http(self) -> Any:
         assert self._http is not None  # made in __init__ whenever there is no source
