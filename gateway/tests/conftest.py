@@ -237,6 +237,7 @@ def gateway_environment(upstream: str, port: int) -> dict[str, str]:
         "MPP_GATEWAY_TRACKING_URL": upstream,
         "MPP_GATEWAY_UPSTREAM_TIMEOUT_SECONDS": str(UPSTREAM_TIMEOUT),
         "MPP_GATEWAY_RATE_LIMIT_SYNC": "local",
+        "MPP_GATEWAY_REVOCATIONS": "off",  # these tests run without NATS
         "MPP_GATEWAY_RATE_LIMITS": (
             '{"default": {"per_ip": 100000, "per_account": 100000},'
             ' "login": {"per_ip": 3, "window_seconds": 1},'

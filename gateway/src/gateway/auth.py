@@ -13,6 +13,7 @@ from mpp_shared.auth.internal import (
     sign_principal_payload,
 )
 from mpp_shared.auth.principal import Principal
+from mpp_shared.auth.revocation import RevocationList, TokenRevoked
 from mpp_shared.auth.verify import InvalidToken, TokenVerifier
 
 _PRINCIPAL_NAME = PRINCIPAL_HEADER.lower().encode("ascii")
@@ -28,6 +29,8 @@ class VerifiedCaller:
     valid_until: float
     signed_at: int = -1
     signature: bytes = b""
+    # The revocation list's revision this caller was last checked against.
+    checked_revision: int = -1
 
 
 class EdgeAuthenticator:
@@ -37,6 +40,10 @@ class EdgeAuthenticator:
     and holds the encoded ``X-MPP-Principal`` too, so a repeated token costs neither a
     signature check nor JSON encoding. An entry lives until the token's ``exp`` and at most
     ``cache_seconds``; the signature header is re-made once per second.
+
+    Every answer is checked against ``revocations`` (a revoked token is ``TokenRevoked``,
+    401), a cached one again only after the list has changed: on the hot path that costs one
+    integer comparison.
     """
 
     def __init__(
@@ -46,9 +53,11 @@ class EdgeAuthenticator:
         *,
         cache_size: int = 16384,
         cache_seconds: float = 300.0,
+        revocations: RevocationList | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.verifier = verifier
+        self.revocations = revocations if revocations is not None else RevocationList()
         self._secret = secret.encode("utf-8")
         self.cache_size = cache_size
         self.cache_seconds = cache_seconds
@@ -56,9 +65,14 @@ class EdgeAuthenticator:
         self._cache: dict[str, VerifiedCaller] = {}
 
     def cached(self, token: str) -> VerifiedCaller | None:
-        """The caller of a token verified before and still valid, without awaiting anything."""
+        """The caller of a token verified before and still valid, without awaiting anything.
+
+        Raises ``TokenRevoked`` when the token has been revoked since.
+        """
         caller = self._cache.get(token)
         if caller is not None and caller.valid_until > self._clock():
+            if caller.checked_revision != self.revocations.revision:
+                self._check_revocation(token, caller)
             return caller
         return None
 
@@ -68,6 +82,8 @@ class EdgeAuthenticator:
         caller = self._cache.get(token)
         if caller is not None:
             if caller.valid_until > now:
+                if caller.checked_revision != self.revocations.revision:
+                    self._check_revocation(token, caller)
                 return caller
             del self._cache[token]
         principal = await self.verifier.verify(token)
@@ -79,6 +95,7 @@ class EdgeAuthenticator:
             payload=principal_payload(principal).encode("ascii"),
             valid_until=min(float(expires), now + self.cache_seconds),
         )
+        self._check_revocation(token, caller)
         self._remember(token, caller, now)
         return caller
 
@@ -91,6 +108,13 @@ class EdgeAuthenticator:
             ).encode("ascii")
             caller.signed_at = now
         return (_PRINCIPAL_NAME, caller.payload), (_SIGNATURE_NAME, caller.signature)
+
+    def _check_revocation(self, token: str, caller: VerifiedCaller) -> None:
+        revision = self.revocations.revision
+        if self.revocations.refuses(caller.principal.claims):
+            self._cache.pop(token, None)
+            raise TokenRevoked()
+        caller.checked_revision = revision
 
     def forget_cached(self) -> None:
         self._cache.clear()

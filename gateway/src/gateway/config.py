@@ -70,6 +70,16 @@ class GatewaySettings(BaseServiceSettings):
     jwt_leeway_seconds: float = 30.0
     # Verified tokens kept by the gateway (never past their expiry).
     token_cache_size: int = 16384
+    # Until the signing keys, every service's OpenAPI document and the revocations are in,
+    # the gateway retries after a backoff from 0.2 s doubling up to this.
+    startup_retry_max_seconds: float = Field(default=1.0, gt=0)
+
+    # "nats": refuse revoked tokens, following identity's revocation events in the stream
+    # ``events_stream`` over ``nats_url``; "off": only for a gateway without NATS (tests).
+    revocations: Literal["nats", "off"] = "nats"
+    # How far back a starting replica replays revocations: longer than the longest access-token
+    # lifetime (identity's MPP_IDENTITY_ACCESS_TOKEN_TTL_SECONDS, 900) plus a margin.
+    revocation_replay_seconds: float = Field(default=1200.0, gt=0)
 
     rate_limit_enabled: bool = True
     rate_limits: dict[str, RateLimit] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))

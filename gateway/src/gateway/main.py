@@ -16,10 +16,11 @@ from gateway.edge import CorsPolicy
 from gateway.openapi import OpenApiAggregator
 from gateway.proxy import GatewayEdge, Proxy
 from gateway.ratelimit import NatsCounterSync, RateLimiter
-from gateway.readiness import upstream_readiness
+from gateway.readiness import edge_readiness, upstream_readiness
 from gateway.routes import RoutingTable
 from mpp_shared.app import ServiceRuntime, create_service_app
 from mpp_shared.auth.jwks import JwksClient
+from mpp_shared.auth.revocation import RevocationFeed, RevocationList
 from mpp_shared.auth.verify import TokenVerifier
 from mpp_shared.events.connection import NatsConnection
 from mpp_shared.observability.accesslog import AccessLog
@@ -46,6 +47,9 @@ class GatewayRuntime:
     limiter: RateLimiter | None = None
     sync: NatsCounterSync | None = None
     authenticator: EdgeAuthenticator | None = None
+    jwks: JwksClient | None = None
+    revocations: RevocationList | None = None
+    revocation_feed: RevocationFeed | None = None
     tasks: list[asyncio.Task[object]] = field(default_factory=list)
 
     def http_client(self) -> httpx.AsyncClient:
@@ -63,15 +67,30 @@ class GatewayRuntime:
             http=self.http,
             cache_seconds=settings.jwks_cache_seconds,
             min_refresh_interval=settings.jwks_min_refresh_seconds,
+            retry_max=settings.startup_retry_max_seconds,
         )
+        self.jwks = jwks
         verifier = TokenVerifier(
             jwks,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             leeway_seconds=settings.jwt_leeway_seconds,
         )
+        self.revocations = RevocationList(leeway_seconds=settings.jwt_leeway_seconds)
+        if settings.revocations == "nats":
+            self.revocation_feed = RevocationFeed(
+                self.revocations,
+                NatsConnection(settings.nats_url, name="gateway-revocations"),
+                stream=settings.events_stream,
+                replay_seconds=settings.revocation_replay_seconds,
+                retry_max=settings.startup_retry_max_seconds,
+            )
+            await self.revocation_feed.start()
         self.authenticator = EdgeAuthenticator(
-            verifier, settings.principal_secret, cache_size=settings.token_cache_size
+            verifier,
+            settings.principal_secret,
+            cache_size=settings.token_cache_size,
+            revocations=self.revocations,
         )
         if settings.rate_limit_enabled:
             self.limiter = RateLimiter(settings.rate_limits, max_keys=settings.rate_limit_max_keys)
@@ -91,10 +110,12 @@ class GatewayRuntime:
             description=DESCRIPTION,
             server_url=settings.public_url.rstrip("/"),
             refresh_seconds=settings.openapi_refresh_seconds,
+            retry_seconds=settings.startup_retry_max_seconds,
         )
         await self.openapi.start()
-        # Fetch the signing keys now, so the first caller does not wait for them.
-        self.tasks.append(asyncio.create_task(jwks.refresh(), name="jwks-warm-up"))
+        # Fetch the signing keys now, so the first caller does not wait for them, and again
+        # soon if identity is not up yet: the gateway is not ready without them.
+        self.tasks.append(asyncio.create_task(jwks.fetch_until_ready(), name="jwks-warm-up"))
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -105,6 +126,8 @@ class GatewayRuntime:
             await self.openapi.stop()
         if self.sync is not None:
             await self.sync.stop()
+        if self.revocation_feed is not None:
+            await self.revocation_feed.stop()
         await self.proxy.stop()
         if self.http is not None:
             await self.http.aclose()
@@ -130,7 +153,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         uses_nats=False,
         on_startup=[start_gateway],
         on_shutdown=[stop_gateway],
-        readiness=upstream_readiness(settings.upstreams(), lambda: holder[0].http_client()),
+        readiness={
+            **upstream_readiness(settings.upstreams(), lambda: holder[0].http_client()),
+            **edge_readiness(lambda: holder[0]),
+        },
     )
     # The shared app's metrics (served at /metrics) and access log (started and stopped by its
     # lifespan) take the proxied requests too.

@@ -153,7 +153,8 @@ class OpenApiAggregator:
     """Fetches the services' documents at start and then periodically (they may start later).
 
     A service that cannot be reached keeps its last document; until every service has been
-    fetched once, it tries again every few seconds.
+    fetched once (``complete``, part of the gateway's readiness), it tries again after a short
+    backoff: ``retry_initial`` seconds, doubling up to ``retry_seconds``.
     """
 
     def __init__(
@@ -166,7 +167,8 @@ class OpenApiAggregator:
         description: str,
         server_url: str,
         refresh_seconds: float = 60.0,
-        retry_seconds: float = 3.0,
+        retry_seconds: float = 1.0,
+        retry_initial: float = 0.2,
     ) -> None:
         self.upstreams = dict(upstreams)
         self.table = table
@@ -176,9 +178,15 @@ class OpenApiAggregator:
         self.server_url = server_url
         self.refresh_seconds = refresh_seconds
         self.retry_seconds = retry_seconds
+        self.retry_initial = retry_initial
         self.documents: dict[str, Mapping[str, Any]] = {}
         self.document: dict[str, Any] = self._merge()
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Whether every service's document has been merged at least once."""
+        return set(self.documents) >= set(self.upstreams)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._refresh_forever(), name="openapi-refresh")
@@ -222,10 +230,15 @@ class OpenApiAggregator:
         )
 
     async def _refresh_forever(self) -> None:
+        retry = self.retry_initial
         while True:
             try:
                 await self.refresh()
             except Exception:
                 log.exception("OpenAPI refresh failed")
-            complete = set(self.documents) >= set(self.upstreams)
-            await asyncio.sleep(self.refresh_seconds if complete else self.retry_seconds)
+            if self.complete:
+                retry = self.retry_initial
+                await asyncio.sleep(self.refresh_seconds)
+            else:
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, self.retry_seconds)

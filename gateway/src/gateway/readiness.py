@@ -1,12 +1,20 @@
-"""The gateway is ready when every service behind it is; ``/readyz`` reports each one."""
+"""The gateway is ready when it can serve every request; ``/readyz`` reports each condition.
+
+Every service behind it is ready, the signing keys are fetched, every service's OpenAPI
+document is merged, and the revocations in force have been replayed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import httpx
 
 from mpp_shared.app import ReadinessCheck
+
+if TYPE_CHECKING:
+    from gateway.main import GatewayRuntime
 
 
 def upstream_readiness(
@@ -20,3 +28,23 @@ def upstream_readiness(
         return ready
 
     return {name: check(url) for name, url in upstreams.items()}
+
+
+def edge_readiness(runtime: Callable[[], GatewayRuntime]) -> dict[str, ReadinessCheck]:
+    """The gateway's own conditions, by name: ``signing_keys``, ``openapi``, ``revocations``."""
+
+    async def signing_keys() -> bool:
+        jwks = runtime().jwks
+        return jwks is not None and jwks.ready
+
+    async def openapi() -> bool:
+        aggregator = runtime().openapi
+        return aggregator is not None and aggregator.complete
+
+    async def revocations() -> bool:
+        gateway = runtime()
+        if gateway.settings.revocations == "off":
+            return True
+        return gateway.revocation_feed is not None and gateway.revocation_feed.caught_up
+
+    return {"signing_keys": signing_keys, "openapi": openapi, "revocations": revocations}

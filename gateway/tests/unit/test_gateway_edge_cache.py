@@ -9,6 +9,7 @@ import pytest
 from gateway.auth import EdgeAuthenticator, bearer_token
 from mpp_shared.auth.internal import decode_principal_headers
 from mpp_shared.auth.principal import Principal
+from mpp_shared.auth.revocation import RevocationList, TokenRevoked
 from mpp_shared.auth.verify import InvalidToken
 
 SECRET = "c" * 40
@@ -98,3 +99,37 @@ def test_bearer_tokens_are_read_from_the_authorization_header(
     header: bytes, token: str | None
 ) -> None:
     assert bearer_token(header) == token
+
+
+async def test_a_cached_token_is_refused_once_its_session_is_revoked() -> None:
+    clock = Clock()
+    revocations = RevocationList(clock=clock)
+    verifier = CountingVerifier(exp=clock.now + 600)
+    edge = EdgeAuthenticator(verifier, SECRET, revocations=revocations, clock=clock)  # type: ignore[arg-type]
+    await edge.authenticate("citizen-8")
+    assert edge.cached("citizen-8") is not None
+
+    revocations.add(kind="account", id="citizen-8", revoked_at=clock.now, until=clock.now + 900)
+
+    with pytest.raises(TokenRevoked):
+        edge.cached("citizen-8")
+    with pytest.raises(TokenRevoked):
+        await edge.authenticate("citizen-8")  # verified again, and refused again
+    assert verifier.calls == 2
+
+
+async def test_other_cached_tokens_survive_a_revocation() -> None:
+    clock = Clock()
+    revocations = RevocationList(clock=clock)
+    edge = EdgeAuthenticator(
+        CountingVerifier(exp=clock.now + 600),  # type: ignore[arg-type]
+        SECRET,
+        revocations=revocations,
+        clock=clock,
+    )
+    caller = await edge.authenticate("citizen-9")
+
+    revocations.add(kind="account", id="someone-else", revoked_at=clock.now, until=clock.now + 900)
+
+    assert edge.cached("citizen-9") is caller
+    assert caller.checked_revision == revocations.revision

@@ -176,7 +176,7 @@ class JwksClient:
 
     @property
     def _retry_delay(self) -> float:
-        return min(self.retry_initial * 2 ** max(self._failures - 1, 0), self.retry_max)
+        return min(self.retry_initial * 2.0 ** max(self._failures - 1, 0), self.retry_max)
 
     async def _fetch_over_http(self) -> Any:
         assert self._http is not None  # made in __init__ whenever there is no source
