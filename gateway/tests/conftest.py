@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import ASGIApp
 
 from mpp_shared.auth.internal import decode_principal_headers
 from mpp_shared.embedded import free_port
@@ -182,12 +184,11 @@ class FakeService:
         return app
 
 
-@pytest.fixture(scope="session")
-async def fake_service(signing_key: SigningKey) -> AsyncIterator[tuple[FakeService, str]]:
-    service = FakeService(jwks={"keys": [signing_key.public_jwk]})
-    port = free_port()
+@asynccontextmanager
+async def serve_in_process(app: ASGIApp, port: int) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1:``port`` inside the test's loop; yields its URL."""
     config = uvicorn.Config(
-        service.app(),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -197,13 +198,52 @@ async def fake_service(signing_key: SigningKey) -> AsyncIterator[tuple[FakeServi
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+    while not server.started:  # uvicorn offers no event to wait on
+        if task.done():
+            await task  # raises what stopped it
         await asyncio.sleep(0.02)
     try:
-        yield service, f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task
+
+
+@pytest.fixture(scope="session")
+def serve_app() -> Callable[[ASGIApp, int], AbstractAsyncContextManager[str]]:
+    return serve_in_process
+
+
+@pytest.fixture(scope="session")
+async def fake_service(signing_key: SigningKey) -> AsyncIterator[tuple[FakeService, str]]:
+    service = FakeService(jwks={"keys": [signing_key.public_jwk]})
+    async with serve_in_process(service.app(), free_port()) as url:
+        yield service, url
+
+
+@pytest.fixture(scope="session")
+def gateway_settings() -> Callable[..., Any]:
+    """Settings of a gateway run in-process (``create_app``) with every service at one URL."""
+    from gateway.config import GatewaySettings
+
+    def build(upstream: str, **overrides: Any) -> GatewaySettings:
+        values: dict[str, Any] = {
+            "environment": "test",
+            "public_url": ISSUER,
+            "jwks_url": f"{upstream}/oauth2/jwks",
+            "internal_secret": INTERNAL_SECRET,
+            "identity_url": upstream,
+            "catalog_url": upstream,
+            "application_url": upstream,
+            "tracking_url": upstream,
+            "rate_limit_sync": "local",
+            "revocations": "off",
+            "access_log": False,
+        }
+        values.update(overrides)
+        return GatewaySettings(**values)
+
+    return build
 
 
 @dataclass

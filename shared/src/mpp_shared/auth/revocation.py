@@ -139,9 +139,9 @@ class RevocationFeed:
     ``mpp.identity.access.revoked`` and delivering from ``replay_seconds`` ago (longer than any
     access token lives), so a replica that starts late knows every revocation still in force.
     ``caught_up`` turns true once that replay is done and stays true: when NATS goes away the
-    list keeps what it knows, and the client reconnects (the ordered consumer resumes after the
-    last event it saw). Until the stream exists or NATS answers, subscribing is retried with a
-    backoff from ``retry_initial`` up to ``retry_max`` seconds.
+    list keeps what it knows, and after each reconnection the feed subscribes anew from the
+    same point back (entries added twice change nothing). Until the stream exists or NATS
+    answers, subscribing is retried with a backoff from ``retry_initial`` up to ``retry_max``.
     """
 
     def __init__(
@@ -169,6 +169,8 @@ class RevocationFeed:
         self._caught_up = False
         self._subscription: Any = None
         self._task: asyncio.Task[None] | None = None
+        self._wanted = asyncio.Event()
+        self._registered = False
 
     @property
     def caught_up(self) -> bool:
@@ -176,6 +178,9 @@ class RevocationFeed:
         return self._caught_up
 
     async def start(self) -> None:
+        if not self._registered:
+            self.connection.on_connect(self._connected)
+            self._registered = True
         await self.connection.start()
         self._task = asyncio.create_task(self._run(), name="revocation-feed")
 
@@ -185,23 +190,36 @@ class RevocationFeed:
         await self._unsubscribe()
         await self.connection.close()
 
+    async def _connected(self, connection: NatsConnection) -> None:
+        # After a reconnection the server may have lost the consumer (a restart forgets
+        # ephemeral consumers): subscribe anew rather than wait for heartbeats to be missed.
+        self._wanted.set()
+
     async def _run(self) -> None:
-        await self.connection.wait_connected()
+        while True:
+            try:
+                await asyncio.wait_for(self._wanted.wait(), self.purge_interval)
+            except TimeoutError:
+                self.revocations.purge()
+                continue
+            self._wanted.clear()
+            await self._follow()
+
+    async def _follow(self) -> None:
+        """(Re)subscribe from ``replay_seconds`` ago: replaying twice changes nothing."""
         delay = self.retry_initial
-        while self._subscription is None:
+        while True:
+            await self._unsubscribe()
             try:
                 await self._subscribe()
+                return
             except Exception as exc:  # stream not created yet, broker away, no permission
                 log.warning(
                     "cannot follow revocations yet, retrying",
                     extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_seconds": delay},
                 )
-                await self._unsubscribe()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.retry_max)
-        while True:
-            await asyncio.sleep(self.purge_interval)
-            self.revocations.purge()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_max)
 
     async def _subscribe(self) -> None:
         js = self.connection.jetstream
