@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -59,9 +60,20 @@ def _alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split()[2] == "Z")
 
 
-def _get(url: str) -> tuple[int, bytes, dict[str, str]]:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback only
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
         return response.status, response.read(), dict(response.headers)
+
+
+def _login(gateway: str) -> str:
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        gateway + "/api/v1/auth/login",
+        data=json.dumps({"username": "warga1@mpp.local", "password": "Warga#Dev2026"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return str(json.load(response)["access_token"])
 
 
 def test_stack_starts_answers_through_the_gateway_and_stops_cleanly(tmp_path: Path) -> None:
@@ -77,6 +89,10 @@ def test_stack_starts_answers_through_the_gateway_and_stops_cleanly(tmp_path: Pa
 
     process, first_lines = _start(tmp_path, env)
     try:
+        # "Ready" means ready for everything: a login and an authenticated call at once.
+        token = _login(gateway)
+        me_status, me_body, _ = _get(gateway + "/api/v1/me", {"Authorization": f"Bearer {token}"})
+        assert me_status == 200, me_body
         status, body, headers = _get(gateway + "/readyz")
         assert status == 200
         assert b'"status":"ready"' in body
