@@ -78,7 +78,7 @@ class GatewayRuntime:
             if settings.rate_limit_sync == "nats":
                 self.sync = NatsCounterSync(
                     self.limiter.counter,
-                    NatsConnection(settings.nats_url, name="gateway-ratelimit"),
+                    NatsConnection.for_settings(settings, name="gateway-ratelimit"),
                     interval=settings.rate_limit_sync_interval_seconds,
                 )
                 await self.sync.start()
