@@ -37,6 +37,7 @@ import json
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mpp_shared.contracts.catalog import v1 as catalog
@@ -292,6 +293,31 @@ class NatsAuthorization:
     def generate(cls, users: tuple[NatsUser, ...] | None = None) -> NatsAuthorization:
         users = users if users is not None else service_users()
         return cls(passwords={u.name: new_password() for u in users}, users=users)
+
+    @classmethod
+    def load_or_create(
+        cls, path: Path, *, overrides: Mapping[str, str] | None = None
+    ) -> NatsAuthorization:
+        """The service users' passwords kept in ``path`` (mode 0600), made on the first call.
+
+        ``overrides``: environment values (``MPP_<USER>_NATS_PASSWORD``) that win over the file.
+        """
+        users = service_users()
+        stored: dict[str, str] = {}
+        if path.exists():
+            loaded = json.loads(path.read_text())
+            if isinstance(loaded, dict):
+                stored = {str(k): str(v) for k, v in loaded.items()}
+        missing = [u.name for u in users if u.name not in stored]
+        if missing or not path.exists():
+            stored.update({name: new_password() for name in missing})
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600, exist_ok=True)
+            path.write_text(json.dumps(stored, indent=2) + "\n")
+        path.chmod(0o600)
+        env = overrides or {}
+        passwords = {u.name: env.get(password_variable(u.name)) or stored[u.name] for u in users}
+        return cls(passwords=passwords, users=users)
 
     def config_text(self) -> str:
         return render_authorization(self.users)
