@@ -107,6 +107,9 @@ def test_stack_starts_answers_through_the_gateway_and_stops_cleanly(tmp_path: Pa
     for pid in [*pids, postgres_pid, nats_pid]:
         assert not _alive(pid), f"process {pid} outlived the stack"
     assert any("created database mpp_catalog" in line for line in first_lines)
+    # Nothing a service did on start (streams, relay, consumers, responders) was refused.
+    for log_file in (tmp_path / ".run" / "logs").glob("*.log"):
+        assert "permissions violation" not in log_file.read_text().lower(), log_file.name
     passwords_file = tmp_path / ".run" / "nats" / "passwords.json"
     assert stat.S_IMODE(passwords_file.stat().st_mode) == 0o600
     passwords = json.loads(passwords_file.read_text())

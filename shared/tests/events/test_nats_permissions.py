@@ -227,3 +227,44 @@ async def test_the_gateway_follows_revocations_with_an_ordered_consumer_of_its_o
         await gateway.close()
         await publisher.close()
     assert received == [identity.ACCESS_REVOKED, identity.ACCESS_REVOKED]
+
+
+@pytest.mark.parametrize(
+    "access", [a for a in table.SERVICES if a.publishes_events], ids=lambda a: a.user
+)
+async def test_each_services_relay_publishes_its_own_events_as_its_own_user(
+    access: table.ServiceAccess,
+    nats_server: EmbeddedNats,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    eventually: Eventually,
+) -> None:
+    connection = NatsConnection.for_settings(
+        BaseServiceSettings(service_name=access.user, **nats_server.settings(access.user))
+    )
+    await connection.start()
+    await connection.wait_connected(10)
+    relay = OutboxRelay(
+        sessionmaker,
+        connection,
+        settings=BaseServiceSettings(service_name=access.user, **nats_server.settings(access.user)),
+        poll_interval=0.1,
+    )
+    observer = await nats.connect(nats_server.url, **nats_server.connect_options(TEST_NATS_USER))
+    js = observer.jetstream()
+
+    async def stored() -> int:
+        try:
+            return (await js.stream_info("MPP")).state.messages
+        except Exception:
+            return 0  # not created yet
+
+    try:
+        await relay.start()
+        async with sessionmaker() as session, session.begin():
+            await record_event(session, _event(f"mpp.{access.user}.thing.happened"))
+        assert await eventually(stored, within=10) == 1
+        assert (await js.stream_info(DEAD_LETTER_STREAM)).config.subjects == ["dlq.mpp.>"]
+    finally:
+        await relay.stop()
+        await observer.close()
+        await connection.close()
