@@ -72,7 +72,7 @@ def catalog_app_client(
     async def open_client(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
         values: dict[str, Any] = {
             "database_url": infrastructure.create_database("catalog"),
-            "nats_url": infrastructure.nats_url,
+            **infrastructure.nats_settings("catalog"),
             "environment": "test",
             "public_url": CATALOG_ISSUER,
             "jwks_url": CATALOG_JWKS_URL,

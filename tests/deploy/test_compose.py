@@ -20,10 +20,13 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from mpp_shared.events import permissions
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 INIT_SCRIPT = ROOT / "deploy" / "postgres" / "init-databases.sh"
+NATS_CONFIG = ROOT / "deploy" / "nats" / "nats.conf"
 
 
 @dataclass(frozen=True)
@@ -281,6 +284,36 @@ def undocumented_variables(document: dict[str, Any], documented: set[str]) -> se
     return used - documented
 
 
+def nats_user_problems(document: dict[str, Any], users: list[str]) -> list[str]:
+    """NATS loads the rendered config; each user's password reaches nats and its one service."""
+    services = services_of(document)
+    nats = services.get("nats") or {}
+    problems = []
+    command = [str(c) for c in nats.get("command") or []]
+    config = command[command.index("-c") + 1] if "-c" in command[:-1] else None
+    mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in nats.get("volumes") or []}
+    if config is None:
+        problems.append("nats: no -c config, so it lets anybody in")
+    elif mounts.get(config) != "./deploy/nats/nats.conf":
+        problems.append(f"nats: {config} is not ./deploy/nats/nats.conf")
+    nats_env = environment(nats)
+    for user in users:
+        variable = permissions.password_variable(user)
+        value = nats_env.get(variable, "")
+        if not REQUIRED_VARIABLE.fullmatch(value) or interpolated_names(value) != {variable}:
+            problems.append(f"nats: {variable} is not ${{{variable}:?...}}")
+        prefix = f"MPP_{user.upper()}_"
+        env = environment(services.get(user) or {})
+        if env.get(f"{prefix}NATS_USER") != user:
+            problems.append(f"{user}: {prefix}NATS_USER is not {user}")
+        if env.get(f"{prefix}NATS_PASSWORD") != value:
+            problems.append(f"{user}: {prefix}NATS_PASSWORD is not the one nats has")
+        for name, other in services.items():
+            if name not in {user, "nats"} and variable in interpolated_names(str(other)):
+                problems.append(f"{name} gets the NATS password of {user}")
+    return problems
+
+
 # ---- docker-compose.yml ----------------------------------------------------------------------
 
 
@@ -457,7 +490,7 @@ def test_postgres_data_volume_is_where_the_image_keeps_its_data() -> None:
 def test_nats_runs_jetstream_on_a_volume_with_a_healthcheck_tool_in_the_image() -> None:
     nats = services_of(compose())["nats"]
     command = nats["command"]
-    (volume,) = nats["volumes"]
+    (volume,) = [v for v in nats["volumes"] if not v.startswith(".")]
 
     assert "-js" in command
     assert command[command.index("-sd") + 1] == volume.split(":")[1]
@@ -466,6 +499,20 @@ def test_nats_runs_jetstream_on_a_volume_with_a_healthcheck_tool_in_the_image() 
     # The plain nats image is FROM scratch: no wget or shell for the healthcheck to run.
     assert "wget" in nats["healthcheck"]["test"]
     assert image_tag(nats["image"]).endswith("-alpine")
+
+
+def test_nats_config_is_the_rendered_permission_table() -> None:
+    assert NATS_CONFIG.read_text() == permissions.render_authorization(), (
+        "run: python -m mpp_shared.events.permissions > deploy/nats/nats.conf"
+    )
+    assert "no_auth_user" not in NATS_CONFIG.read_text()
+
+
+def test_each_service_connects_to_nats_as_its_own_user_with_a_required_password() -> None:
+    users = [a.user for a in permissions.SERVICES]
+
+    assert sorted(users) == sorted(c.package for c in COMPONENTS)
+    assert nats_user_problems(compose(), users) == []
 
 
 def test_services_reach_each_other_by_service_name() -> None:
@@ -688,3 +735,29 @@ def test_undocumented_variables_are_reported_and_escaped_dollars_ignored() -> No
     }
 
     assert undocumented_variables(document, {"DOCUMENTED"}) == {"NEW_ONE", "BARE"}
+
+
+def test_nats_without_its_config_or_with_a_shared_password_is_reported() -> None:
+    bad = {
+        "services": {
+            "nats": {
+                "command": ["-js"],
+                "environment": {"MPP_A_NATS_PASSWORD": "${MPP_A_NATS_PASSWORD:?x}"},
+            },
+            "a": {
+                "environment": {
+                    "MPP_A_NATS_USER": "a",
+                    "MPP_A_NATS_PASSWORD": "${MPP_A_NATS_PASSWORD:?x}",
+                }
+            },
+            "b": {"environment": {"MPP_B_NATS_USER": "a", "MPP_B_X": "${MPP_A_NATS_PASSWORD:?x}"}},
+        }
+    }
+
+    assert nats_user_problems(bad, ["a", "b"]) == [
+        "nats: no -c config, so it lets anybody in",
+        "b gets the NATS password of a",
+        "nats: MPP_B_NATS_PASSWORD is not ${MPP_B_NATS_PASSWORD:?...}",
+        "b: MPP_B_NATS_USER is not b",
+        "b: MPP_B_NATS_PASSWORD is not the one nats has",
+    ]

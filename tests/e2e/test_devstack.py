@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import nats
 import pytest
 
 from mpp_shared.embedded import free_port
@@ -102,6 +105,15 @@ def test_stack_starts_answers_through_the_gateway_and_stops_cleanly(tmp_path: Pa
             (tmp_path / ".run" / "postgres" / "data" / "postmaster.pid").read_text().split()[0]
         )
         nats_pid = int((tmp_path / ".run" / "nats" / "nats.pid").read_text().split()[0])
+        # Every service is ready with its own NATS user; nobody gets in anonymously.
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            asyncio.run(
+                nats.connect(
+                    f"nats://127.0.0.1:{env['MPP_DEV_NATS_PORT']}",
+                    allow_reconnect=False,
+                    connect_timeout=2,
+                )
+            )
     finally:
         output = _stop(process)
 
@@ -110,6 +122,14 @@ def test_stack_starts_answers_through_the_gateway_and_stops_cleanly(tmp_path: Pa
     for pid in [*pids, postgres_pid, nats_pid]:
         assert not _alive(pid), f"process {pid} outlived the stack"
     assert any("created database mpp_catalog" in line for line in first_lines)
+    # Nothing a service did on start (streams, relay, consumers, responders) was refused.
+    for log_file in (tmp_path / ".run" / "logs").glob("*.log"):
+        assert "permissions violation" not in log_file.read_text().lower(), log_file.name
+    passwords_file = tmp_path / ".run" / "nats" / "passwords.json"
+    assert stat.S_IMODE(passwords_file.stat().st_mode) == 0o600
+    passwords = json.loads(passwords_file.read_text())
+    assert set(passwords) == set(SERVICES)
+    assert len(set(passwords.values())) == len(SERVICES)
 
     # A second run keeps the data of the first.
     process, second_lines = _start(tmp_path, env)
@@ -118,4 +138,5 @@ def test_stack_starts_answers_through_the_gateway_and_stops_cleanly(tmp_path: Pa
     finally:
         _stop(process)
     assert not any("created database" in line for line in second_lines)
+    assert json.loads(passwords_file.read_text()) == passwords
     assert process.returncode == 0

@@ -80,7 +80,7 @@ class GatewayRuntime:
         if settings.revocations == "nats":
             self.revocation_feed = RevocationFeed(
                 self.revocations,
-                NatsConnection(settings.nats_url, name="gateway-revocations"),
+                NatsConnection.for_settings(settings, name="gateway-revocations"),
                 stream=settings.events_stream,
                 replay_seconds=settings.revocation_replay_seconds,
                 retry_max=settings.startup_retry_max_seconds,
@@ -97,7 +97,7 @@ class GatewayRuntime:
             if settings.rate_limit_sync == "nats":
                 self.sync = NatsCounterSync(
                     self.limiter.counter,
-                    NatsConnection(settings.nats_url, name="gateway-ratelimit"),
+                    NatsConnection.for_settings(settings, name="gateway-ratelimit"),
                     interval=settings.rate_limit_sync_interval_seconds,
                 )
                 await self.sync.start()

@@ -19,6 +19,7 @@ from mpp_shared.embedded import EmbeddedNats, free_port
 from mpp_shared.events.stream import ensure_event_streams
 from mpp_shared.testing.client import app_client
 from mpp_shared.testing.events import access_revoked_event, publish_like_relay
+from mpp_shared.testing.infrastructure import TEST_NATS_USER, nats_authorization_for_tests
 
 FakeService = Any
 
@@ -31,7 +32,13 @@ def nats_server(private_nats: Callable[[], object]) -> EmbeddedNats:
 @pytest.fixture
 async def broker(nats_server: EmbeddedNats) -> AsyncIterator[Client]:
     """The test's own client; the events stream exists, as the services' relays create it."""
-    client = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    # The tests' own user stands in for identity's outbox relay.
+    client = await nats.connect(
+        nats_server.url,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.2,
+        **nats_server.connect_options(TEST_NATS_USER),
+    )
     await ensure_event_streams(client.jetstream())
     try:
         yield client
@@ -46,7 +53,10 @@ def settings(
     nats_server: EmbeddedNats,
 ) -> Any:
     return gateway_settings(
-        fake_service[1], revocations="nats", nats_url=nats_server.url, rate_limit_enabled=False
+        fake_service[1],
+        revocations="nats",
+        **nats_server.settings("gateway"),
+        rate_limit_enabled=False,
     )
 
 
@@ -148,7 +158,7 @@ async def test_an_entry_past_until_is_dropped(
 ) -> None:
     # No leeway, so that the entry ends exactly at ``until``.
     settings = gateway_settings(
-        fake_service[1], revocations="nats", nats_url=nats_server.url, jwt_leeway_seconds=0
+        fake_service[1], revocations="nats", **nats_server.settings("gateway"), jwt_leeway_seconds=0
     )
     token = make_token(jti="short-lived")
     now = datetime.now(UTC)
@@ -179,9 +189,11 @@ async def test_the_gateway_is_not_ready_before_the_replay_and_keeps_its_list_wit
     make_token: Callable[..., str],
     tmp_path: Path,
 ) -> None:
-    server = EmbeddedNats(tmp_path / "nats" / "store", port=free_port())
+    server = EmbeddedNats(
+        tmp_path / "nats" / "store", port=free_port(), authorization=nats_authorization_for_tests()
+    )
     settings = gateway_settings(
-        fake_service[1], revocations="nats", nats_url=server.url, rate_limit_enabled=False
+        fake_service[1], revocations="nats", **server.settings("gateway"), rate_limit_enabled=False
     )
     revoked = make_token(sid="before-the-outage")
     later = make_token(sid="during-the-outage")
@@ -192,7 +204,9 @@ async def test_the_gateway_is_not_ready_before_the_replay_and_keeps_its_list_wit
             waiting = await gateway.get("/readyz")
 
             server.start()
-            client = await nats.connect(server.url, max_reconnect_attempts=-1)
+            client = await nats.connect(
+                server.url, max_reconnect_attempts=-1, **server.connect_options(TEST_NATS_USER)
+            )
             await publish_like_relay(
                 client.jetstream(), access_revoked_event(kind="session", id="before-the-outage")
             )
@@ -206,7 +220,9 @@ async def test_the_gateway_is_not_ready_before_the_replay_and_keeps_its_list_wit
             still_served = await gateway.get("/api/v1/me", headers=_bearer(later))
 
             server.start()  # same port, same store
-            client = await nats.connect(server.url, max_reconnect_attempts=-1)
+            client = await nats.connect(
+                server.url, max_reconnect_attempts=-1, **server.connect_options(TEST_NATS_USER)
+            )
             await publish_like_relay(
                 client.jetstream(), access_revoked_event(kind="session", id="during-the-outage")
             )

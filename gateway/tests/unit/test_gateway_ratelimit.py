@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import Callable
 from typing import Any
 
+import nats
+
 from gateway.config import RateLimit
-from gateway.ratelimit import NatsCounterSync, RateLimiter, SlidingWindowCounter
+from gateway.ratelimit import SYNC_SUBJECT, NatsCounterSync, RateLimiter, SlidingWindowCounter
+from mpp_shared.events import permissions
 from mpp_shared.events.connection import NatsConnection
 
 
@@ -132,7 +137,11 @@ async def test_replicas_share_counts_over_nats_and_fall_back_to_local_counting(
     limits = {"default": RateLimit(per_ip=1000), "login": RateLimit(per_ip=6)}
     replicas = [RateLimiter(limits) for _ in range(2)]
     syncs = [
-        NatsCounterSync(r.counter, NatsConnection(server.url, name=f"gw{n}"), interval=0.05)
+        NatsCounterSync(
+            r.counter,
+            NatsConnection(server.url, name=f"gw{n}", options=server.connect_options("gateway")),
+            interval=0.05,
+        )
         for n, r in enumerate(replicas)
     ]
     for sync in syncs:
@@ -159,3 +168,48 @@ async def test_replicas_share_counts_over_nats_and_fall_back_to_local_counting(
     finally:
         for sync in syncs:
             await sync.stop()
+
+
+def test_the_permission_table_reserves_the_counters_subject_for_gateways() -> None:
+    assert permissions.GATEWAY_RATE_LIMIT == SYNC_SUBJECT
+    for access in permissions.SERVICES:
+        rights = access.permissions(users=[a.user for a in permissions.SERVICES])
+        may = SYNC_SUBJECT in rights.publish and SYNC_SUBJECT in rights.subscribe
+        assert may == (access.user == "gateway"), access.user
+
+
+async def test_another_service_cannot_feed_counts_to_the_gateways(
+    private_nats: Callable[[], Any],
+) -> None:
+    server = private_nats()
+    limiter = RateLimiter({"default": RateLimit(per_ip=1000), "login": RateLimit(per_ip=6)})
+    sync = NatsCounterSync(
+        limiter.counter,
+        NatsConnection(server.url, name="gw", options=server.connect_options("gateway")),
+        interval=0.05,
+    )
+    errors: list[str] = []
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(str(exc))
+
+    intruder = await nats.connect(
+        server.url, error_cb=on_error, **server.connect_options("catalog")
+    )
+    await sync.start()
+    try:
+        await _wait_for(lambda: sync.shared)
+        await asyncio.sleep(0.2)
+        window = int(time.time() // 60)
+        forged = {"replica": "forged", "hits": [["login", "ip", "10.3.3.3", 60, window, 10**6]]}
+        await intruder.publish(SYNC_SUBJECT, json.dumps(forged).encode())
+        await intruder.flush()
+        await _wait_for(lambda: bool(errors))
+        await asyncio.sleep(0.2)
+
+        assert "permissions violation" in errors[0].lower()
+        # Had the forged count arrived, this client would be locked out.
+        assert limiter.check("login", "10.3.3.3", None) is None
+    finally:
+        await intruder.close()
+        await sync.stop()

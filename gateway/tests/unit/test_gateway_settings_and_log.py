@@ -20,7 +20,12 @@ def test_production_refuses_the_development_internal_secret() -> None:
     with pytest.raises(ValidationError, match="internal secret"):
         GatewaySettings(environment="production", internal_secret=DEVELOPMENT_INTERNAL_SECRET)
 
-    settings = GatewaySettings(environment="production", internal_secret="p" * 40)
+    settings = GatewaySettings(
+        environment="production",
+        internal_secret="p" * 40,
+        nats_user="gateway",
+        nats_password="n" * 40,
+    )
     assert settings.principal_secret == "p" * 40
 
 
@@ -33,6 +38,8 @@ def test_development_uses_the_development_secret() -> None:
 def test_the_one_internal_secret_variable_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MPP_INTERNAL_SECRET", "shared-by-every-process-0123456789")
     monkeypatch.setenv("MPP_GATEWAY_ENVIRONMENT", "production")
+    monkeypatch.setenv("MPP_GATEWAY_NATS_USER", "gateway")
+    monkeypatch.setenv("MPP_GATEWAY_NATS_PASSWORD", "n" * 40)
 
     assert GatewaySettings().principal_secret == "shared-by-every-process-0123456789"
 

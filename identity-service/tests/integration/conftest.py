@@ -119,7 +119,7 @@ def make_settings(
     values: dict[str, Any] = {
         "environment": "test",
         "database_url": infrastructure.create_database("identity"),
-        "nats_url": infrastructure.nats_url,
+        **infrastructure.nats_settings("identity"),
         "public_url": ISSUER,
         "dukcapil_mock_dataset": dataset,
         "dukcapil_population_size": 30,

@@ -41,7 +41,7 @@ async def test_announced_agencies_become_known_once_and_never_go_back_in_time(
     infrastructure: infra.TestInfrastructure, dataset: Path, private_nats
 ):
     server = private_nats()
-    settings = make_settings(infrastructure, dataset, nats_url=server.url)
+    settings = make_settings(infrastructure, dataset, **server.settings("identity"))
     app = create_app(settings)
     agency_id = uuid.uuid4()
     created = _agency_event(catalog.AGENCY_CREATED, agency_id, "Dinas Kesehatan", 1)
@@ -67,7 +67,8 @@ async def test_announced_agencies_become_known_once_and_never_go_back_in_time(
                 value = await check()
             return value
 
-        bus = await nats.connect(server.url)
+        # The catalogue's own user announces the agencies, as in a deployment.
+        bus = await nats.connect(server.url, **server.connect_options("catalog"))
         js = bus.jetstream()
         await app.state.runtime.nats_connection().wait_connected(10)
         for event, message_id in ((created, created.id), (created, "again"), (renamed, renamed.id)):

@@ -15,16 +15,57 @@ from nats.aio.client import Client
 from nats.errors import NoRespondersError
 
 from mpp_shared.contracts.identity import v1 as contracts
+from mpp_shared.events.permissions import NatsAuthorization
+from mpp_shared.testing import infrastructure as infra
 
 from .conftest import Service, bearer
 
 
 @pytest.fixture(scope="module")
-async def bus(service: Service) -> AsyncIterator[Client]:
+async def bus(service: Service, infrastructure: infra.TestInfrastructure) -> AsyncIterator[Client]:
+    """application-service's connection: the one service that may ask identity."""
     await service.app.state.runtime.nats_connection().wait_connected(10)
-    client = await nats.connect(service.app.state.runtime.settings.nats_url)
+    client = await nats.connect(
+        service.app.state.runtime.settings.nats_url,
+        **infrastructure.nats_connect_options("application"),
+    )
     yield client
     await client.close()
+
+
+class Intruder:
+    """A connection as another service, remembering what the server refused it."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.received: list[str] = []
+        self.client: Client | None = None
+
+    async def on_error(self, exc: Exception) -> None:
+        self.errors.append(str(exc))
+
+    async def on_message(self, msg: Any) -> None:
+        self.received.append(msg.subject)
+
+    async def violations(self, count: int) -> list[str]:
+        deadline = time.monotonic() + 5
+        while len(self.errors) < count and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        return [e for e in self.errors if "permissions violation" in e.lower()]
+
+
+@pytest.fixture
+async def catalog_user(
+    service: Service, nats_authorization: NatsAuthorization
+) -> AsyncIterator[Intruder]:
+    intruder = Intruder()
+    intruder.client = await nats.connect(
+        service.app.state.runtime.settings.nats_url,
+        error_cb=intruder.on_error,
+        **nats_authorization.credentials("catalog").connect_options(),
+    )
+    yield intruder
+    await intruder.client.close()
 
 
 async def _ask(bus: Client, subject: str, request: Any) -> Any:
@@ -194,3 +235,63 @@ async def test_the_consent_list_pages(service: Service, bus):
     assert len(second["items"]) == 1
     ids = [c["id"] for c in first["items"] + second["items"]]
     assert len(set(ids)) == 3
+
+
+async def test_another_service_can_neither_grant_consent_nor_ask_for_prefill(
+    service: Service, bus, catalog_user: Intruder
+):
+    person = service.residents[0]
+    token, _ = await service.citizen(person)
+    account_id, service_id = await _citizen_id(service, token), uuid.uuid4()
+    assert catalog_user.client is not None
+
+    for subject, request in (
+        (
+            contracts.CONSENT_GRANT_SUBJECT,
+            contracts.ConsentGrantRequest(
+                account_id=account_id, service_id=service_id, fields=["full_name"], purpose="x"
+            ),
+        ),
+        (
+            contracts.PREFILL_SUBJECT,
+            contracts.PrefillRequest(
+                account_id=account_id,
+                service_id=service_id,
+                fields=["full_name"],
+                requested_by="application-service",
+            ),
+        ),
+    ):
+        with pytest.raises((TimeoutError, NoRespondersError)):
+            await catalog_user.client.request(
+                subject, request.model_dump_json().encode(), timeout=1
+            )
+
+    assert len(await catalog_user.violations(2)) == 2
+    # Nothing was granted: application-service still finds no consent.
+    answer = await _prefill(bus, account_id, service_id, ["full_name"])
+    assert isinstance(answer, contracts.RpcError)
+    assert answer.error == "no_consent"
+
+
+async def test_identitys_replies_reach_only_the_service_that_asked(
+    service: Service, bus, catalog_user: Intruder
+):
+    client = catalog_user.client
+    assert client is not None
+    for wiretap in (">", "_INBOX.>", "_INBOX_application.>", "rpc.identity.>"):
+        await client.subscribe(wiretap, cb=catalog_user.on_message)
+    await client.flush()
+    assert len(await catalog_user.violations(4)) == 4
+
+    person = service.residents[1]
+    token, _ = await service.citizen(person)
+    account_id, service_id = await _citizen_id(service, token), uuid.uuid4()
+    granted = await _grant(bus, account_id, service_id, ["full_name", "nik"])
+    assert isinstance(granted, contracts.ConsentGrantResponse)
+    answer = await _prefill(bus, account_id, service_id, ["full_name", "nik"])
+    assert isinstance(answer, contracts.PrefillResponse)
+    assert answer.fields["nik"] == person.nik
+    await asyncio.sleep(0.3)
+
+    assert catalog_user.received == []

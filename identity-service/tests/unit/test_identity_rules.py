@@ -125,6 +125,8 @@ def test_a_prefill_reply_is_either_fields_or_an_error():
 
 def test_production_refuses_the_development_key_encryption_secret(monkeypatch):
     monkeypatch.setenv("MPP_INTERNAL_SECRET", "i" * 40)
+    monkeypatch.setenv("MPP_IDENTITY_NATS_USER", "identity")
+    monkeypatch.setenv("MPP_IDENTITY_NATS_PASSWORD", "n" * 40)
     with pytest.raises(ValidationError, match="KEY_ENCRYPTION_SECRET"):
         IdentitySettings(environment="production")
     settings = IdentitySettings(environment="production", key_encryption_secret="k" * 40)

@@ -104,7 +104,7 @@ def create_service_app(
             if settings.run_migrations and migrations_dir is not None:
                 await run_migrations(engine, migrations_dir)
         if uses_nats:
-            runtime.nats = NatsConnection(settings.nats_url, name=settings.service_name)
+            runtime.nats = NatsConnection.for_settings(settings)
             nats_conn = runtime.nats
 
             async def nats_ready() -> bool:

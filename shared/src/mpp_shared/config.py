@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,6 +41,14 @@ class BaseServiceSettings(BaseSettings):
     seed_demo_data: bool = False
 
     nats_url: str = "nats://127.0.0.1:54222"
+    # The service's own NATS user (mpp_shared.events.permissions); production refuses to run
+    # without one. ``make run`` generates the passwords.
+    nats_user: str | None = None
+    nats_password: SecretStr | None = Field(default=None, repr=False)
+    # TLS to NATS: a tls:// URL or a CA file turns it on; a client certificate needs both files.
+    nats_tls_ca_file: Path | None = None
+    nats_tls_cert_file: Path | None = None
+    nats_tls_key_file: Path | None = None
     events_stream: str = "MPP"
     events_duplicate_window_seconds: float = 120.0
 
@@ -59,12 +68,38 @@ class BaseServiceSettings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         return asyncpg_url(value)
 
+    @field_validator("nats_url")
+    @classmethod
+    def _nats_scheme(cls, value: str) -> str:
+        for server in value.split(","):
+            if not server.strip().startswith(("nats://", "tls://")):
+                raise ValueError("NATS URLs start with nats:// or tls://")
+        return value
+
     @model_validator(mode="after")
     def _internal_secret_fit_for_environment(self) -> BaseServiceSettings:
         from mpp_shared.auth.internal import check_internal_secret
 
         check_internal_secret(self.internal_secret, environment=self.environment)
         return self
+
+    @model_validator(mode="after")
+    def _nats_connection_fit_for_environment(self) -> BaseServiceSettings:
+        if (self.nats_user is None) != (self.nats_password is None):
+            raise ValueError("NATS_USER and NATS_PASSWORD go together")
+        if self.environment == "production" and self.nats_user is None:
+            raise ValueError("production needs the service's NATS_USER and NATS_PASSWORD")
+        if (self.nats_tls_cert_file is None) != (self.nats_tls_key_file is None):
+            raise ValueError("NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE go together")
+        for name in ("nats_tls_ca_file", "nats_tls_cert_file", "nats_tls_key_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name.upper()} {path} is not a file")
+        return self
+
+    @property
+    def nats_tls(self) -> bool:
+        return self.nats_tls_ca_file is not None or self.nats_url.lstrip().startswith("tls://")
 
     @property
     def principal_secret(self) -> str:

@@ -21,6 +21,7 @@ from types import FrameType
 
 from mpp_shared.embedded import EmbeddedNats, EmbeddedPostgres
 from mpp_shared.embedded.process import kill_stale, port_open, spawn, stop_process
+from mpp_shared.events.permissions import NatsAuthorization
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,15 @@ class DevStack:
             s.name: _port(env, f"{s.env_prefix}PORT", s.default_port) for s in (*SERVICES, GATEWAY)
         }
         self.postgres = EmbeddedPostgres(self.run_dir / "postgres" / "data", port=self.pg_port)
+        # Each service's own NATS user; the passwords are made on the first run and kept.
+        self.nats_authorization = NatsAuthorization.load_or_create(
+            self.run_dir / "nats" / "passwords.json", overrides=self.env
+        )
         self.nats = EmbeddedNats(
             self.run_dir / "nats" / "store",
             port=self.nats_port,
             monitor_port=_port(env, "MPP_DEV_NATS_MONITOR_PORT", 58222),
+            authorization=self.nats_authorization,
         )
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.stopping = False
@@ -76,7 +82,10 @@ class DevStack:
         started = time.monotonic()
         say(f"PostgreSQL on 127.0.0.1:{self.pg_port} (data in .run/postgres)")
         self.postgres.start()
-        say(f"NATS JetStream on 127.0.0.1:{self.nats_port} (data in .run/nats)")
+        say(
+            f"NATS JetStream on 127.0.0.1:{self.nats_port} (data in .run/nats; "
+            "one user per service, passwords in .run/nats/passwords.json)"
+        )
         self.nats.start()
         for spec in SERVICES:
             if spec.database and self.postgres.create_database(spec.database):
@@ -118,6 +127,9 @@ class DevStack:
         p = spec.env_prefix
         env.setdefault(f"{p}PORT", str(self.ports[spec.name]))
         env.setdefault(f"{p}NATS_URL", self.nats.url)
+        credentials = self.nats_authorization.credentials(spec.name)
+        env.setdefault(f"{p}NATS_USER", credentials.user)
+        env.setdefault(f"{p}NATS_PASSWORD", credentials.password)
         env.setdefault(f"{p}PUBLIC_URL", gateway_url)
         env.setdefault(f"{p}JWKS_URL", f"{identity_url}/oauth2/jwks")
         env.setdefault(f"{p}ENVIRONMENT", "development")

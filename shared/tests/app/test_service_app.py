@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import APIRouter
@@ -49,9 +50,9 @@ def _router() -> APIRouter:
 
 
 @pytest.fixture
-def settings(database_url: str, nats_url: str) -> BaseServiceSettings:
+def settings(database_url: str, nats_settings: dict[str, Any]) -> BaseServiceSettings:
     return BaseServiceSettings(
-        service_name="probe", database_url=database_url, nats_url=nats_url, environment="test"
+        service_name="probe", database_url=database_url, environment="test", **nats_settings
     )
 
 
@@ -69,11 +70,13 @@ async def test_health_readiness_and_metrics(settings: BaseServiceSettings) -> No
         assert "http_request_duration_seconds_bucket" in metrics.text
 
 
-async def test_readiness_fails_when_the_database_is_unreachable(nats_url: str) -> None:
+async def test_readiness_fails_when_the_database_is_unreachable(
+    nats_settings: dict[str, Any],
+) -> None:
     settings = BaseServiceSettings(
         service_name="probe",
         database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none",
-        nats_url=nats_url,
+        **nats_settings,
         run_migrations=False,
     )
     app = create_service_app(settings, title="probe", outbox_relay=False)
@@ -148,7 +151,9 @@ async def test_one_transaction_per_request_is_committed_before_the_answer(
     assert count.json() == {"count": 1}
 
 
-async def test_migrations_run_on_start(database_url: str, nats_url: str, tmp_path: Path) -> None:
+async def test_migrations_run_on_start(
+    database_url: str, nats_settings: dict[str, Any], tmp_path: Path
+) -> None:
     versions = tmp_path / "migrations" / "versions"
     versions.mkdir(parents=True)
     (tmp_path / "migrations" / "env.py").write_text(
@@ -162,9 +167,7 @@ async def test_migrations_run_on_start(database_url: str, nats_url: str, tmp_pat
         "def upgrade():\n    create_event_tables()\n"
         "def downgrade():\n    drop_event_tables()\n"
     )
-    settings = BaseServiceSettings(
-        service_name="probe", database_url=database_url, nats_url=nats_url
-    )
+    settings = BaseServiceSettings(service_name="probe", database_url=database_url, **nats_settings)
     app = create_service_app(
         settings, title="probe", migrations_dir=tmp_path / "migrations", outbox_relay=False
     )

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 from mpp_shared.embedded import EmbeddedNats
 from mpp_shared.events.connection import NatsConnection
 from mpp_shared.events.tables import EVENTS_METADATA
+from mpp_shared.testing.infrastructure import TEST_NATS_USER
 
 
 async def _eventually(
@@ -67,7 +68,9 @@ def nats_server(private_nats: Callable[[], object]) -> EmbeddedNats:
 @pytest.fixture
 async def connection(nats_server: EmbeddedNats) -> AsyncIterator[NatsConnection]:
     """What a service holds: the connection the relay and the consumers share."""
-    conn = NatsConnection(nats_server.url, name="events-test")
+    conn = NatsConnection(
+        nats_server.url, name="events-test", options=nats_server.connect_options(TEST_NATS_USER)
+    )
     await conn.start()
     await conn.wait_connected(10)
     try:
@@ -79,7 +82,12 @@ async def connection(nats_server: EmbeddedNats) -> AsyncIterator[NatsConnection]
 @pytest.fixture
 async def observer(nats_server: EmbeddedNats) -> AsyncIterator[Client]:
     """A separate client the test uses to look at the streams, as an operator would."""
-    client = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    client = await nats.connect(
+        nats_server.url,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.2,
+        **nats_server.connect_options(TEST_NATS_USER),
+    )
     try:
         yield client
     finally:

@@ -25,6 +25,7 @@ from mpp_shared.events import (
 )
 from mpp_shared.events.tables import outbox
 from mpp_shared.observability.context import request_id_var
+from mpp_shared.testing.infrastructure import TEST_NATS_USER
 
 STREAM = "MPP"
 
@@ -34,8 +35,8 @@ Eventually = Callable[..., Awaitable[Any]]
 def _settings(nats_server: EmbeddedNats, window: float = 120.0) -> BaseServiceSettings:
     return BaseServiceSettings(
         service_name="outbox-test",
-        nats_url=nats_server.url,
         events_duplicate_window_seconds=window,
+        **nats_server.settings(TEST_NATS_USER),
     )
 
 

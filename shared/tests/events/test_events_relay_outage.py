@@ -16,6 +16,7 @@ from mpp_shared.config import BaseServiceSettings
 from mpp_shared.embedded import EmbeddedNats
 from mpp_shared.events import CloudEvent, NatsConnection, OutboxRelay, new_event, record_event
 from mpp_shared.events.tables import outbox
+from mpp_shared.testing.infrastructure import TEST_NATS_USER
 
 Eventually = Callable[..., Awaitable[Any]]
 
@@ -25,7 +26,9 @@ def _relay(
     connection: NatsConnection,
     nats_server: EmbeddedNats,
 ) -> OutboxRelay:
-    settings = BaseServiceSettings(service_name="outage-test", nats_url=nats_server.url)
+    settings = BaseServiceSettings(
+        service_name="outage-test", **nats_server.settings(TEST_NATS_USER)
+    )
     return OutboxRelay(sessionmaker, connection, settings=settings, poll_interval=0.2)
 
 
@@ -48,7 +51,7 @@ async def _row(sessionmaker: async_sessionmaker[AsyncSession], event: CloudEvent
 
 async def _stream_ids(nats_server: EmbeddedNats) -> list[tuple[str, str]]:
     """(Nats-Msg-Id, event id) of every message in the events stream."""
-    client = await nats.connect(nats_server.url)
+    client = await nats.connect(nats_server.url, **nats_server.connect_options(TEST_NATS_USER))
     try:
         js = client.jetstream()
         state = (await js.stream_info("MPP")).state
@@ -104,7 +107,9 @@ async def test_service_started_while_nats_is_down_publishes_once_it_is_up(
     eventually: Eventually,
 ) -> None:
     nats_server.stop()
-    connection = NatsConnection(nats_server.url, name="late-broker")
+    connection = NatsConnection(
+        nats_server.url, name="late-broker", options=nats_server.connect_options(TEST_NATS_USER)
+    )
     await connection.start()
     relay = _relay(sessionmaker, connection, nats_server)
     await relay.start()

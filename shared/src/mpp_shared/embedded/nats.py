@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from mpp_shared.embedded.process import port_open, spawn, stop_process, wait_until
+from mpp_shared.events.permissions import NatsAuthorization
 
 
 def nats_server_binary() -> str:
@@ -23,15 +26,40 @@ def nats_server_binary() -> str:
 
 
 class EmbeddedNats:
-    """JetStream keeps its data in ``store_dir``, so a restart keeps streams and messages."""
+    """JetStream keeps its data in ``store_dir``, so a restart keeps streams and messages.
 
-    def __init__(self, store_dir: Path, *, port: int, monitor_port: int | None = None) -> None:
+    With ``authorization`` the server accepts only its users, each with its permissions (the
+    config file beside the store names the password variables, given to the process only).
+    """
+
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        port: int,
+        monitor_port: int | None = None,
+        authorization: NatsAuthorization | None = None,
+    ) -> None:
         self.store_dir = store_dir.resolve()
         self.port = port
         self.monitor_port = monitor_port
+        self.authorization = authorization
         self.host = "127.0.0.1"
         self.log_file = self.store_dir.parent / "nats.log"
+        self.config_file = self.store_dir.parent / "nats.conf"
         self._process: subprocess.Popen[bytes] | None = None
+
+    def connect_options(self, user: str) -> dict[str, Any]:
+        """``nats.connect`` arguments of ``user`` (none for a server without authorization)."""
+        if self.authorization is None:
+            return {}
+        return self.authorization.credentials(user).connect_options()
+
+    def settings(self, user: str) -> dict[str, Any]:
+        """Service-settings arguments to reach this server as ``user``."""
+        if self.authorization is None:
+            return {"nats_url": self.url}
+        return {"nats_url": self.url, **self.authorization.credentials(user).settings()}
 
     @property
     def url(self) -> str:
@@ -63,7 +91,13 @@ class EmbeddedNats:
         ]
         if self.monitor_port:
             args += ["-m", str(self.monitor_port)]
-        self._process = spawn(args, log_file=self.log_file)
+        env: dict[str, str] | None = None
+        if self.authorization is not None:
+            self.config_file.write_text(self.authorization.config_text())
+            self.config_file.chmod(0o600)
+            args += ["-c", str(self.config_file)]
+            env = {**os.environ, **self.authorization.server_environment()}
+        self._process = spawn(args, log_file=self.log_file, env=env)
         process = self._process
 
         def up() -> bool:

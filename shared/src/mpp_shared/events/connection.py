@@ -4,17 +4,39 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from mpp_shared.events.permissions import NatsCredentials
 from mpp_shared.tasks import cancel_and_wait
+
+if TYPE_CHECKING:
+    from mpp_shared.config import BaseServiceSettings
 
 log = logging.getLogger(__name__)
 
 OnConnect = Callable[["NatsConnection"], Awaitable[None]]
+
+
+def connect_options(settings: BaseServiceSettings) -> dict[str, Any]:
+    """``nats.connect`` keyword arguments for the service's own user, inbox prefix and TLS."""
+    options: dict[str, Any] = {}
+    if settings.nats_user is not None and settings.nats_password is not None:
+        credentials = NatsCredentials(settings.nats_user, settings.nats_password.get_secret_value())
+        options.update(credentials.connect_options())
+    if settings.nats_tls:
+        context = ssl.create_default_context(
+            cafile=str(settings.nats_tls_ca_file) if settings.nats_tls_ca_file else None
+        )
+        if settings.nats_tls_cert_file is not None and settings.nats_tls_key_file is not None:
+            context.load_cert_chain(settings.nats_tls_cert_file, settings.nats_tls_key_file)
+        options["tls"] = context
+    return options
 
 
 class NatsConnection:
@@ -24,13 +46,26 @@ class NatsConnection:
     blocks start-up on the broker.
     """
 
-    def __init__(self, url: str, *, name: str) -> None:
+    def __init__(self, url: str, *, name: str, options: Mapping[str, Any] | None = None) -> None:
+        """``options``: more ``nats.connect`` arguments (user, password, inbox prefix, TLS)."""
         self.url = url
         self.name = name
+        self._options = dict(options or {})
         self._client: Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._on_connect: list[OnConnect] = []
         self._ready = asyncio.Event()
+
+    @classmethod
+    def for_settings(
+        cls, settings: BaseServiceSettings, *, name: str | None = None
+    ) -> NatsConnection:
+        """The service's connection as its own NATS user (``name`` defaults to the service)."""
+        return cls(
+            settings.nats_url,
+            name=name or settings.service_name,
+            options=connect_options(settings),
+        )
 
     def on_connect(self, callback: OnConnect) -> None:
         """Run ``callback`` after the first connection and after each reconnection."""
@@ -70,6 +105,7 @@ class NatsConnection:
                     reconnected_cb=self._reconnected,
                     disconnected_cb=self._disconnected,
                     error_cb=self._error,
+                    **self._options,
                 )
             except Exception as exc:
                 log.warning(
@@ -98,7 +134,9 @@ class NatsConnection:
         log.warning("NATS disconnected")
 
     async def _error(self, exc: Exception) -> None:
-        log.debug("NATS error", extra={"error": str(exc)})
+        # A refused right is a bug in the permission table or in the caller: say so loudly.
+        level = logging.ERROR if "permissions violation" in str(exc).lower() else logging.DEBUG
+        log.log(level, "NATS error", extra={"error": str(exc)})
 
     async def close(self) -> None:
         await cancel_and_wait(self._task)
