@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mpp_shared.app import ServiceRuntime
+from mpp_shared.db.commit import commit_or_problem
 
 
 async def get_runtime(request: Request) -> ServiceRuntime:
@@ -21,14 +22,20 @@ RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
 async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back on error."""
+    """One transaction per request: committed when the handler returns, rolled back on error.
+
+    The commit runs before the response starts (``scope="function"`` below), so a failed
+    commit answers problem+json (409, 503 or 500), never the handler's 2xx.
+    """
     async with runtime.session_factory()() as session:
         try:
             yield session
-            await session.commit()
         except BaseException:
             await session.rollback()
             raise
+        await commit_or_problem(session)
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": FastAPI ends the dependency when the endpoint returns, before it sends
+# the response; the default for a yield dependency ends it after the response was sent.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
