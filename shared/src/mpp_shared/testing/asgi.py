@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json as jsonlib
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,6 +13,10 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 COMMIT = "commit"
+
+# Set while the request runs: commits of the app's background workers (the outbox relay)
+# on the same engine run in other contexts and are not the request's.
+_in_request: ContextVar[bool] = ContextVar("mpp_asgi_events_in_request", default=False)
 
 
 async def asgi_events(
@@ -24,8 +29,8 @@ async def asgi_events(
     headers: Mapping[str, str] | None = None,
 ) -> tuple[list[str], int]:
     """Send one request to ``app`` (whose lifespan runs) and return the ordered event names —
-    ``http.response.start``, ``http.response.body`` and ``commit`` for every commit on
-    ``engine`` — and the response status."""
+    ``http.response.start``, ``http.response.body`` and ``commit`` for every commit the
+    request made on ``engine`` — and the response status."""
     events: list[str] = []
     status = 0
     body = b"" if json is None else jsonlib.dumps(json).encode()
@@ -69,12 +74,15 @@ async def asgi_events(
         events.append(kind)
 
     def on_commit(connection: Any) -> None:
-        events.append(COMMIT)
+        if _in_request.get():
+            events.append(COMMIT)
 
     sync_engine = engine.sync_engine
     event.listen(sync_engine, "commit", on_commit)
+    token = _in_request.set(True)
     try:
         await app(scope, receive, send)
     finally:
+        _in_request.reset(token)
         event.remove(sync_engine, "commit", on_commit)
     return events, status
