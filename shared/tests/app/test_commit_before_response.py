@@ -23,6 +23,7 @@ from mpp_shared.idempotency import (
 )
 from mpp_shared.testing.asgi import COMMIT, asgi_events
 from mpp_shared.testing.client import app_client
+from mpp_shared.testing.proxy import TcpProxy
 from mpp_shared.testing.server import served
 
 # Constraints checked only at COMMIT: the insert itself succeeds, the commit fails.
@@ -59,6 +60,10 @@ def _router() -> APIRouter:
             {"n": body.name, "p": body.parent_id},
         )
         return {"name": body.name}
+
+    @router.get("/notes/count")
+    async def count_notes(session: SessionDep) -> dict[str, int]:
+        return {"count": int(await session.scalar(text("SELECT count(*) FROM notes")) or 0)}
 
     @router.post("/keyed-notes")
     async def create_keyed_note(
@@ -180,3 +185,29 @@ async def test_idempotency_key_of_a_failed_commit_is_free_for_the_retry(
     assert replayed.status_code == 201
     assert replayed.headers["idempotency-replayed"] == "true"
     assert await _names(app) == ["keyed"]
+
+
+async def test_database_gone_while_the_handler_runs_is_503_not_500(
+    settings: BaseServiceSettings,
+) -> None:
+    proxy = TcpProxy.for_database(settings.database_url)
+    await proxy.start()
+    through_proxy = settings.model_copy(
+        update={"database_url": proxy.database_url(settings.database_url)}
+    )
+    app = create_service_app(
+        through_proxy, title="probe", routers=[_router()], uses_nats=False, outbox_relay=False
+    )
+    try:
+        async with served(app) as url, httpx.AsyncClient(base_url=url) as client:
+            assert (await client.get("/notes/count")).status_code == 200
+            await proxy.cut()
+            gone = await client.get("/notes/count")
+            await proxy.restore()
+            back = await client.get("/notes/count")
+    finally:
+        await proxy.close()
+    assert gone.status_code == 503, gone.text
+    assert gone.headers["content-type"] == "application/problem+json"
+    assert gone.json()["code"] == "database_unavailable"
+    assert back.status_code == 200, back.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mpp_shared.db.failures import is_conflict, is_outage
@@ -48,6 +49,25 @@ async def commit_or_problem(session: AsyncSession) -> None:
         raise problem_for_commit(error) from error
 
 
+def unavailable_problem(error: BaseException) -> DatabaseUnavailable | None:
+    """The 503 for a request whose database went away under it (not only at commit).
+
+    Only errors of the database layer itself qualify (a refused connection is a bare
+    OSError from the driver); a Problem or an error of an outbound call keeps its own answer.
+    """
+    if isinstance(error, SQLAlchemyError | OSError) and is_outage(error):
+        log.warning("database unavailable", extra={"error": type(error).__name__})
+        return _unavailable()
+    return None
+
+
+def _unavailable() -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        "The database is not reachable; nothing was saved. Try again shortly.",
+        headers={"Retry-After": "1"},
+    )
+
+
 def problem_for_commit(error: BaseException) -> Problem:
     if is_conflict(error):
         return CommitConflict(
@@ -56,9 +76,6 @@ def problem_for_commit(error: BaseException) -> Problem:
         )
     if is_outage(error):
         log.warning("commit failed: database unavailable", extra={"error": type(error).__name__})
-        return DatabaseUnavailable(
-            "The database is not reachable; nothing was saved. Try again shortly.",
-            headers={"Retry-After": "1"},
-        )
+        return _unavailable()
     log.error("commit failed", exc_info=error)
     return CommitFailed("The change could not be saved; nothing was saved.")
