@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -9,6 +10,9 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mpp_shared.app import ServiceRuntime
+from mpp_shared.db.commit import commit_or_problem, unavailable_problem
+
+log = logging.getLogger(__name__)
 
 
 async def get_runtime(request: Request) -> ServiceRuntime:
@@ -21,14 +25,35 @@ RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
 async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back on error."""
+    """One transaction per request: committed when the handler returns, rolled back on error.
+
+    The commit runs before the response starts (``scope="function"`` below), so a failed
+    commit answers problem+json (409, 503 or 500), never the handler's 2xx. A database that
+    goes away while the handler runs answers 503 ``database_unavailable`` too.
+    """
     async with runtime.session_factory()() as session:
         try:
             yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
+        except Exception as error:
+            await _rollback(session)
+            problem = unavailable_problem(error)
+            if problem is not None:
+                raise problem from error
             raise
+        except BaseException:
+            await _rollback(session)
+            raise
+        await commit_or_problem(session)
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+async def _rollback(session: AsyncSession) -> None:
+    try:
+        await session.rollback()
+    except Exception:
+        # A dead connection cannot roll back; the server already did. Keep the first error.
+        log.debug("rollback failed", exc_info=True)
+
+
+# scope="function": FastAPI ends the dependency when the endpoint returns, before it sends
+# the response; the default for a yield dependency ends it after the response was sent.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -30,6 +30,7 @@ from identity.domain.models import Account
 from identity.domain.tokens import TokenService
 from identity.dukcapil.registry import RegistryError
 from mpp_shared.auth import CurrentPrincipal, EnrolmentPrincipal, Forbidden, Principal, Unauthorized
+from mpp_shared.db.commit import commit_or_problem
 from mpp_shared.deps import RuntimeDep, SessionDep
 
 
@@ -158,10 +159,11 @@ async def keeping_counters(session: AsyncSession) -> AsyncIterator[None]:
     """Commit what was written before a domain error, then let the error answer.
 
     Throttle counters, a revoked token family: refusing the request must not roll back the
-    record of why it was refused.
+    record of why it was refused. If that commit fails, the request is answered with the
+    commit's problem (409/503/500) instead: a refusal whose record was lost is not final.
     """
     try:
         yield
     except (IdentityError, RegistryError):
-        await session.commit()
+        await commit_or_problem(session)
         raise

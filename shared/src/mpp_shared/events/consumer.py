@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mpp_shared.db.failures import is_outage
 from mpp_shared.events.connection import NatsConnection
 from mpp_shared.events.envelope import CloudEvent
 from mpp_shared.events.stream import (
@@ -52,8 +53,9 @@ class PermanentError(Exception):
     """Raised by a handler for an event that no retry will fix: dead-lettered at once."""
 
 
-class _StoreUnavailable(Exception):
-    """The consumer's own database step failed before the handler was called."""
+class _Outage(Exception):
+    """The infrastructure failed, not the event: the database (or a service the handler
+    needs) is unreachable, a connection dropped, a call timed out."""
 
 
 def exponential_backoff(*, base: float = 1.0, cap: float = 60.0) -> NakDelay:
@@ -74,8 +76,13 @@ class EventConsumer:
     without calling the handler. A handler exception rolls everything back and the message is
     redelivered after ``nak_delay(deliveries)``; a :class:`PermanentError`, an unparseable
     message, or the ``max_deliver``-th failure sends it to ``dlq.mpp.<name>`` and terminates it.
-    When the database fails before the handler runs (an outage, not a bad event), the event
-    is retried with the same backoff but never dead-lettered for it.
+
+    An outage is not the event's fault and never dead-letters it: when the consumer's own
+    step fails (claiming the inbox row, committing) or the handler fails on an unreachable
+    database, a dropped connection or a timeout, the consumer keeps the delivery (in progress,
+    not nak'd: a redelivery would count towards ``max_deliver``) and tries again after
+    ``nak_delay(attempt)`` until it succeeds or the consumer stops. The rest of the fetched
+    batch is kept in progress meanwhile.
 
     Replicas with the same ``name`` share one durable consumer, so each event goes to one
     of them. The handler must not commit; it may call ``record_event`` on its session.
@@ -193,6 +200,8 @@ class EventConsumer:
                 continue
             # Set before the next await so that stop() never cancels a message half done.
             self._handling = True
+            unsettled = list(messages)
+            keep_alive = asyncio.create_task(self._keep_alive(unsettled))
             try:
                 for index, msg in enumerate(messages):
                     if self._stopping:
@@ -205,7 +214,10 @@ class EventConsumer:
                         log.exception(
                             "event consumer failed on a message", extra={"consumer": self.name}
                         )
+                    finally:
+                        unsettled.remove(msg)
             finally:
+                keep_alive.cancel()
                 self._handling = False
 
     async def _subscribe(self) -> None:
@@ -257,19 +269,21 @@ class EventConsumer:
         request_token = request_id_var.set(event.correlationid or event.id)
         parent = TraceContext.parse(event.traceparent)
         trace_token = trace_var.set(parent.child() if parent is not None else TraceContext.new())
-        keep_alive = asyncio.create_task(self._keep_alive(msg))
         try:
-            handled = await self._handle_once(event)
-        except _StoreUnavailable as exc:
-            keep_alive.cancel()
-            await self._on_store_unavailable(msg, event, exc, deliveries)
-            return
-        except Exception as exc:
-            keep_alive.cancel()
-            await self._on_failure(msg, event, exc, deliveries)
-            return
+            attempt = 0
+            while True:
+                try:
+                    handled = await self._handle_once(event)
+                    break
+                except _Outage as exc:
+                    attempt += 1
+                    if not await self._wait_out(event, exc, attempt):
+                        await self._give_back([msg])  # stopping: another replica takes it
+                        return
+                except Exception as exc:
+                    await self._on_failure(msg, event, exc, deliveries)
+                    return
         finally:
-            keep_alive.cancel()
             trace_var.reset(trace_token)
             request_id_var.reset(request_token)
         if not handled:
@@ -280,6 +294,8 @@ class EventConsumer:
         await self._settle(msg, event, "ack")
 
     async def _handle_once(self, event: CloudEvent) -> bool:
+        """Claim the inbox row, run the handler, commit: True if handled now, False if it had
+        been before. Raises :class:`_Outage` for a failure of the infrastructure."""
         async with self._sessionmaker() as session:
             try:
                 await session.begin()
@@ -291,40 +307,52 @@ class EventConsumer:
                     .on_conflict_do_nothing()
                     .returning(inbox.c.event_id)
                 )
+                if claimed.first() is None:
+                    await session.rollback()
+                    return False
             except Exception as exc:
-                raise _StoreUnavailable from exc
-            if claimed.first() is None:
-                await session.rollback()
-                return False
+                # The consumer's own step: the handler has not run, the event is not at fault.
+                raise _Outage from exc
             # An exception here leaves the block, and closing the session rolls back.
-            await self._handler(session, event)
-            await session.commit()
+            try:
+                await self._handler(session, event)
+                await session.commit()
+            except PermanentError:
+                raise
+            except Exception as exc:
+                if is_outage(exc):
+                    raise _Outage from exc
+                raise
         return True
 
-    async def _keep_alive(self, msg: Msg) -> None:
-        # A handler slower than ack_wait would otherwise see its event redelivered meanwhile.
+    async def _keep_alive(self, messages: Sequence[Msg]) -> None:
+        # A handler slower than ack_wait, or an outage waited out, would otherwise see the
+        # batch's events redelivered meanwhile (and each redelivery counted).
         interval = max(self._ack_wait / 2, 0.5)
         while True:
             await asyncio.sleep(interval)
-            with contextlib.suppress(Exception):
-                await msg.in_progress()
+            for msg in list(messages):
+                with contextlib.suppress(Exception):
+                    await msg.in_progress()
 
-    async def _on_store_unavailable(
-        self, msg: Msg, event: CloudEvent, exc: _StoreUnavailable, deliveries: int
-    ) -> None:
-        # The database failed before the handler ran: not the event's fault, so this never
-        # counts towards dead-lettering; the event waits for the database like the relay does.
-        delay = self._nak_delay(deliveries)
+    async def _wait_out(self, event: CloudEvent, exc: _Outage, attempt: int) -> bool:
+        """Pause before trying the same delivery again; False when the consumer is stopping."""
+        if self._stopping:
+            return False
+        delay = self._nak_delay(attempt)
+        cause = exc.__cause__
         log.warning(
-            "event consumer cannot reach its database; will retry",
+            "event consumer cannot reach what it needs; will retry",
             extra={
                 "consumer": self.name,
                 "event_id": event.id,
+                "attempt": attempt,
                 "retry_in_seconds": delay,
-                "error": type(exc.__cause__).__name__,
+                "error": type(cause).__name__ if cause is not None else "unknown",
             },
         )
-        await self._settle(msg, event, "nak", delay=delay)
+        await self._pause(delay)
+        return not self._stopping
 
     async def _on_failure(
         self, msg: Msg, event: CloudEvent, exc: Exception, deliveries: int
