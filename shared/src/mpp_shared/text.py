@@ -7,20 +7,16 @@ on values decoded from opaque tokens (cursors), so a handler never sees such tex
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Any
 
 MAX_JSON_DEPTH = 64
 
 _INVALID_CHAR = re.compile("[\x00\ud800-\udfff]")
-# A ``\uXXXX`` escape, counted from the start of its run of backslashes, so that ``\\u0000``
-# (an escaped backslash, then the letters u0000) is not taken for one.
-_UNICODE_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u([0-9a-fA-F]{4})")
-# A JSON string, to blank out before counting brackets (unrolled: no backtracking).
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+# The only ``\uXXXX`` escapes that matter: NUL and surrogates (a literal prefix: fast to scan).
+_SUSPECT_ESCAPE = re.compile(rb"\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+_SQUARE = bytes.maketrans(b"{}", b"[]")
 
 NUL_MESSAGE = "Text must not contain a NUL character."
 SURROGATE_MESSAGE = "Text must not contain an unpaired surrogate (U+D800 to U+DFFF)."
@@ -79,9 +75,11 @@ def json_text_reason(body: bytes) -> str | None:
     if reason is not None or b"\\u" not in body:
         return reason
     pending_high_end = -1  # where the escape of a high surrogate ended, awaiting its low half
-    for match in _UNICODE_ESCAPE.finditer(body):
+    for match in _SUSPECT_ESCAPE.finditer(body):
+        start = match.start()
+        if _escaped(body, start):
+            continue  # ``\\u0000``: an escaped backslash, then the letters u0000
         code = int(match.group(1), 16)
-        start = match.end() - 6
         if pending_high_end >= 0:
             if start == pending_high_end and 0xDC00 <= code <= 0xDFFF:
                 pending_high_end = -1
@@ -89,18 +87,42 @@ def json_text_reason(body: bytes) -> str | None:
             return SURROGATE_MESSAGE
         if code == 0:
             return NUL_MESSAGE
-        if 0xD800 <= code <= 0xDBFF:
+        if code <= 0xDBFF:
             pending_high_end = match.end()
-        elif 0xDC00 <= code <= 0xDFFF:
+        else:
             return SURROGATE_MESSAGE
     return SURROGATE_MESSAGE if pending_high_end >= 0 else None
 
 
+def _escaped(body: bytes, backslash: int) -> bool:
+    """Whether the backslash at ``backslash`` is itself escaped (an odd run of them before)."""
+    run = 0
+    while backslash - run - 1 >= 0 and body[backslash - run - 1] == 0x5C:
+        run += 1
+    return run % 2 == 1
+
+
 def json_depth_exceeds(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
-    """Whether a JSON document nests arrays and objects more than ``max_depth`` deep."""
+    """Whether a JSON document nests arrays and objects more than ``max_depth`` deep.
+
+    Bytes operations only (no Python loop per character): drop escapes, keep quotes and
+    brackets, drop what lies inside strings, then peel innermost pairs.
+    """
     if body.count(b"[") + body.count(b"{") <= max_depth:
         return False  # cannot nest deeper than it has brackets: most bodies stop here
-    brackets = _JSON_STRING.sub(b'""', body).translate(None, _NOT_BRACKETS)
-    if len(brackets) <= max_depth:
-        return False
-    return max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, brackets))) > max_depth
+    if b"\\" in body:
+        # Escaped backslashes first (pairs from the left, as a parser reads them), so that
+        # every backslash left escapes the next byte: an escaped quote does not end a string.
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = body.translate(_SQUARE, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in skeleton:
+        skeleton = b"".join(skeleton.split(b'"')[0::2])  # brackets inside strings are text
+    # Each pass removes the innermost pairs only (replace scans the bytes it was given), so
+    # the passes needed to empty the brackets are the depth.
+    for depth in range(max_depth):
+        shorter = skeleton.replace(b"[]", b"")
+        if len(shorter) == len(skeleton):
+            # Empty, or unbalanced (not JSON): a parser would still recurse into what opens.
+            return depth + skeleton.count(b"[") > max_depth
+        skeleton = shorter
+    return bool(skeleton)

@@ -219,6 +219,10 @@ def test_depth_counts_only_brackets_outside_strings() -> None:
     assert not json_depth_exceeds(b"[" * 64 + b"]" * 64, 64)
     assert json_depth_exceeds(b"[" * 65 + b"]" * 65, 64)
     assert not json_depth_exceeds(b"[" + b"[]," * 200 + b"[]]", 64)
+    assert not json_depth_exceeds(b'{"x": "\\"' + b"[" * 70 + b'"}', 64)
+    assert json_depth_exceeds(b'{"x": "\\\\", "y": ' + b"[" * 70 + b"]" * 70 + b"}", 64)
+    # Not JSON, but a parser would recurse into every opening bracket before saying so.
+    assert json_depth_exceeds(b"[" * 10_000, 64)
 
 
 def test_invalid_text_is_found_in_keys_and_nested_values() -> None:
