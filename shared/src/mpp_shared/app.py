@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from mpp_shared.config import BaseServiceSettings
 from mpp_shared.events.connection import NatsConnection
+from mpp_shared.input_guard import InputGuardMiddleware
 from mpp_shared.observability.accesslog import AccessLog
 from mpp_shared.observability.logging import configure_logging
 from mpp_shared.observability.metrics import HttpMetrics
@@ -151,6 +152,8 @@ def create_service_app(
     app.state.access_log = access_log
     app.state.metrics = metrics
     install_problem_handlers(app)
+    # Inside the correlation (a refused request is still logged with its id), before the rest.
+    app.add_middleware(InputGuardMiddleware)
     app.add_middleware(CorrelationMiddleware, metrics=metrics, access_log=access_log)
 
     @app.get("/healthz", include_in_schema=False)

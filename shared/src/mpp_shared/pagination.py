@@ -10,6 +10,7 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from mpp_shared.problems import Problem
+from mpp_shared.text import contains_invalid_text
 
 T = TypeVar("T")
 
@@ -40,7 +41,8 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, TypeError) as exc:
         raise InvalidCursor("The cursor is not one this API gave out.") from exc
-    if not isinstance(value, dict):
+    # A forged cursor's strings reach SQL parameters: NUL or a lone surrogate would be a 500.
+    if not isinstance(value, dict) or contains_invalid_text(value):
         raise InvalidCursor("The cursor is not one this API gave out.")
     return value
 

@@ -141,6 +141,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         return problem_response(problem, request)
 
+    async def on_too_deep(request: Request, exc: Exception) -> JSONResponse:
+        # Input nested past what a parser or validator can recurse through is bad input.
+        log.warning("recursion limit reached", extra={"path": request.url.path})
+        problem = Problem(
+            "The request is nested too deeply to be processed.",
+            status=422,
+            code="too_deeply_nested",
+        )
+        return problem_response(problem, request)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
         problem = Problem("An unexpected error occurred.", status=500, code="internal_error")
@@ -149,4 +159,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RecursionError, on_too_deep)
     app.add_exception_handler(Exception, on_unexpected)
