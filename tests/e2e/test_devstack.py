@@ -16,7 +16,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from mpp_shared.embedded import free_port
+from mpp_shared.testing.stack import StackEnv
 
 pytestmark = pytest.mark.slow
 
@@ -79,16 +79,11 @@ def _login(gateway: str) -> str:
         return str(json.load(response)["access_token"])
 
 
-def test_stack_starts_answers_through_the_gateway_and_stops_cleanly(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in SERVICES}
-    env = dict(os.environ)
-    env.update({f"MPP_{name.upper()}_PORT": str(port) for name, port in ports.items()})
-    env.update(
-        MPP_DEV_POSTGRES_PORT=str(free_port()),
-        MPP_DEV_NATS_PORT=str(free_port()),
-        MPP_DEV_NATS_MONITOR_PORT=str(free_port()),
-    )
-    gateway = f"http://127.0.0.1:{ports['gateway']}"
+def test_stack_starts_answers_through_the_gateway_and_stops_cleanly(
+    tmp_path: Path, stack_env: StackEnv
+) -> None:
+    env = stack_env.env
+    gateway = stack_env.gateway_url
 
     process, first_lines = _start(tmp_path, env)
     try:

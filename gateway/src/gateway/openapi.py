@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from gateway.routes import Auth, RoutingTable
+from gateway.routes import Auth, Route, RoutingTable
+from mpp_shared.openapi import PROBLEM_JSON_SCHEMA, PROBLEM_SCHEMA, add_problems
 from mpp_shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,8 @@ def merge_documents(
             merged["paths"].setdefault(path, {}).update(item)
         merged["tags"].append({"name": service, "description": SERVICE_TAGS.get(service, "")})
     merged["paths"] = dict(sorted(merged["paths"].items()))
+    if merged["paths"]:  # the edge's own problem answers refer to it
+        components.setdefault("schemas", {}).setdefault(PROBLEM_SCHEMA, PROBLEM_JSON_SCHEMA)
     return merged
 
 
@@ -142,11 +145,25 @@ def _public_paths(
             operation["tags"] = [service]
             if route.auth is Auth.TOKEN and "security" not in operation:
                 operation["security"] = [{BEARER_SCHEME: []}]
+            operation["responses"] = dict(operation.get("responses") or {})
+            add_problems(operation, _edge_problems(route, operation))
             operations[method] = operation
         if operations:
             shared = {k: v for k, v in item.items() if k not in _HTTP_METHODS}
             kept[path] = {**shared, **operations}
     return kept
+
+
+def _edge_problems(route: Route, operation: Mapping[str, Any]) -> list[int]:
+    """What the gateway itself may answer before the service sees the request."""
+    statuses = [429]  # every route has a rate limit class
+    if route.auth is not Auth.SERVICE:
+        statuses.append(401)  # a token that is present is verified, on public routes too
+    if route.auth is Auth.TOKEN and (route.roles or not route.mfa_enrolment):
+        statuses.append(403)
+    if "requestBody" in operation:
+        statuses.append(413)
+    return statuses
 
 
 class OpenApiAggregator:

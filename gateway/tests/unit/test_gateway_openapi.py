@@ -113,3 +113,38 @@ def test_no_documents_give_an_empty_valid_document() -> None:
     assert merged["openapi"] == "3.1.0"
     assert merged["paths"] == {}
     assert merged["tags"] == []
+
+
+def test_the_gateways_own_answers_are_documented_on_every_operation() -> None:
+    html = {"description": "page", "content": {"text/html": {"schema": {"type": "string"}}}}
+    authorize = _operation()
+    authorize["responses"]["429"] = html
+    merged = _merge(
+        {
+            "identity": _document(
+                {
+                    "/api/v1/me": {
+                        "get": _operation(),
+                        "patch": {**_operation(), "requestBody": {}},
+                    },
+                    "/api/v1/auth/logout": {"post": _operation()},
+                    "/oauth2/authorize": {"post": authorize},
+                }
+            ),
+            "catalog": _document({"/api/v1/regions": {"get": _operation()}}),
+        }
+    )
+    paths = merged["paths"]
+
+    me, patch_me = paths["/api/v1/me"]["get"], paths["/api/v1/me"]["patch"]
+    assert {"401", "403", "429"} <= set(me["responses"])
+    assert "413" in patch_me["responses"]
+    assert "413" not in me["responses"]
+    # Public: a token that is present is still verified; no role to lack.
+    assert set(paths["/api/v1/regions"]["get"]["responses"]) == {"200", "401", "429"}
+    # Any valid token may log out, one only good for MFA enrolment too.
+    assert "403" not in paths["/api/v1/auth/logout"]["post"]["responses"]
+    limited = paths["/oauth2/authorize"]["post"]["responses"]["429"]
+    assert set(limited["content"]) == {"text/html", "application/problem+json"}
+    assert "401" not in paths["/oauth2/authorize"]["post"]["responses"]
+    assert "Problem" in merged["components"]["schemas"]

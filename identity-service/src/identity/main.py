@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from identity.api.errors import install_error_handlers
+from identity.api.oauth_responses import OAUTH_RESPONSES
 from identity.api.routes import admin, auth, citizens, clients, me, mfa, oauth, staff
 from identity.components import EXTRAS_KEY, build_components
 from identity.config import IdentitySettings
@@ -18,6 +19,7 @@ from identity.startup import (
     wire_registry,
 )
 from mpp_shared.app import ServiceRuntime, Worker, create_service_app
+from mpp_shared.openapi import document_responses
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -59,4 +61,5 @@ def create_app(settings: IdentitySettings) -> FastAPI:
     runtime: ServiceRuntime = app.state.runtime
     runtime.extras[EXTRAS_KEY] = components
     install_error_handlers(app)
+    document_responses(app, OAUTH_RESPONSES)
     return app

@@ -20,6 +20,7 @@ from mpp_shared.observability.accesslog import AccessLog
 from mpp_shared.observability.logging import configure_logging
 from mpp_shared.observability.metrics import HttpMetrics
 from mpp_shared.observability.middleware import CorrelationMiddleware
+from mpp_shared.openapi import install_openapi
 from mpp_shared.problems import PROBLEM_CONTENT_TYPE, install_problem_handlers
 
 if TYPE_CHECKING:
@@ -181,6 +182,7 @@ def create_service_app(
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     for router in routers:
         app.include_router(router)
+    install_openapi(app)
     return app
 
 

@@ -27,9 +27,19 @@ def _phone(value: str) -> str:
         raise ValueError("nomor ponsel tidak valid (08… atau +628…)") from None
 
 
-# Checked by the route with parse_nik: a malformed NIK is 422 ``invalid_nik``.
-Nik = Annotated[str, Field(min_length=1, max_length=32)]
-Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+# Checked by the route with parse_nik: a malformed NIK is 422 ``invalid_nik``. The document
+# says what a NIK is (16 ASCII digits), so clients need not learn it from that answer.
+Nik = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        json_schema_extra={"pattern": "^[0-9]{16}$", "minLength": 16, "maxLength": 16},
+    ),
+]
+Email = Annotated[
+    str, Field(max_length=254, json_schema_extra={"format": "email"}), AfterValidator(_email)
+]
 Phone = Annotated[str, Field(max_length=25), AfterValidator(_phone)]
 Password = Annotated[str, Field(min_length=1, max_length=256)]
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]

@@ -28,6 +28,7 @@ from catalog.domain.models import Category, Channel, ServiceFields, ServiceHeade
 from mpp_shared.auth import CurrentPrincipal
 from mpp_shared.deps import SessionDep
 from mpp_shared.idempotency import IdempotencyKey, idempotent, request_fingerprint
+from mpp_shared.openapi import problems
 from mpp_shared.pagination import Page, PageQuery, encode_cursor
 
 router = APIRouter(prefix="/api/v1/services", tags=["services"])
@@ -136,7 +137,7 @@ async def edit_draft(
     return JSONResponse(_draft_document(header, draft), headers={"Cache-Control": "no-store"})
 
 
-@router.post("/{service_id}/publish", response_model=ServiceRead)
+@router.post("/{service_id}/publish", response_model=ServiceRead, responses=problems(409))
 async def publish_service(
     service_id: uuid.UUID, principal: CurrentPrincipal, repo: Repository, events: Events
 ) -> JSONResponse:
@@ -147,7 +148,7 @@ async def publish_service(
     return JSONResponse({**document, "latest_version": document["version"]})
 
 
-@router.post("/{service_id}/retire", response_model=ServiceRead)
+@router.post("/{service_id}/retire", response_model=ServiceRead, responses=problems(409))
 async def retire_service(
     service_id: uuid.UUID, principal: CurrentPrincipal, repo: Repository, events: Events
 ) -> JSONResponse:

@@ -20,13 +20,14 @@ from identity.domain.accounts import authenticate
 from identity.domain.models import FIRST_PARTY_CLIENT_ID, FIRST_PARTY_SCOPES
 from mpp_shared.auth import EnrolmentPrincipal
 from mpp_shared.deps import SessionDep
+from mpp_shared.openapi import problems
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-@router.post("/login", response_model=TokenResponse)
+@router.post("/login", response_model=TokenResponse, responses=problems(401, 429))
 async def login(
     body: LoginRequest,
     response: Response,

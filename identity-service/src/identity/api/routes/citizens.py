@@ -14,11 +14,17 @@ from identity.domain.accounts import Registration, register_citizen
 from identity.dukcapil.nik import parse_nik
 from mpp_shared.deps import SessionDep
 from mpp_shared.idempotency import IdempotencyKey
+from mpp_shared.openapi import problems
 
 router = APIRouter(prefix="/api/v1/citizens", tags=["citizens"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CitizenCreated)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CitizenCreated,
+    responses=problems(409, 429),
+)
 async def register(
     body: CitizenCreate,
     session: SessionDep,

@@ -28,6 +28,7 @@ from identity.domain.consents import revoke_consent
 from identity.domain.exceptions import InvalidInput, NotAllowed
 from identity.domain.models import Account
 from mpp_shared.deps import SessionDep
+from mpp_shared.openapi import problems
 from mpp_shared.pagination import Page
 
 router = APIRouter(prefix="/api/v1/me", tags=["me"])
@@ -46,7 +47,7 @@ async def read_me(account: CurrentAccount) -> MeRead:
     return MeRead.of(account)
 
 
-@router.patch("", response_model=MeRead)
+@router.patch("", response_model=MeRead, responses=problems(409))
 async def update_me(body: MeUpdate, account: CurrentAccount, repos: ReposDep) -> MeRead:
     """Contact fields only (``email``, ``phone``); registry fields are read-only."""
     _citizen(account)
@@ -62,7 +63,9 @@ async def update_me(body: MeUpdate, account: CurrentAccount, repos: ReposDep) ->
     return MeRead.of(updated)
 
 
-@selfie_router.post("/face-verification", response_model=FaceVerificationRead)
+@selfie_router.post(
+    "/face-verification", response_model=FaceVerificationRead, responses=problems(429)
+)
 async def face_verification(
     selfie: Annotated[UploadFile, File(description="A JPEG or PNG selfie")],
     account: CurrentAccount,

@@ -10,12 +10,13 @@ from identity.api.deps import ComponentsDep, EnrollingAccount, ReposDep
 from identity.api.schemas import TotpConfirm, TotpEnrolmentRead
 from identity.domain.accounts import confirm_totp_enrolment, start_totp_enrolment
 from identity.domain.exceptions import InvalidOtp
+from mpp_shared.openapi import problems
 from mpp_shared.problems import Problem
 
 router = APIRouter(prefix="/api/v1/me/mfa", tags=["mfa"])
 
 
-@router.post("/totp", response_model=TotpEnrolmentRead)
+@router.post("/totp", response_model=TotpEnrolmentRead, responses=problems(409))
 async def start_totp(
     account: EnrollingAccount, repos: ReposDep, components: ComponentsDep
 ) -> TotpEnrolmentRead:
@@ -26,7 +27,7 @@ async def start_totp(
     return TotpEnrolmentRead(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri)
 
 
-@router.post("/totp/confirm", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/totp/confirm", status_code=status.HTTP_204_NO_CONTENT, responses=problems(409))
 async def confirm_totp(
     body: TotpConfirm, account: EnrollingAccount, repos: ReposDep, components: ComponentsDep
 ) -> Response:
