@@ -4,6 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from identity.api.caching import NoStoreByDefault
 from identity.api.errors import install_error_handlers
 from identity.api.routes import admin, auth, citizens, clients, me, mfa, oauth, staff
 from identity.components import EXTRAS_KEY, build_components
@@ -59,4 +60,5 @@ def create_app(settings: IdentitySettings) -> FastAPI:
     runtime: ServiceRuntime = app.state.runtime
     runtime.extras[EXTRAS_KEY] = components
     install_error_handlers(app)
+    app.add_middleware(NoStoreByDefault)
     return app

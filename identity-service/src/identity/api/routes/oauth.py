@@ -81,8 +81,10 @@ def _oauth_error(exc: OAuthError) -> JSONResponse:
 
 
 @router.get("/.well-known/openid-configuration")
-async def discovery(components: ComponentsDep) -> dict[str, Any]:
+async def discovery(components: ComponentsDep, response: Response) -> dict[str, Any]:
     issuer = components.issuer.issuer
+    # Public and the same for everyone: the one identity document that may be cached.
+    response.headers["Cache-Control"] = "public, max-age=300"
     return {
         "issuer": issuer,
         "authorization_endpoint": issuer + AUTHORIZE_PATH,
