@@ -26,9 +26,7 @@ async def test_personal_data_and_credentials_are_never_stored(service: Service):
         "PATCH /api/v1/me": await service.client.patch(
             "/api/v1/me", json={"phone": "081298765432"}, headers=citizen
         ),
-        "GET /api/v1/me/consents": await service.client.get(
-            "/api/v1/me/consents", headers=citizen
-        ),
+        "GET /api/v1/me/consents": await service.client.get("/api/v1/me/consents", headers=citizen),
         "GET /api/v1/me/access-log": await service.client.get(
             "/api/v1/me/access-log", headers=citizen
         ),

@@ -153,3 +153,19 @@ def test_a_password_may_not_contain_the_nik_or_the_emails_name():
         check_password_policy("pendek", min_length=10)
     # A one-letter email name forbids nothing.
     check_password_policy("a-long-passphrase", min_length=10, personal=("a",))
+
+
+def test_a_citizen_token_never_carries_an_agency_clients_processing_scope():
+    from identity.domain.scopes import scopes_for_role
+
+    requested = ["openid", "profile", "applications:process", "applications:read"]
+
+    assert scopes_for_role("citizen", requested) == ("openid", "profile")
+    assert scopes_for_role("officer", requested) == tuple(requested)
+    assert scopes_for_role("agency_admin", requested) == (
+        "openid",
+        "profile",
+        "applications:read",
+    )
+    assert scopes_for_role("platform_admin", ["mfa:enroll", "applications:read"]) == ("mfa:enroll",)
+    assert scopes_for_role("stranger", requested) == ()

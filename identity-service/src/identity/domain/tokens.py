@@ -22,6 +22,7 @@ from identity.domain.ports import (
     SigningKeyRepository,
     TokenRepository,
 )
+from identity.domain.scopes import scopes_for_role
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +184,11 @@ class TokenService:
         family_id: uuid.UUID | None = None,
     ) -> tuple[TokenSet, uuid.UUID]:
         """An access token, a refresh token (a new family unless ``family_id``) and, for
-        ``openid``, an ID token. Returns the tokens and the family."""
+        ``openid``, an ID token. Returns the tokens and the family.
+
+        The tokens carry the scopes asked for that the account's role may hold, whatever the
+        client itself may do."""
+        scope = scopes_for_role(account.role, scope)
         if family_id is None:
             family_id = await self._tokens.create_family(
                 account_id=account.id, client_id=client.client_id, scope=scope, auth_time=auth_time
