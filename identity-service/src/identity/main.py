@@ -6,7 +6,17 @@ from fastapi import FastAPI
 
 from identity.api.caching import NoStoreByDefault
 from identity.api.errors import install_error_handlers
-from identity.api.routes import admin, auth, citizens, clients, me, mfa, oauth, staff
+from identity.api.routes import (
+    accounts,
+    admin,
+    auth,
+    citizens,
+    clients,
+    me,
+    mfa,
+    oauth,
+    staff,
+)
 from identity.components import EXTRAS_KEY, build_components
 from identity.config import IdentitySettings
 from identity.housekeeping import HousekeepingWorker
@@ -51,6 +61,7 @@ def create_app(settings: IdentitySettings) -> FastAPI:
             staff.router,
             clients.router,
             admin.router,
+            accounts.router,
         ],
         migrations_dir=MIGRATIONS_DIR,
         workers=workers,

@@ -251,6 +251,12 @@ async def test_a_code_used_twice_revokes_what_it_gave(service: Service, agency_c
 
     assert second.status_code == 400
     assert refresh.status_code == 400
+    # The gateways hear of it too: the session the code gave is refused there.
+    sid = jose_jwt.get_unverified_claims(first.json()["access_token"])["sid"]
+    revoked = [e["data"] for e in await service.outbox("mpp.identity.access.revoked")]
+    assert {"kind": "session", "id": sid, "reason": "code_reused"}.items() <= next(
+        d for d in revoked if d["id"] == sid
+    ).items()
 
 
 async def test_the_login_form_refuses_a_post_without_its_cookie(service: Service, agency_client):

@@ -84,6 +84,7 @@ def token_service(components: Components, repos: Repositories) -> TokenService:
         key_cache=components.key_cache,
         tokens=repos.tokens,
         accounts=repos.accounts,
+        events=repos.events,
     )
 
 

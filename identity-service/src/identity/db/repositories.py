@@ -220,6 +220,17 @@ class AccountRepository:
         )
         return result.first() is not None
 
+    async def disable(self, account_id: uuid.UUID) -> bool:
+        """Disable the account (once: a second time keeps the first moment); False when there
+        is no such account."""
+        result = await self._session.execute(
+            update(AccountRow)
+            .where(AccountRow.id == account_id)
+            .values(disabled_at=func.coalesce(AccountRow.disabled_at, func.now()))
+            .returning(AccountRow.id)
+        )
+        return result.first() is not None
+
     async def platform_admin_exists(self) -> bool:
         statement = select(AccountRow.id).where(AccountRow.role == Role.PLATFORM_ADMIN).limit(1)
         return (await self._session.execute(statement)).first() is not None

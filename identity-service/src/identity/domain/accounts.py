@@ -21,6 +21,7 @@ from identity.domain.exceptions import (
     MfaNotStarted,
     MfaRequired,
     NotAllowed,
+    NotFound,
     RateLimited,
     RegistryMismatch,
     Throttled,
@@ -36,6 +37,7 @@ from identity.domain.ports import (
     TokenRepository,
 )
 from identity.domain.profile import citizen_profile
+from identity.domain.revocation import record_access_revoked
 from identity.domain.throttle import AttemptPolicy, DelayPolicy, FailurePolicy
 from identity.domain.totp import matching_step, new_secret, provisioning_uri
 from identity.dukcapil.registry import SESUAI, PopulationRegistry
@@ -553,6 +555,33 @@ async def ensure_bootstrap_admin(
     except (EmailInUse, AlreadyRegistered):
         return None  # another replica was first
     return account
+
+
+async def disable_account(
+    *,
+    actor: Actor,
+    account_id: uuid.UUID,
+    accounts: AccountRepository,
+    events: EventRecorder,
+    access_lifetime: timedelta,
+    now: datetime,
+) -> None:
+    """A platform admin disables an account: it can no longer log in or refresh, and the
+    gateways refuse the access tokens it still holds."""
+    if Role.PLATFORM_ADMIN not in actor.roles:
+        raise NotAllowed("Only platform admins disable accounts.")
+    if account_id == actor.account_id:
+        raise NotAllowed("Platform admins cannot disable their own account.")
+    if not await accounts.disable(account_id):
+        raise NotFound("account not found")
+    await record_access_revoked(
+        events,
+        kind="account",
+        id=str(account_id),
+        reason="account_disabled",
+        access_lifetime=access_lifetime,
+        now=now,
+    )
 
 
 def ensure_active(account: Account | None) -> Account:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import secrets
 import uuid
@@ -415,8 +416,9 @@ async def token(
 
 @router.post("/oauth2/revoke", response_model=None)
 async def revoke(request: Request, repos: ReposDep, tokens: TokenServiceDep) -> Response:
-    """RFC 7009: a refresh token (or an access token) ends its session; unknown tokens are
-    answered 200 too, so the endpoint tells nothing."""
+    """RFC 7009: a refresh token (or an access token) ends its session; an access token is
+    also refused by the gateways from now on (its ``jti``). Unknown tokens are answered 200
+    too, so the endpoint tells nothing."""
     form = await _form(request)
     try:
         client_id, client_secret = _client_credentials_of(request, form)
@@ -428,22 +430,26 @@ async def revoke(request: Request, repos: ReposDep, tokens: TokenServiceDep) -> 
     value = form.get("token", "")
     if not value:
         return _oauth_error(OAuthError("invalid_request", "token is required."))
+    now = datetime.now(UTC)
     if value.count(".") == 2:
         try:
             principal = await get_token_verifier(request).verify(value)
         except InvalidToken:
             principal = None
-        sid = principal.claims.get("sid") if principal is not None else None
-        if (
-            principal is not None
-            and principal.client_id == client.client_id
-            and isinstance(sid, str)
-        ):
-            await tokens.end_session(
-                family_id=uuid.UUID(sid), account_id=uuid.UUID(principal.subject)
-            )
+        if principal is not None and principal.client_id == client.client_id:
+            jti, sid = principal.claims.get("jti"), principal.claims.get("sid")
+            if isinstance(jti, str) and jti:
+                await tokens.revoke_access_token(jti=jti, now=now)
+            if isinstance(sid, str):
+                with contextlib.suppress(ValueError):
+                    await tokens.end_session(
+                        family_id=uuid.UUID(sid),
+                        account_id=uuid.UUID(principal.subject),
+                        now=now,
+                        reason="revoked",
+                    )
     else:
-        await tokens.revoke_refresh_token(token=value, client=client)
+        await tokens.revoke_refresh_token(token=value, client=client, now=now)
     return Response(status_code=200, headers=NO_STORE)
 
 
