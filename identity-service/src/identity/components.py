@@ -1,4 +1,5 @@
-"""The long-lived parts of a running identity service, built once from the settings."""
+"""The long-lived parts of a running identity service, built once from the settings: the
+service's own runtime (``ServiceRuntime.state``), which its dependencies read typed."""
 
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ from identity.domain.passwords import PasswordHasher
 from identity.domain.throttle import AttemptPolicy, DelayPolicy, FailurePolicy
 from identity.domain.tokens import Issuer, TokenLifetimes
 from identity.dukcapil.registry import PopulationRegistry
-
-EXTRAS_KEY = "identity"
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

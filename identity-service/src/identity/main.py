@@ -17,7 +17,7 @@ from identity.api.routes import (
     oauth,
     staff,
 )
-from identity.components import EXTRAS_KEY, build_components
+from identity.components import build_components
 from identity.config import IdentitySettings
 from identity.housekeeping import HousekeepingWorker
 from identity.messaging.consumers.agencies import agency_consumer
@@ -67,9 +67,8 @@ def create_app(settings: IdentitySettings) -> FastAPI:
         workers=workers,
         on_startup=[wire_registry, prepare_accounts_and_keys, install_local_verifier],
         on_shutdown=[close_local_verifier],
+        state=components,
     )
-    runtime: ServiceRuntime = app.state.runtime
-    runtime.extras[EXTRAS_KEY] = components
     install_error_handlers(app)
     app.add_middleware(NoStoreByDefault)
     return app

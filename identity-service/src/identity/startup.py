@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from identity.components import EXTRAS_KEY, Components
+from identity.components import Components
 from identity.config import IdentitySettings
 from identity.db.repositories import AccountRepository, SigningKeyRepository
 from identity.domain.accounts import REGISTRY_CALLER, ensure_bootstrap_admin
@@ -20,7 +20,7 @@ from identity.domain.signing import ensure_signing_key, jwks
 from identity.dukcapil.mock import MockDukcapil
 from identity.dukcapil.population import seed_population
 from mpp_shared.app import ServiceRuntime
-from mpp_shared.auth import VERIFIER_EXTRAS_KEY, JwksClient, TokenVerifier
+from mpp_shared.auth import JwksClient, TokenVerifier
 from mpp_shared.auth import Role as AuthRole
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,7 @@ LOCAL_JWKS_URL = "local:identity-signing-keys"
 
 
 def components_of(runtime: ServiceRuntime) -> Components:
-    components: Components = runtime.extras[EXTRAS_KEY]
-    return components
+    return runtime.state_as(Components)
 
 
 async def wire_registry(runtime: ServiceRuntime) -> None:
@@ -56,7 +55,6 @@ async def wire_registry(runtime: ServiceRuntime) -> None:
     if settings.seed_demo_data and DEMO_RESIDENTS.exists():
         await seed_population(sessionmaker, size=0, dataset=DEMO_RESIDENTS)
     components.registry = MockDukcapil(sessionmaker, daily_quota=settings.dukcapil_daily_quota)
-    runtime.extras["registry"] = components.registry
 
 
 async def prepare_accounts_and_keys(runtime: ServiceRuntime) -> None:
@@ -130,8 +128,8 @@ def local_token_verifier(runtime: ServiceRuntime, settings: IdentitySettings) ->
 
 async def install_local_verifier(runtime: ServiceRuntime) -> None:
     settings = components_of(runtime).settings
-    runtime.extras[VERIFIER_EXTRAS_KEY] = local_token_verifier(runtime, settings)
+    runtime.token_verifier = local_token_verifier(runtime, settings)
 
 
 async def close_local_verifier(runtime: ServiceRuntime) -> None:
-    runtime.extras.pop(VERIFIER_EXTRAS_KEY, None)
+    runtime.token_verifier = None

@@ -289,7 +289,9 @@ async def test_an_unsigned_alg_none_token_is_401(service: Service):
 
 async def test_an_expired_token_is_401(service: Service):
     access, _ = await service.citizen(service.residents[10])
-    components = service.app.state.runtime.extras["identity"]
+    from identity.components import Components
+
+    components = service.app.state.runtime.state_as(Components)
     async with service.sessionmaker()() as session:
         from identity.db.repositories import SigningKeyRepository
 

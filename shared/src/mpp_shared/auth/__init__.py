@@ -1,7 +1,6 @@
 """JWT access-token verification against identity-service's JWKS, and FastAPI auth dependencies."""
 
 from mpp_shared.auth.deps import (
-    VERIFIER_EXTRAS_KEY,
     CurrentPrincipal,
     EnrolmentPrincipal,
     Forbidden,
@@ -33,7 +32,6 @@ __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "MFA_ENROLL_SCOPE",
     "STAFF_ROLES",
-    "VERIFIER_EXTRAS_KEY",
     "CurrentPrincipal",
     "EnrolmentPrincipal",
     "Forbidden",
