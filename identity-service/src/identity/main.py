@@ -17,17 +17,18 @@ from identity.api.routes import (
     oauth,
     staff,
 )
+from identity.bootstrap import (
+    close_local_verifier,
+    install_local_verifier,
+    prepare_keys_and_admin,
+    wire_registry,
+)
 from identity.components import build_components
 from identity.config import IdentitySettings
+from identity.demo_data import seed_demo_data
 from identity.housekeeping import HousekeepingWorker
 from identity.messaging.consumers.agencies import agency_consumer
 from identity.messaging.rpc import rpc_responders
-from identity.startup import (
-    close_local_verifier,
-    install_local_verifier,
-    prepare_accounts_and_keys,
-    wire_registry,
-)
 from mpp_shared.app import ServiceRuntime, Worker, create_service_app
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -65,7 +66,7 @@ def create_app(settings: IdentitySettings) -> FastAPI:
         ],
         migrations_dir=MIGRATIONS_DIR,
         workers=workers,
-        on_startup=[wire_registry, prepare_accounts_and_keys, install_local_verifier],
+        on_startup=[wire_registry, prepare_keys_and_admin, seed_demo_data, install_local_verifier],
         on_shutdown=[close_local_verifier],
         state=components,
     )
