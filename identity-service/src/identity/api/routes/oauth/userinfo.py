@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from identity.api.deps import ReposDep
+from identity.domain.claims import userinfo_claims
 from identity.domain.consents import record_access
 from mpp_shared.auth import CurrentPrincipal, InvalidToken
 from mpp_shared.problems import Problem
@@ -24,38 +25,8 @@ async def _userinfo(principal: CurrentPrincipal, repos: ReposDep) -> dict[str, A
     account = await repos.accounts.get(account_id)
     if account is None or account.disabled:
         raise InvalidToken("the account no longer exists")
-    claims: dict[str, Any] = {
-        "sub": str(account.id),
-        "roles": account.roles,
-        "ial": account.assurance_level,
-    }
-    if account.agency_id is not None:
-        claims["agency_id"] = str(account.agency_id)
-    read: list[str] = []
-    profile = account.profile
-    if principal.has_scope("profile"):
-        claims["name"] = account.full_name
-        read.append("full_name")
-        if profile is not None:
-            claims["birthdate"] = profile.birth_date.isoformat()
-            claims["gender"] = "female" if profile.gender == "P" else "male"
-            read += ["birth_date", "gender"]
-    if principal.has_scope("email"):
-        claims["email"] = account.email
-        claims["email_verified"] = False
-    if principal.has_scope("phone") and account.phone:
-        claims["phone_number"] = account.phone
-        claims["phone_number_verified"] = False
-    if principal.has_scope("address") and profile is not None:
-        address = profile.address
-        claims["address"] = {
-            "street_address": f"{address.street} RT {address.rt}/RW {address.rw}",
-            "locality": f"{address.village}, {address.district}",
-            "region": f"{address.regency}, {address.province}",
-            "country": "ID",
-            "region_code": address.region_code,
-        }
-        read.append("address")
+    released = userinfo_claims(account, principal.scopes)
+    read = released.registry_fields
     client = await repos.clients.get(principal.client_id) if principal.client_id else None
     if read and account.is_citizen and (client is None or not client.first_party):
         # Registry data handed to another organisation's system: the citizen sees it.
@@ -68,7 +39,7 @@ async def _userinfo(principal: CurrentPrincipal, repos: ReposDep) -> dict[str, A
             fields=read,
             now=datetime.now(UTC),
         )
-    return claims
+    return released.claims
 
 
 @router.get("/oauth2/userinfo")
