@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from nats.aio.msg import Msg
 from starlette.middleware import Middleware
 
-from catalog.api.deps import READ_POOL_EXTRAS_KEY
 from catalog.api.errors import install_catalog_error_handlers
 from catalog.api.response_cache import ResponseCache, ResponseCacheMiddleware
 from catalog.api.routes import agencies, locations, regions, services
@@ -18,6 +17,7 @@ from catalog.db import read_pool
 from catalog.db.regions_loader import sync_regions
 from catalog.demo.data import DEMO_REGENCY_CODES
 from catalog.demo.loader import load_demo_data
+from catalog.runtime import CatalogRuntime
 from mpp_shared.app import ServiceRuntime, create_service_app
 from mpp_shared.auth import install_token_verifier, stop_token_verifier
 from mpp_shared.events.connection import NatsConnection
@@ -31,6 +31,7 @@ def create_app(settings: CatalogSettings, *, jwks_http: httpx.AsyncClient | None
     cache = ResponseCache(
         ttl=settings.response_cache_seconds, max_entries=settings.response_cache_entries
     )
+    catalog = CatalogRuntime()
 
     async def start_verifier(runtime: ServiceRuntime) -> None:
         install_token_verifier(runtime, http=jwks_http)
@@ -43,10 +44,10 @@ def create_app(settings: CatalogSettings, *, jwks_http: httpx.AsyncClient | None
         )
 
     async def open_read_pool(runtime: ServiceRuntime) -> None:
-        runtime.extras[READ_POOL_EXTRAS_KEY] = await read_pool.open_read_pool(settings)
+        catalog.read_pool = await read_pool.open_read_pool(settings)
 
     async def close_read_pool(runtime: ServiceRuntime) -> None:
-        pool = runtime.extras.pop(READ_POOL_EXTRAS_KEY, None)
+        pool, catalog.read_pool = catalog.read_pool, None
         if pool is not None:
             await pool.close()
 
@@ -67,6 +68,7 @@ def create_app(settings: CatalogSettings, *, jwks_http: httpx.AsyncClient | None
         migrations_dir=MIGRATIONS_DIR,
         on_startup=[start_verifier, load_regions, open_read_pool, seed, watch_changes],
         on_shutdown=[close_read_pool, stop_token_verifier],
+        state=catalog,
     )
     install_catalog_error_handlers(app)
     # Inside the correlation middleware (appended, not added): cached answers still carry

@@ -10,7 +10,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from catalog.api.deps import READ_POOL_EXTRAS_KEY
 from catalog.db import queries
 from catalog.db.tables import ServiceVersionRow
 from catalog.demo.data import (
@@ -23,6 +22,7 @@ from catalog.demo.data import (
 )
 from catalog.demo.loader import load_demo_data
 from catalog.domain.regions import region_keys_for_filter
+from catalog.runtime import CatalogRuntime
 from mpp_shared.events.tables import outbox
 
 
@@ -232,7 +232,8 @@ async def _all_pages(client: httpx.AsyncClient, limit: int, **params: Any) -> li
 
 def _read_pool(client: httpx.AsyncClient) -> Any:
     """The app's asyncpg pool, under its queue."""
-    return client.app.state.runtime.extras[READ_POOL_EXTRAS_KEY].pool  # type: ignore[attr-defined]
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return runtime.state_as(CatalogRuntime).open_read_pool().pool
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from alembic import command
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from catalog.api.deps import READ_POOL_EXTRAS_KEY
 from catalog.main import MIGRATIONS_DIR
+from catalog.runtime import CatalogRuntime
 from mpp_shared.db.migrations import alembic_config
 
 FORM = {"type": "object", "properties": {"nik": {"type": "string"}}}
@@ -135,7 +135,7 @@ async def test_migration_0003_can_be_undone_and_redone_with_the_same_answers(
         assert all(before.values())
         runtime = client.app.state.runtime  # type: ignore[attr-defined]
         await _migrate(runtime.engine, "downgrade", "0002")
-        pool = runtime.extras[READ_POOL_EXTRAS_KEY].pool
+        pool = runtime.state_as(CatalogRuntime).open_read_pool().pool
         assert await pool.fetchval("SELECT to_regclass('service_search')") is None
         await _migrate(runtime.engine, "upgrade", "head")
         # The pool's prepared statements named the tables that were dropped.

@@ -1,4 +1,5 @@
-"""The long-lived parts of a running identity service, built once from the settings."""
+"""The long-lived parts of a running identity service, built once from the settings: the
+service's own runtime (``ServiceRuntime.state``), which its dependencies read typed."""
 
 from __future__ import annotations
 
@@ -11,11 +12,9 @@ from identity.domain.accounts import LoginPolicies, RegistrationLimits
 from identity.domain.crypto import FormSigner, SecretBox, derive_key
 from identity.domain.keys import KeyCache
 from identity.domain.passwords import PasswordHasher
-from identity.domain.throttle import AttemptPolicy, FailurePolicy
+from identity.domain.throttle import AttemptPolicy, DelayPolicy, FailurePolicy
 from identity.domain.tokens import Issuer, TokenLifetimes
 from identity.dukcapil.registry import PopulationRegistry
-
-EXTRAS_KEY = "identity"
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -70,10 +69,10 @@ def build_components(settings: IdentitySettings) -> Components:
             ),
         ),
         login_policies=LoginPolicies(
-            per_account=FailurePolicy(
+            per_pair=FailurePolicy(
                 window=window,
-                slow_after=settings.login_account_slow_after,
-                lock_after=settings.login_account_lock_after,
+                slow_after=settings.login_pair_slow_after,
+                lock_after=settings.login_pair_lock_after,
                 base_delay=settings.login_slowdown_base_seconds,
                 max_delay=settings.login_slowdown_max_seconds,
                 lock=lock,
@@ -85,6 +84,12 @@ def build_components(settings: IdentitySettings) -> Components:
                 base_delay=settings.login_slowdown_base_seconds,
                 max_delay=settings.login_slowdown_max_seconds,
                 lock=lock,
+            ),
+            per_account=DelayPolicy(
+                window=window,
+                slow_after=settings.login_account_slow_after,
+                base_delay=settings.login_slowdown_base_seconds,
+                max_delay=settings.login_account_max_delay_seconds,
             ),
         ),
         registration_limits=RegistrationLimits(

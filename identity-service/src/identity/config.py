@@ -57,21 +57,24 @@ class IdentitySettings(BaseServiceSettings):
     argon2_parallelism: int = 4
     password_min_length: int = 10
 
-    # Addresses whose X-Forwarded-For is believed (the gateway). Services listen on an internal
-    # network only, so loopback and the private ranges are the default.
-    trusted_proxies: tuple[str, ...] = (
-        "127.0.0.1/32",
-        "::1/128",
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-    )
+    # The gateway's addresses or CIDRs (MPP_IDENTITY_TRUSTED_PROXIES, a JSON list): only a
+    # request from one of them may name the caller's address in X-Forwarded-For. Anyone else's
+    # header is ignored, since login and registration throttling count per address. The default
+    # is loopback, where `make run` puts the gateway; docker-compose names the gateway's address.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
 
-    # Login throttling: after `slow_after` failures in the window each attempt must wait
-    # base·2^(n-slow_after) seconds (capped); after `lock_after` the key is locked.
+    # Login throttling (the rule: identity.domain.accounts.authenticate, identity-service/
+    # README.md). Per account and address: after `slow_after` failures in the window each
+    # attempt waits base·2^(n-slow_after) seconds (at most `slowdown_max`), after `lock_after`
+    # that address is locked out of that account for `lock_seconds`. Per address, for every
+    # account: the same with the ip thresholds. Per account, from every address: after
+    # `account_slow_after` failures each address waits its turn (at most
+    # `account_max_delay_seconds`) before each attempt; an account is never locked.
     login_window_seconds: int = 900
-    login_account_slow_after: int = 3
-    login_account_lock_after: int = 10
+    login_pair_slow_after: int = 3
+    login_pair_lock_after: int = 10
+    login_account_slow_after: int = 10
+    login_account_max_delay_seconds: float = 30.0
     login_ip_slow_after: int = 20
     login_ip_lock_after: int = 100
     login_slowdown_base_seconds: float = 1.0

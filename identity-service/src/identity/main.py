@@ -4,20 +4,32 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from identity.api.caching import NoStoreByDefault
 from identity.api.errors import install_error_handlers
 from identity.api.oauth_responses import OAUTH_RESPONSES
-from identity.api.routes import admin, auth, citizens, clients, me, mfa, oauth, staff
-from identity.components import EXTRAS_KEY, build_components
+from identity.api.routes import (
+    accounts,
+    admin,
+    auth,
+    citizens,
+    clients,
+    me,
+    mfa,
+    oauth,
+    staff,
+)
+from identity.bootstrap import (
+    close_local_verifier,
+    install_local_verifier,
+    prepare_keys_and_admin,
+    wire_registry,
+)
+from identity.components import build_components
 from identity.config import IdentitySettings
+from identity.demo_data import seed_demo_data
 from identity.housekeeping import HousekeepingWorker
 from identity.messaging.consumers.agencies import agency_consumer
 from identity.messaging.rpc import rpc_responders
-from identity.startup import (
-    close_local_verifier,
-    install_local_verifier,
-    prepare_accounts_and_keys,
-    wire_registry,
-)
 from mpp_shared.app import ServiceRuntime, Worker, create_service_app
 from mpp_shared.openapi import document_responses
 
@@ -52,14 +64,15 @@ def create_app(settings: IdentitySettings) -> FastAPI:
             staff.router,
             clients.router,
             admin.router,
+            accounts.router,
         ],
         migrations_dir=MIGRATIONS_DIR,
         workers=workers,
-        on_startup=[wire_registry, prepare_accounts_and_keys, install_local_verifier],
+        on_startup=[wire_registry, prepare_keys_and_admin, seed_demo_data, install_local_verifier],
         on_shutdown=[close_local_verifier],
+        state=components,
     )
-    runtime: ServiceRuntime = app.state.runtime
-    runtime.extras[EXTRAS_KEY] = components
     install_error_handlers(app)
     document_responses(app, OAUTH_RESPONSES)
+    app.add_middleware(NoStoreByDefault)
     return app

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import time
+import uuid
 from typing import Any
 
 from jose import jwt
@@ -80,14 +81,19 @@ async def test_a_wrong_password_is_401_and_says_nothing_more(service: Service):
     assert wrong.json()["detail"] == unknown.json()["detail"]
 
 
-async def test_repeated_failures_slow_down_then_lock_the_account(service: Service):
+async def test_repeated_failures_from_one_address_slow_down_then_lock_only_that_address(
+    service: Service,
+):
     person = service.residents[3]
     await service.register(person, email="agus@warga.test")
+    ip = service.new_ip()
 
     statuses = []
     for _ in range(3):
-        statuses.append((await service.login("agus@warga.test", "tebak-tebakan-1")).status_code)
-    slowed = await service.login("agus@warga.test", PASSWORD)
+        statuses.append(
+            (await service.login("agus@warga.test", "tebak-tebakan-1", ip=ip)).status_code
+        )
+    slowed = await service.login("agus@warga.test", PASSWORD, ip=ip)
     assert statuses == [401, 401, 401]
     # The third failure imposes a wait: even the right password has to wait for it.
     assert slowed.status_code == 429
@@ -96,12 +102,76 @@ async def test_repeated_failures_slow_down_then_lock_the_account(service: Servic
 
     for delay in (0.25, 0.45):
         await asyncio.sleep(delay)
-        assert (await service.login("agus@warga.test", "tebak-lagi-123")).status_code == 401
-    locked = await service.login("agus@warga.test", PASSWORD, ip=service.new_ip())
+        wrong = await service.login("agus@warga.test", "tebak-lagi-123", ip=ip)
+        assert wrong.status_code == 401
+    locked = await service.login("agus@warga.test", PASSWORD, ip=ip)
+    elsewhere = await service.login("agus@warga.test", PASSWORD)
 
     assert locked.status_code == 429
     assert locked.json()["code"] == "account_locked"
     assert int(locked.headers["retry-after"]) > 60
+    # The owner, from an address of their own, is not locked out by what that one did.
+    assert elsewhere.status_code == 200, elsewhere.text
+
+
+async def _guess_from_many_addresses(service: Service, username: str, guesses: int) -> None:
+    statuses = [
+        (await service.login(username, "tebakan-orang-lain-1")).status_code for _ in range(guesses)
+    ]
+    # Heard until the account is under attack; then every new address first waits its turn.
+    assert statuses == [401] * 6 + [429] * (guesses - 6)
+
+
+async def _after_the_wait(service: Service, username: str, ip: str, **login: Any) -> Any:
+    first = await service.login(username, ip=ip, **login)
+    assert first.status_code == 429, first.text
+    assert first.json()["code"] == "too_many_attempts"
+    wait = int(first.headers["retry-after"])
+    assert 1 <= wait <= 1  # login_account_max_delay_seconds of the tests: a bounded delay
+    early = await service.login(username, ip=ip, **login)
+    assert early.status_code == 429
+    await asyncio.sleep(wait)
+    return await service.login(username, ip=ip, **login)
+
+
+async def test_guesses_from_many_addresses_delay_the_owner_but_never_lock_them_out(
+    service: Service,
+):
+    person = service.residents[11]
+    await service.register(person, email="eko@warga.test")
+
+    await _guess_from_many_addresses(service, "eko@warga.test", 12)
+    owner = await _after_the_wait(service, "eko@warga.test", service.new_ip())
+
+    assert owner.status_code == 200, owner.text
+
+
+async def test_a_stranger_cannot_lock_out_a_member_of_staff_with_a_second_factor(
+    service: Service,
+):
+    admin = await service.admin_token()
+    email, password = f"admin-{uuid.uuid4().hex[:6]}@dinas.test", "Petugas#Kuat2026"
+    created = await service.client.post(
+        "/api/v1/staff",
+        json={
+            "email": email,
+            "full_name": "Admin Dinas",
+            "password": password,
+            "role": "agency_admin",
+            "agency_id": str(await service.known_agency()),
+        },
+        headers=bearer(admin),
+    )
+    assert created.status_code == 201, created.text
+    totp = await service.enrol_totp((await service.login(email, password)).json()["access_token"])
+
+    await _guess_from_many_addresses(service, email, 15)
+    owner = await _after_the_wait(
+        service, email, service.new_ip(), password=password, otp=totp.now()
+    )
+
+    assert owner.status_code == 200, owner.text
+    assert "mfa:enroll" not in _claims(owner.json()["access_token"])["scope"]
 
 
 async def test_failures_from_one_address_lock_that_address_for_every_account(service: Service):
@@ -219,7 +289,9 @@ async def test_an_unsigned_alg_none_token_is_401(service: Service):
 
 async def test_an_expired_token_is_401(service: Service):
     access, _ = await service.citizen(service.residents[10])
-    components = service.app.state.runtime.extras["identity"]
+    from identity.components import Components
+
+    components = service.app.state.runtime.state_as(Components)
     async with service.sessionmaker()() as session:
         from identity.db.repositories import SigningKeyRepository
 

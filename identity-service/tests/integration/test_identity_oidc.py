@@ -251,6 +251,12 @@ async def test_a_code_used_twice_revokes_what_it_gave(service: Service, agency_c
 
     assert second.status_code == 400
     assert refresh.status_code == 400
+    # The gateways hear of it too: the session the code gave is refused there.
+    sid = jose_jwt.get_unverified_claims(first.json()["access_token"])["sid"]
+    revoked = [e["data"] for e in await service.outbox("mpp.identity.access.revoked")]
+    assert {"kind": "session", "id": sid, "reason": "code_reused"}.items() <= next(
+        d for d in revoked if d["id"] == sid
+    ).items()
 
 
 async def test_the_login_form_refuses_a_post_without_its_cookie(service: Service, agency_client):
@@ -352,3 +358,96 @@ async def test_revoking_a_refresh_token_ends_the_session(service: Service):
 
     assert revoked.status_code == unknown.status_code == 200
     assert refresh.status_code == 400
+
+
+# --- a person's token carries only what the person's role may hold --------------------------
+
+
+@pytest.fixture(scope="module")
+async def processing_client(service: Service) -> dict[str, Any]:
+    """An agency system that processes applications, and lets people log in through it."""
+    admin = await service.admin_token()
+    response = await service.client.post(
+        "/api/v1/clients",
+        json={
+            "name": "Sistem Antrean Dinas",
+            "agency_id": str(await service.known_agency()),
+            "scopes": ["applications:process", "applications:read"],
+            "redirect_uris": [CALLBACK],
+            "grant_types": ["authorization_code"],
+        },
+        headers=bearer(admin),
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def _scope_through(
+    service: Service, client: dict[str, Any], form: dict[str, str], scope: str
+) -> list[str]:
+    verifier = secrets.token_urlsafe(48)
+    url = _authorize_url(client["client_id"], scope=scope, code_challenge=s256(verifier))
+    async with _browser(service) as browser:
+        page = await browser.get(url)
+        redirect = await browser.post(
+            "/oauth2/authorize", data={"form_token": _form_token(page.text), **form}
+        )
+    assert redirect.status_code == 303, redirect.text
+    code = parse_qs(urlsplit(redirect.headers["location"]).query)["code"][0]
+    issued = await _exchange(service, client, code, verifier)
+    assert issued.status_code == 200, issued.text
+    claims = jose_jwt.get_unverified_claims(issued.json()["access_token"])
+    assert sorted(claims["scope"].split()) == sorted(issued.json()["scope"].split())
+    refreshed = await service.client.post(
+        "/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": issued.json()["refresh_token"]},
+        auth=(client["client_id"], client["client_secret"]),
+    )
+    assert refreshed.json()["scope"] == issued.json()["scope"]
+    return sorted(issued.json()["scope"].split())
+
+
+async def test_a_citizen_logging_in_through_an_agency_system_gets_no_processing_scope(
+    service: Service, processing_client
+):
+    person = service.residents[5]
+    await service.register(person, email="lewat-dinas@warga.test")
+
+    scope = await _scope_through(
+        service,
+        processing_client,
+        {"username": "lewat-dinas@warga.test", "password": PASSWORD},
+        "openid profile applications:process applications:read",
+    )
+
+    assert scope == ["openid", "profile"]
+
+
+async def test_an_officer_logging_in_through_an_agency_system_may_process(
+    service: Service, processing_client
+):
+    admin = await service.admin_token()
+    email, password = f"loket-{uuid.uuid4().hex[:6]}@dinas.test", "Petugas#Kuat2026"
+    created = await service.client.post(
+        "/api/v1/staff",
+        json={
+            "email": email,
+            "full_name": "Petugas Loket",
+            "password": password,
+            "role": "officer",
+            "agency_id": str(await service.known_agency()),
+        },
+        headers=bearer(admin),
+    )
+    assert created.status_code == 201, created.text
+    first = await service.login(email, password)
+    totp = await service.enrol_totp(first.json()["access_token"])
+
+    scope = await _scope_through(
+        service,
+        processing_client,
+        {"username": email, "password": password, "otp": totp.now()},
+        "openid applications:process",
+    )
+
+    assert scope == ["applications:process", "openid"]

@@ -155,3 +155,43 @@ def test_a_password_may_not_contain_the_nik_or_the_emails_name():
         check_password_policy("pendek", min_length=10)
     # A one-letter email name forbids nothing.
     check_password_policy("a-long-passphrase", min_length=10, personal=("a",))
+
+
+def test_a_citizen_token_never_carries_an_agency_clients_processing_scope():
+    from identity.domain.scopes import scopes_for_role
+
+    requested = ["openid", "profile", "applications:process", "applications:read"]
+
+    assert scopes_for_role("citizen", requested) == ("openid", "profile")
+    assert scopes_for_role("officer", requested) == tuple(requested)
+    assert scopes_for_role("agency_admin", requested) == (
+        "openid",
+        "profile",
+        "applications:read",
+    )
+    assert scopes_for_role("platform_admin", ["mfa:enroll", "applications:read"]) == ("mfa:enroll",)
+    assert scopes_for_role("stranger", requested) == ()
+
+
+def test_each_scope_releases_only_its_own_userinfo_claims():
+    from identity.domain.claims import userinfo_claims
+
+    account = _citizen()
+
+    bare = userinfo_claims(account, {"openid"})
+    profile = userinfo_claims(account, {"openid", "profile"})
+    everything = userinfo_claims(account, {"openid", "profile", "email", "phone", "address"})
+
+    assert set(bare.claims) == {"sub", "roles", "ial"}
+    assert bare.registry_fields == []
+    assert profile.claims["name"] == "SITI RAHAYU"
+    assert profile.claims["birthdate"] == "1970-01-01"
+    assert profile.claims["gender"] == "female"
+    assert "email" not in profile.claims
+    assert "address" not in profile.claims
+    assert profile.registry_fields == ["full_name", "birth_date", "gender"]
+    assert everything.claims["email"] == "siti@warga.test"
+    assert everything.claims["phone_number"] == "+6281234567890"
+    assert everything.claims["address"]["region_code"] == "35.73.01.1001"
+    assert everything.registry_fields == ["full_name", "birth_date", "gender", "address"]
+    assert "3573014101700100" not in str(everything.claims)  # the NIK is never a claim

@@ -11,7 +11,7 @@ import pytest
 from identity.domain import pkce
 from identity.domain.crypto import BadFormToken, DecryptionFailed, FormSigner, SecretBox
 from identity.domain.keys import KeyCache, generate_signing_key
-from identity.domain.throttle import FailurePolicy
+from identity.domain.throttle import DelayPolicy, FailurePolicy
 from identity.domain.totp import matching_step
 
 
@@ -118,3 +118,13 @@ def test_signing_keys_are_sealed_and_named_by_their_thumbprint():
     assert b"PRIVATE KEY" in box.open(sealed, context=kid)
     assert len(kid) == 43
     assert isinstance(KeyCache(box), KeyCache)
+
+
+def test_failures_from_every_address_only_ever_add_a_bounded_delay():
+    policy = DelayPolicy(window=timedelta(minutes=15), slow_after=10, base_delay=1.0, max_delay=30)
+
+    assert policy.delay(9) is None
+    assert policy.delay(10) == timedelta(seconds=1)
+    assert policy.delay(12) == timedelta(seconds=4)
+    # A million guesses from a botnet: still half a minute, never a lockout.
+    assert policy.delay(1_000_000) == timedelta(seconds=30)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
@@ -26,6 +26,8 @@ from mpp_shared.problems import PROBLEM_CONTENT_TYPE, install_problem_handlers
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+    from mpp_shared.auth.verify import TokenVerifier
+
 log = logging.getLogger(__name__)
 
 
@@ -38,11 +40,17 @@ class Worker(Protocol):
 
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+StateT = TypeVar("StateT")
 
 
 @dataclass
 class ServiceRuntime:
-    """What a running service holds; at ``app.state.runtime``."""
+    """What a running service holds; at ``app.state.runtime``.
+
+    ``state`` is the service's own runtime: a small dataclass of its making (its keys, caches,
+    pools), given to ``create_service_app`` and filled in by its startup hooks. Its
+    dependencies read it typed, with ``state_as``; nothing is looked up by a string key.
+    """
 
     settings: BaseServiceSettings
     engine: AsyncEngine | None = None
@@ -50,7 +58,15 @@ class ServiceRuntime:
     nats: NatsConnection | None = None
     workers: list[Worker] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Verifies bearer tokens for mpp_shared.auth's dependencies (install_token_verifier).
+    token_verifier: TokenVerifier | None = None
+    state: object | None = None
+
+    def state_as(self, kind: type[StateT]) -> StateT:
+        """The service's own runtime, which must be a ``kind``."""
+        if not isinstance(self.state, kind):
+            raise RuntimeError(f"this service's runtime is not a {kind.__name__}")
+        return self.state
 
     def session_factory(self) -> async_sessionmaker[AsyncSession]:
         if self.sessionmaker is None:
@@ -81,9 +97,12 @@ def create_service_app(
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     readiness: Mapping[str, ReadinessCheck] | None = None,
+    state: object | None = None,
 ) -> FastAPI:
-    """Build a service's FastAPI app. Nothing touches the network until the lifespan starts."""
-    runtime = ServiceRuntime(settings=settings)
+    """Build a service's FastAPI app. Nothing touches the network until the lifespan starts.
+
+    ``state`` becomes ``ServiceRuntime.state``, the service's own typed runtime."""
+    runtime = ServiceRuntime(settings=settings, state=state)
     metrics = HttpMetrics(settings.service_name)
     access_log = AccessLog(settings.service_name)
 

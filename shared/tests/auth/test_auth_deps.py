@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from mpp_shared.app import create_service_app
 from mpp_shared.auth import (
-    VERIFIER_EXTRAS_KEY,
     CurrentPrincipal,
     EnrolmentPrincipal,
     OptionalPrincipal,
@@ -343,7 +342,7 @@ async def test_the_startup_hook_builds_the_verifier_from_settings_and_shutdown_c
     runtime = app.state.runtime
 
     async with app.router.lifespan_context(app):
-        verifier = runtime.extras[VERIFIER_EXTRAS_KEY]
+        verifier = runtime.token_verifier
         assert isinstance(verifier, TokenVerifier)
         assert verifier.issuer == ISSUER
         assert verifier.audience == AUDIENCE
@@ -356,7 +355,7 @@ async def test_the_startup_hook_builds_the_verifier_from_settings_and_shutdown_c
         assert_problem(malformed, 401, "invalid_token")
         assert_problem(unverifiable, 503, "auth_unavailable")
 
-    assert VERIFIER_EXTRAS_KEY not in runtime.extras
+    assert runtime.token_verifier is None
     assert verifier.jwks._http.is_closed
 
 

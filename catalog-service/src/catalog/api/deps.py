@@ -8,23 +8,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from catalog.db.read_pool import QueuedPool
 from catalog.db.repositories import SqlCatalogRepository
 from catalog.messaging.publishers import OutboxCatalogEvents
-from mpp_shared.deps import SessionDep
+from catalog.runtime import CatalogRuntime
+from mpp_shared.deps import RuntimeDep, SessionDep
 from mpp_shared.pagination import PageParams, page_params
 
-READ_POOL_EXTRAS_KEY = "catalog_read_pool"
 
-
-async def get_read_pool(request: Request) -> QueuedPool:
+async def get_read_pool(runtime: RuntimeDep) -> QueuedPool:
     """The connections for reads (see ``catalog.db.queries``)."""
-    pool: QueuedPool | None = request.app.state.runtime.extras.get(READ_POOL_EXTRAS_KEY)
-    if pool is None:
-        raise RuntimeError("the read pool is not open: the app's lifespan has not started")
-    return pool
+    return runtime.state_as(CatalogRuntime).open_read_pool()
 
 
 async def get_repository(session: SessionDep) -> SqlCatalogRepository:

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.components import EXTRAS_KEY, Components
+from identity.components import Components
 from identity.db.repositories import (
     AccessLogRepository,
     AccountRepository,
@@ -37,8 +37,7 @@ from mpp_shared.deps import RuntimeDep, SessionDep
 # The dependencies are async although they await nothing: FastAPI runs a plain def
 # dependency in a worker thread, a hop per dependency per request.
 async def get_components(runtime: RuntimeDep) -> Components:
-    components: Components = runtime.extras[EXTRAS_KEY]
-    return components
+    return runtime.state_as(Components)
 
 
 ComponentsDep = Annotated[Components, Depends(get_components)]
@@ -85,6 +84,7 @@ def token_service(components: Components, repos: Repositories) -> TokenService:
         key_cache=components.key_cache,
         tokens=repos.tokens,
         accounts=repos.accounts,
+        events=repos.events,
     )
 
 

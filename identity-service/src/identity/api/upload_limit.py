@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from identity.components import EXTRAS_KEY, Components
+from identity.components import Components
 from mpp_shared.problems import Problem
 
 # Room for the multipart envelope around the picture.
@@ -29,7 +29,7 @@ class SelfieUploadRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def limited(request: Request) -> Response:
-            components: Components = request.app.state.runtime.extras[EXTRAS_KEY]
+            components = request.app.state.runtime.state_as(Components)
             limit = components.settings.selfie_max_bytes + MULTIPART_OVERHEAD
             declared = request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:

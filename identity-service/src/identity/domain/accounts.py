@@ -21,6 +21,7 @@ from identity.domain.exceptions import (
     MfaNotStarted,
     MfaRequired,
     NotAllowed,
+    NotFound,
     RateLimited,
     RegistryMismatch,
     Throttled,
@@ -36,7 +37,8 @@ from identity.domain.ports import (
     TokenRepository,
 )
 from identity.domain.profile import citizen_profile
-from identity.domain.throttle import AttemptPolicy, FailurePolicy
+from identity.domain.revocation import record_access_revoked
+from identity.domain.throttle import AttemptPolicy, DelayPolicy, FailurePolicy
 from identity.domain.totp import matching_step, new_secret, provisioning_uri
 from identity.dukcapil.registry import SESUAI, PopulationRegistry
 from mpp_shared.auth import MFA_ENROLL_SCOPE, Role
@@ -253,8 +255,11 @@ async def verify_face(
 
 @dataclass(frozen=True, slots=True)
 class LoginPolicies:
-    per_account: FailurePolicy
+    """How failed logins are throttled; the rule is described at ``authenticate``."""
+
+    per_pair: FailurePolicy
     per_ip: FailurePolicy
+    per_account: DelayPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +293,36 @@ async def _record_failure(
         await throttle.block(key, until=until)
 
 
+async def _wait_turn(
+    throttle: ThrottleRepository,
+    *,
+    account_key: str,
+    turn_key: str,
+    policy: DelayPolicy,
+    now: datetime,
+) -> None:
+    """While an account collects failures from many addresses, each address must wait
+    before each attempt: the first attempt only books a turn and answers 429 with the wait,
+    the next one after the wait is heard (and uses up the turn)."""
+    failures = await throttle.get(account_key)
+    if failures is None or failures.window_started_at <= now - policy.window:
+        return
+    delay = policy.delay(failures.count)
+    if delay is None:
+        return
+    turn = await throttle.get(turn_key)
+    if turn is not None and turn.blocked_until is not None:
+        if turn.blocked_until > now:
+            raise Throttled(
+                retry_after=throttling.seconds_until(turn.blocked_until, now), locked=False
+            )
+        await throttle.reset(turn_key)
+        return
+    await throttle.count(turn_key, window=policy.window, now=now)
+    await throttle.block(turn_key, until=now + delay)
+    raise Throttled(retry_after=throttling.seconds_until(now + delay, now), locked=False)
+
+
 async def authenticate(
     *,
     username: str,
@@ -303,24 +338,45 @@ async def authenticate(
 ) -> LoginResult:
     """Check a username (email or NIK), password and, for staff, a TOTP code.
 
-    Failures count per username and per IP (commit them even though this raises): past a
-    threshold every attempt must wait longer, and then the key is locked for a while.
+    Failures (a wrong password, an unknown username, a wrong TOTP code) are counted three
+    ways, and committed although this raises:
+
+    - per account and address: past ``per_pair.slow_after`` each attempt from that address
+      waits longer, and at ``per_pair.lock_after`` that address is locked out of that account
+      for a while (429 ``account_locked``). Nobody else is.
+    - per address: past ``per_ip`` thresholds the address waits, then is locked, for every
+      account (one source guessing at many accounts).
+    - per account, from every address: past ``per_account.slow_after`` every address must
+      wait its turn before each attempt (429 ``too_many_attempts`` with ``Retry-After``, at
+      most ``per_account.max_delay``), then is heard. A stranger can slow an account down
+      this way but never lock it: its owner, from an address of their own, waits once and
+      logs in with the right password (and, for staff, the second factor).
     """
     name = username.strip()
     if not _NIK_USERNAME.match(name):
         name = name.lower()
-    account_key = f"login:account:{sha256_hex(name)}"
+    account_hash = sha256_hex(name)
+    account_key = f"login:account:{account_hash}"
+    pair_key = f"login:pair:{account_hash}:{client_ip}"
+    turn_key = f"login:turn:{account_hash}:{client_ip}"
     ip_key = f"login:ip:{client_ip}"
-    await _check_not_blocked(throttle, account_key, policies.per_account, now)
+    await _check_not_blocked(throttle, pair_key, policies.per_pair, now)
     await _check_not_blocked(throttle, ip_key, policies.per_ip, now)
+    await _wait_turn(
+        throttle, account_key=account_key, turn_key=turn_key, policy=policies.per_account, now=now
+    )
+
+    async def failed() -> None:
+        await _record_failure(throttle, pair_key, policies.per_pair, now)
+        await _record_failure(throttle, ip_key, policies.per_ip, now)
+        await throttle.count(account_key, window=policies.per_account.window, now=now)
 
     account = await (
         accounts.by_nik(name) if _NIK_USERNAME.match(name) else accounts.by_email(name)
     )
     valid = await hasher.verify(account.password_hash if account else None, password)
     if account is None or not valid or account.disabled:
-        await _record_failure(throttle, account_key, policies.per_account, now)
-        await _record_failure(throttle, ip_key, policies.per_ip, now)
+        await failed()
         raise InvalidCredentials()
 
     enrolment_only = False
@@ -330,11 +386,11 @@ async def authenticate(
         elif not otp:
             raise MfaRequired()
         elif not await _accept_otp(account, otp, accounts=accounts, box=totp_box, now=now):
-            await _record_failure(throttle, account_key, policies.per_account, now)
-            await _record_failure(throttle, ip_key, policies.per_ip, now)
+            await failed()
             raise InvalidOtp()
 
-    await throttle.reset(account_key)
+    # The account's count stays: it is a stranger's doing, and runs out with its window.
+    await throttle.reset(pair_key)
     if hasher.needs_rehash(account.password_hash):
         await accounts.set_password_hash(account.id, await hasher.hash(password))
     return LoginResult(account=account, enrolment_only=enrolment_only)
@@ -499,6 +555,33 @@ async def ensure_bootstrap_admin(
     except (EmailInUse, AlreadyRegistered):
         return None  # another replica was first
     return account
+
+
+async def disable_account(
+    *,
+    actor: Actor,
+    account_id: uuid.UUID,
+    accounts: AccountRepository,
+    events: EventRecorder,
+    access_lifetime: timedelta,
+    now: datetime,
+) -> None:
+    """A platform admin disables an account: it can no longer log in or refresh, and the
+    gateways refuse the access tokens it still holds."""
+    if Role.PLATFORM_ADMIN not in actor.roles:
+        raise NotAllowed("Only platform admins disable accounts.")
+    if account_id == actor.account_id:
+        raise NotAllowed("Platform admins cannot disable their own account.")
+    if not await accounts.disable(account_id):
+        raise NotFound("account not found")
+    await record_access_revoked(
+        events,
+        kind="account",
+        id=str(account_id),
+        reason="account_disabled",
+        access_lifetime=access_lifetime,
+        now=now,
+    )
 
 
 def ensure_active(account: Account | None) -> Account:

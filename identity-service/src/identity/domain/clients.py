@@ -8,13 +8,15 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from identity.domain.crypto import sha256_hex
-from identity.domain.exceptions import InvalidInput, OAuthError, UnknownAgency
+from identity.domain.exceptions import InvalidInput, NotFound, OAuthError, UnknownAgency
 from identity.domain.models import OIDC_SCOPES, AuthorizationRequest, Client, GrantType
 from identity.domain.pkce import valid_challenge
-from identity.domain.ports import AgencyRepository, ClientRepository
+from identity.domain.ports import AgencyRepository, ClientRepository, EventRecorder
+from identity.domain.revocation import record_access_revoked
 from mpp_shared.auth import MFA_ENROLL_SCOPE
 
 _SCOPE = re.compile(r"^[a-z][a-z0-9_.:\-]{0,99}$")
@@ -94,6 +96,28 @@ async def register_client(
     )
     await clients.add(client, created_by=created_by)
     return client, secret
+
+
+async def disable_client(
+    *,
+    client_id: str,
+    clients: ClientRepository,
+    events: EventRecorder,
+    access_lifetime: timedelta,
+    now: datetime,
+) -> None:
+    """An agency system's secret stops working, and the gateways refuse its tokens (those
+    of the system itself and those it got for people) from now on."""
+    if not await clients.disable(client_id):
+        raise NotFound("client not found")
+    await record_access_revoked(
+        events,
+        kind="client",
+        id=client_id,
+        reason="client_disabled",
+        access_lifetime=access_lifetime,
+        now=now,
+    )
 
 
 async def authenticate_client(

@@ -33,6 +33,23 @@ class FailurePolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class DelayPolicy:
+    """After ``slow_after`` failures within ``window`` every attempt must first wait
+    base·2^(n-slow_after) seconds, never more than ``max_delay``; nothing is ever locked."""
+
+    window: timedelta
+    slow_after: int
+    base_delay: float
+    max_delay: float
+
+    def delay(self, failures: int) -> timedelta | None:
+        if failures < self.slow_after:
+            return None
+        exponent = min(failures - self.slow_after, 32)
+        return timedelta(seconds=min(self.max_delay, self.base_delay * 2**exponent))
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptPolicy:
     """At most ``limit`` attempts per ``window`` (every attempt counts, good or bad)."""
 

@@ -19,9 +19,12 @@ from identity.domain.models import Account, AuthorizationRequest, Client, GrantT
 from identity.domain.ports import (
     AccountRepository,
     AuthorizationCodeRecord,
+    EventRecorder,
     SigningKeyRepository,
     TokenRepository,
 )
+from identity.domain.revocation import record_access_revoked
+from identity.domain.scopes import scopes_for_role
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +61,14 @@ class TokenService:
         key_cache: KeyCache,
         tokens: TokenRepository,
         accounts: AccountRepository,
+        events: EventRecorder,
     ) -> None:
         self._issuer = issuer
         self._keys = keys
         self._key_cache = key_cache
         self._tokens = tokens
         self._accounts = accounts
+        self._events = events
 
     async def signing_key(self) -> SigningKey:
         stored = await self._keys.active()
@@ -102,17 +107,18 @@ class TokenService:
         account: Account,
         client: Client,
         scope: Sequence[str],
-        family_id: uuid.UUID | None,
+        family_id: uuid.UUID,
         auth_time: datetime,
         now: datetime,
     ) -> dict[str, Any]:
+        """A person's token: always of a session (``sid``, its refresh-token family), so that
+        ending the session can revoke it."""
         claims = self._access_claims(
             subject=str(account.id), client=client, scope=scope, roles=account.roles, now=now
         )
         claims["ial"] = account.assurance_level
         claims["auth_time"] = int(auth_time.timestamp())
-        if family_id is not None:
-            claims["sid"] = str(family_id)
+        claims["sid"] = str(family_id)
         if account.agency_id is not None:
             claims["agency_id"] = str(account.agency_id)
         return claims
@@ -125,7 +131,7 @@ class TokenService:
         scope: Sequence[str],
         auth_time: datetime,
         now: datetime,
-        family_id: uuid.UUID | None = None,
+        family_id: uuid.UUID,
     ) -> str:
         key = await self.signing_key()
         claims = self._account_claims(
@@ -183,7 +189,11 @@ class TokenService:
         family_id: uuid.UUID | None = None,
     ) -> tuple[TokenSet, uuid.UUID]:
         """An access token, a refresh token (a new family unless ``family_id``) and, for
-        ``openid``, an ID token. Returns the tokens and the family."""
+        ``openid``, an ID token. Returns the tokens and the family.
+
+        The tokens carry the scopes asked for that the account's role may hold, whatever the
+        client itself may do."""
+        scope = scopes_for_role(account.role, scope)
         if family_id is None:
             family_id = await self._tokens.create_family(
                 account_id=account.id, client_id=client.client_id, scope=scope, auth_time=auth_time
@@ -260,13 +270,13 @@ class TokenService:
         if record.family_revoked_at is not None:
             raise OAuthError("invalid_grant", "The session was ended.")
         if record.used_at is not None:
-            await self._tokens.revoke_family(record.family_id, reason="refresh_token_reused")
+            await self._revoke_session(record.family_id, reason="refresh_token_reused", now=now)
             raise RefreshTokenReused()
         if record.expires_at <= now:
             raise OAuthError("invalid_grant", "The refresh token has expired.")
         account = await self._accounts.get(record.account_id)
         if account is None or account.disabled:
-            await self._tokens.revoke_family(record.family_id, reason="account_disabled")
+            await self._revoke_session(record.family_id, reason="account_disabled", now=now)
             raise OAuthError("invalid_grant", "The account is not active.")
         await self._tokens.mark_refresh_token_used(record.token_hash)
         tokens, _ = await self.issue_for_account(
@@ -279,15 +289,46 @@ class TokenService:
         )
         return tokens
 
-    async def revoke_refresh_token(self, *, token: str, client: Client) -> None:
+    async def revoke_refresh_token(self, *, token: str, client: Client, now: datetime) -> None:
         """RFC 7009: revoking a refresh token ends its whole session; unknown tokens are fine."""
         record = await self._tokens.refresh_token_for_update(sha256_hex(token))
         if record is not None and record.client_id == client.client_id:
-            await self._tokens.revoke_family(record.family_id, reason="revoked")
+            await self._revoke_session(record.family_id, reason="revoked", now=now)
 
-    async def end_session(self, *, family_id: uuid.UUID, account_id: uuid.UUID) -> None:
+    async def end_session(
+        self,
+        *,
+        family_id: uuid.UUID,
+        account_id: uuid.UUID,
+        now: datetime,
+        reason: str = "logout",
+    ) -> None:
         if await self._tokens.family_owner(family_id) == account_id:
-            await self._tokens.revoke_family(family_id, reason="logout")
+            await self._revoke_session(family_id, reason=reason, now=now)
+
+    async def revoke_access_token(self, *, jti: str, now: datetime) -> None:
+        """RFC 7009 for an access token: gateways refuse that one token (its ``jti``)."""
+        await record_access_revoked(
+            self._events,
+            kind="token",
+            id=jti,
+            reason="revoked",
+            access_lifetime=self._issuer.lifetimes.access,
+            now=now,
+        )
+
+    async def _revoke_session(self, family_id: uuid.UUID, *, reason: str, now: datetime) -> None:
+        """End a refresh-token family and, once, tell the gateways to refuse its access tokens
+        (they carry the family as ``sid``)."""
+        if await self._tokens.revoke_family(family_id, reason=reason):
+            await record_access_revoked(
+                self._events,
+                kind="session",
+                id=str(family_id),
+                reason=reason,
+                access_lifetime=self._issuer.lifetimes.access,
+                now=now,
+            )
 
     # --- authorization codes ------------------------------------------------------------------
 
@@ -329,7 +370,7 @@ class TokenService:
         if record.used_at is not None:
             # RFC 6749 §4.1.2: a code used twice revokes what it gave.
             if record.family_id is not None:
-                await self._tokens.revoke_family(record.family_id, reason="code_reused")
+                await self._revoke_session(record.family_id, reason="code_reused", now=now)
             raise AuthorizationCodeReused()
         if record.expires_at <= now:
             raise OAuthError("invalid_grant", "The authorization code has expired.")

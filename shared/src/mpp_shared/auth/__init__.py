@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mpp_shared.auth.deps import (
-        VERIFIER_EXTRAS_KEY,
         CurrentPrincipal,
         EnrolmentPrincipal,
         Forbidden,
@@ -56,7 +55,6 @@ _MODULE_OF = {
     "TokenVerifier": "mpp_shared.auth.verify",
     "Unauthorized": "mpp_shared.auth.deps",
     "UnknownKey": "mpp_shared.auth.jwks",
-    "VERIFIER_EXTRAS_KEY": "mpp_shared.auth.deps",
     "get_enrolment_principal": "mpp_shared.auth.deps",
     "get_optional_principal": "mpp_shared.auth.deps",
     "get_principal": "mpp_shared.auth.deps",
@@ -82,7 +80,6 @@ __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "MFA_ENROLL_SCOPE",
     "STAFF_ROLES",
-    "VERIFIER_EXTRAS_KEY",
     "CurrentPrincipal",
     "EnrolmentPrincipal",
     "Forbidden",

@@ -17,8 +17,6 @@ from mpp_shared.auth.verify import TokenVerifier
 from mpp_shared.config import BaseServiceSettings
 from mpp_shared.problems import Problem
 
-VERIFIER_EXTRAS_KEY = "token_verifier"
-
 
 class Unauthorized(Problem):
     """401: the request carries no bearer token."""
@@ -53,7 +51,8 @@ def install_token_verifier(
     *,
     http: httpx.AsyncClient | None = None,
 ) -> TokenVerifier:
-    """Put a ``TokenVerifier`` for the settings' JWKS, issuer and audience into the runtime.
+    """Put a ``TokenVerifier`` for the settings' JWKS, issuer and audience into the runtime
+    (``runtime.token_verifier``).
 
     Without ``http`` the verifier's JWKS client makes its own, closed by
     ``stop_token_verifier``.
@@ -64,7 +63,7 @@ def install_token_verifier(
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
-    runtime.extras[VERIFIER_EXTRAS_KEY] = verifier
+    runtime.token_verifier = verifier
     return verifier
 
 
@@ -75,14 +74,15 @@ async def start_token_verifier(runtime: ServiceRuntime) -> None:
 
 async def stop_token_verifier(runtime: ServiceRuntime) -> None:
     """Shutdown hook for ``create_service_app(on_shutdown=[...])``."""
-    verifier = runtime.extras.pop(VERIFIER_EXTRAS_KEY, None)
-    if isinstance(verifier, TokenVerifier):
+    verifier, runtime.token_verifier = runtime.token_verifier, None
+    if verifier is not None:
         await verifier.jwks.aclose()
 
 
 def get_token_verifier(request: Request) -> TokenVerifier:
-    verifier = request.app.state.runtime.extras.get(VERIFIER_EXTRAS_KEY)
-    if not isinstance(verifier, TokenVerifier):
+    runtime: ServiceRuntime = request.app.state.runtime
+    verifier = runtime.token_verifier
+    if verifier is None:
         raise RuntimeError("no token verifier: add start_token_verifier to the app's on_startup")
     return verifier
 

@@ -8,11 +8,15 @@ import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from mpp_shared.observability.masking import mask_personal_data
+
 REQUEST_ID_HEADER = "x-request-id"
 TRACEPARENT_HEADER = "traceparent"
 
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
-_REQUEST_ID = re.compile(r"^[\w.\-:]{1,128}$")
+# A request id is a short opaque token. Anything else (a NIK, an email, a phone number, header
+# garbage) is replaced: the id is logged as is, on every line of the request.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +52,9 @@ trace_var: ContextVar[TraceContext | None] = ContextVar("trace", default=None)
 
 
 def accept_request_id(value: str | None) -> str:
-    """The caller's request id when it is sane, otherwise a fresh one."""
-    if value and _REQUEST_ID.match(value):
+    """The caller's request id when it is a short token without personal numbers in it,
+    otherwise a fresh one."""
+    if value and _REQUEST_ID.fullmatch(value) and mask_personal_data(value) == value:
         return value
     return str(uuid.uuid4())
 

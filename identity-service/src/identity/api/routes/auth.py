@@ -83,15 +83,17 @@ async def logout(
     repos: ReposDep,
     body: LogoutRequest | None = None,
 ) -> Response:
-    """End the session of this access token: its refresh-token family is revoked."""
+    """End the session of this access token: its refresh-token family is revoked, and the
+    gateways refuse its access tokens from now on."""
+    now = datetime.now(UTC)
     sid = principal.claims.get("sid")
     if isinstance(sid, str):
         with contextlib.suppress(ValueError):
             await tokens.end_session(
-                family_id=uuid.UUID(sid), account_id=uuid.UUID(principal.subject)
+                family_id=uuid.UUID(sid), account_id=uuid.UUID(principal.subject), now=now
             )
     if body is not None and body.refresh_token and principal.client_id:
         client = await repos.clients.get(principal.client_id)
         if client is not None:
-            await tokens.revoke_refresh_token(token=body.refresh_token, client=client)
+            await tokens.revoke_refresh_token(token=body.refresh_token, client=client, now=now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
@@ -13,7 +14,7 @@ from identity.api.idempotency import idempotent
 from identity.api.paging import PageDep, next_cursor, page_request
 from identity.api.schemas import ClientCreate, ClientCreated, ClientRead
 from identity.domain.clients import NewClient, register_client
-from identity.domain.exceptions import NotFound
+from identity.domain.clients import disable_client as disable_agency_client
 from mpp_shared.auth import Principal, Role, require_roles
 from mpp_shared.deps import SessionDep
 from mpp_shared.idempotency import IdempotencyKey
@@ -78,8 +79,16 @@ async def list_clients(_: PlatformAdmin, repos: ReposDep, page: PageDep) -> Page
 
 
 @router.delete("/{client_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def disable_client(client_id: str, _: PlatformAdmin, repos: ReposDep) -> Response:
-    """Disable an agency system: its secret stops working (issued tokens run out in 15 min)."""
-    if not await repos.clients.disable(client_id):
-        raise NotFound("client not found")
+async def disable_client(
+    client_id: str, _: PlatformAdmin, repos: ReposDep, components: ComponentsDep
+) -> Response:
+    """Disable an agency system: its secret stops working and the gateways refuse the tokens
+    it was issued (``mpp.identity.access.revoked``)."""
+    await disable_agency_client(
+        client_id=client_id,
+        clients=repos.clients,
+        events=repos.events,
+        access_lifetime=components.issuer.lifetimes.access,
+        now=datetime.now(UTC),
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,35 +1,24 @@
-"""What the identity service does when it starts: registry, keys, admin, demo data, verifier."""
+"""What the identity service does when it starts, in production too: registry, keys, admin,
+the verifier of its own tokens."""
 
 from __future__ import annotations
 
-import csv
 import logging
-import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from identity.components import EXTRAS_KEY, Components
+from identity.components import Components
 from identity.config import IdentitySettings
 from identity.db.repositories import AccountRepository, SigningKeyRepository
-from identity.domain.accounts import REGISTRY_CALLER, ensure_bootstrap_admin
-from identity.domain.exceptions import AlreadyRegistered, EmailInUse
-from identity.domain.models import Account
-from identity.domain.profile import citizen_profile
+from identity.domain.accounts import ensure_bootstrap_admin
 from identity.domain.signing import ensure_signing_key, jwks
 from identity.dukcapil.mock import MockDukcapil
 from identity.dukcapil.population import seed_population
 from mpp_shared.app import ServiceRuntime
-from mpp_shared.auth import VERIFIER_EXTRAS_KEY, JwksClient, TokenVerifier
-from mpp_shared.auth import Role as AuthRole
+from mpp_shared.auth import JwksClient, TokenVerifier
 
 log = logging.getLogger(__name__)
 
-SERVICE_ROOT = Path(__file__).resolve().parents[2]
-DEMO_RESIDENTS = SERVICE_ROOT / "demo" / "residents.csv"
-# The README lists these accounts; only with seed_demo_data (make run), never in production.
-DEMO_CITIZEN_PASSWORD = "Warga#Dev2026"  # noqa: S105
-DEMO_CITIZEN_ACCOUNTS = 2
 # The verifier of the service's own tokens asks this URL; nothing listens there, the key
 # store answers in-process.
 # Names the key store in logs; nothing is fetched from it.
@@ -37,8 +26,7 @@ LOCAL_JWKS_URL = "local:identity-signing-keys"
 
 
 def components_of(runtime: ServiceRuntime) -> Components:
-    components: Components = runtime.extras[EXTRAS_KEY]
-    return components
+    return runtime.state_as(Components)
 
 
 async def wire_registry(runtime: ServiceRuntime) -> None:
@@ -53,14 +41,11 @@ async def wire_registry(runtime: ServiceRuntime) -> None:
         seed=settings.dukcapil_population_seed,
         dataset=settings.dukcapil_mock_dataset,
     )
-    if settings.seed_demo_data and DEMO_RESIDENTS.exists():
-        await seed_population(sessionmaker, size=0, dataset=DEMO_RESIDENTS)
     components.registry = MockDukcapil(sessionmaker, daily_quota=settings.dukcapil_daily_quota)
-    runtime.extras["registry"] = components.registry
 
 
-async def prepare_accounts_and_keys(runtime: ServiceRuntime) -> None:
-    """A signing key, the bootstrap platform admin and, for `make run`, demo citizens."""
+async def prepare_keys_and_admin(runtime: ServiceRuntime) -> None:
+    """A signing key and the bootstrap platform admin."""
     components = components_of(runtime)
     settings = components.settings
     async with runtime.session_factory()() as session, session.begin():
@@ -76,40 +61,6 @@ async def prepare_accounts_and_keys(runtime: ServiceRuntime) -> None:
             )
             if admin is not None:
                 log.info("bootstrap platform admin created", extra={"account_id": str(admin.id)})
-    if settings.seed_demo_data and settings.environment != "production":
-        await seed_demo_citizens(runtime)
-
-
-async def seed_demo_citizens(runtime: ServiceRuntime) -> None:
-    """Accounts for the first demo residents (``warga1@mpp.local`` …), idempotent."""
-    components = components_of(runtime)
-    if not DEMO_RESIDENTS.exists():
-        return
-    with DEMO_RESIDENTS.open(newline="", encoding="utf-8") as handle:
-        niks = [row["nik"] for row in csv.DictReader(handle)][:DEMO_CITIZEN_ACCOUNTS]
-    registry = components.population_registry()
-    for number, nik in enumerate(niks, start=1):
-        async with runtime.session_factory()() as session, session.begin():
-            accounts = AccountRepository(session)
-            if await accounts.nik_registered(nik):
-                continue
-            resident = await registry.lookup(nik, caller=REGISTRY_CALLER)
-            if resident is None:
-                continue
-            account = Account(
-                id=uuid.uuid4(),
-                role=AuthRole.CITIZEN,
-                email=f"warga{number}@mpp.local",
-                full_name=resident.full_name,
-                password_hash=await components.hasher.hash(DEMO_CITIZEN_PASSWORD),
-                phone=f"+62812000000{number:02d}",
-                assurance_level=1,
-                profile=citizen_profile(resident),
-            )
-            try:
-                await accounts.add(account)
-            except (AlreadyRegistered, EmailInUse):
-                continue
 
 
 def local_token_verifier(runtime: ServiceRuntime, settings: IdentitySettings) -> TokenVerifier:
@@ -130,8 +81,8 @@ def local_token_verifier(runtime: ServiceRuntime, settings: IdentitySettings) ->
 
 async def install_local_verifier(runtime: ServiceRuntime) -> None:
     settings = components_of(runtime).settings
-    runtime.extras[VERIFIER_EXTRAS_KEY] = local_token_verifier(runtime, settings)
+    runtime.token_verifier = local_token_verifier(runtime, settings)
 
 
 async def close_local_verifier(runtime: ServiceRuntime) -> None:
-    runtime.extras.pop(VERIFIER_EXTRAS_KEY, None)
+    runtime.token_verifier = None

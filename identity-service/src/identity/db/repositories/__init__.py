@@ -1,0 +1,27 @@
+"""The only code that queries the identity database, one module per aggregate; none commits."""
+
+from __future__ import annotations
+
+from identity.db.repositories.access_log import AccessLogRepository
+from identity.db.repositories.accounts import AccountRepository
+from identity.db.repositories.agencies import AgencyRepository
+from identity.db.repositories.clients import ClientRepository
+from identity.db.repositories.consents import ConsentRepository
+from identity.db.repositories.events import OutboxEventRecorder
+from identity.db.repositories.housekeeping import Housekeeping
+from identity.db.repositories.signing_keys import SigningKeyRepository
+from identity.db.repositories.throttle import ThrottleRepository
+from identity.db.repositories.tokens import TokenRepository
+
+__all__ = [
+    "AccessLogRepository",
+    "AccountRepository",
+    "AgencyRepository",
+    "ClientRepository",
+    "ConsentRepository",
+    "Housekeeping",
+    "OutboxEventRecorder",
+    "SigningKeyRepository",
+    "ThrottleRepository",
+    "TokenRepository",
+]
