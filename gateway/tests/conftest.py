@@ -226,6 +226,7 @@ def gateway_environment(upstream: str, port: int) -> dict[str, str]:
     dead = f"http://127.0.0.1:{free_port()}"  # nobody listens: the catalog is down
     return {
         "MPP_GATEWAY_PORT": str(port),
+        "MPP_GATEWAY_METRICS_PORT": str(free_port()),
         "MPP_GATEWAY_HOST": "127.0.0.1",
         "MPP_GATEWAY_ENVIRONMENT": "test",
         "MPP_GATEWAY_PUBLIC_URL": ISSUER,

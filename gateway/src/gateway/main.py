@@ -1,13 +1,17 @@
-"""Builds the gateway's app: own health, metrics and merged OpenAPI; public paths proxied."""
+"""Builds the gateway's app: own health and merged OpenAPI, public paths proxied, and the
+gateway's metrics on a separate internal port."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass, field
+from wsgiref.simple_server import WSGIServer
 
 import httpx
 from fastapi import FastAPI
+from prometheus_client import start_http_server
 from starlette.types import ASGIApp
 
 from gateway.auth import EdgeAuthenticator
@@ -46,6 +50,8 @@ class GatewayRuntime:
     limiter: RateLimiter | None = None
     sync: NatsCounterSync | None = None
     authenticator: EdgeAuthenticator | None = None
+    metrics: HttpMetrics | None = None
+    metrics_server: tuple[WSGIServer, threading.Thread] | None = None
     tasks: list[asyncio.Task[object]] = field(default_factory=list)
 
     def http_client(self) -> httpx.AsyncClient:
@@ -83,6 +89,13 @@ class GatewayRuntime:
                 )
                 await self.sync.start()
         self.proxy.start(self.authenticator, self.limiter)
+        port = settings.metrics_listen_port
+        if port is not None and self.metrics is not None:
+            # Operational data stays off the public port: its own listener, internal by default.
+            self.metrics_server = start_http_server(
+                port, addr=settings.metrics_host, registry=self.metrics.registry
+            )
+            log.info("metrics listening", extra={"host": settings.metrics_host, "port": port})
         self.openapi = OpenApiAggregator(
             settings.upstreams(),
             self.table,
@@ -106,6 +119,12 @@ class GatewayRuntime:
         if self.sync is not None:
             await self.sync.stop()
         await self.proxy.stop()
+        if self.metrics_server is not None:
+            server, thread = self.metrics_server
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+            self.metrics_server = None
         if self.http is not None:
             await self.http.aclose()
             self.http = None
@@ -137,7 +156,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     access_log: AccessLog | None = app.state.access_log if settings.access_log else None
     metrics: HttpMetrics = app.state.metrics
     proxy = Proxy(settings, table=table, metrics=metrics, cors=cors, access_log=access_log)
-    gateway = GatewayRuntime(settings=settings, table=table, proxy=proxy)
+    gateway = GatewayRuntime(settings=settings, table=table, proxy=proxy, metrics=metrics)
     holder.append(gateway)
     app.state.gateway = gateway
 
