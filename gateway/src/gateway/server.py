@@ -195,11 +195,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if transport is None or transport.is_closing():
             return
         cycle = self.cycle
-        if cycle is None or cycle.response_complete:
-            transport.write(refusal(status))
-        else:
-            # A response to an earlier (pipelined) request is under way: no room for ours.
+        if cycle is not None and cycle.response_started and not cycle.response_complete:
+            # A response to an earlier request is under way: no room for ours. It ends the
+            # connection when done, and nothing more is read.
             cycle.keep_alive = False
+            return
+        if cycle is not None and not cycle.response_complete:
+            # The parser found the fault after the head (e.g. a transfer coding it cannot
+            # frame) and the app was started: it answers nobody.
+            cycle.disconnected = True
+            cycle.message_event.set()
+        transport.write(refusal(status))
         transport.close()
 
     def _arm_head_timer(self) -> None:
