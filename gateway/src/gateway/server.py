@@ -11,7 +11,9 @@ protocol refuses, before the app sees the request and with problem+json:
   connection opened): 408 (slow-loris);
 - anything the parser (llhttp, strict) rejects: 400.
 
-Each refusal closes the connection: what follows on it cannot be framed any more.
+Each refusal ends the connection (what follows on it cannot be framed any more): the answer,
+then a half-close, then whatever still arrives is thrown away until the caller closes, for two
+seconds at most.
 
 An answer that goes out before the request's body was all received (413 on a declared
 length, a service refusing an upload early) leaves the rest of the body on the way: it is
@@ -206,7 +208,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             cycle.disconnected = True
             cycle.message_event.set()
         transport.write(refusal(status))
-        transport.close()
+        # Half-close and throw away what still arrives, for a moment: closing outright with
+        # unread bytes would reset the connection, and the caller, still sending, would
+        # lose the answer.
+        if transport.can_write_eof():
+            transport.write_eof()
+            self._cancel_linger()
+            self._linger_timer = self.loop.call_later(min(self.linger, 2.0), self._linger_over)
+        else:
+            transport.close()
 
     def _arm_head_timer(self) -> None:
         self._cancel_head_timer()
