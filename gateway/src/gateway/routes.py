@@ -38,9 +38,10 @@ ADMINS: frozenset[str] = frozenset({Role.AGENCY_ADMIN, Role.PLATFORM_ADMIN})
 PLATFORM_ADMIN: frozenset[str] = frozenset({Role.PLATFORM_ADMIN})
 AGENCY_STAFF: frozenset[str] = frozenset({Role.OFFICER, Role.AGENCY_ADMIN})
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-# What a canonical path never holds: "//", a backslash, a "." or ".." segment, control
-# characters. A path with any of them is no route's, whatever a service would make of it.
-_NOT_CANONICAL = re.compile(r"//|\\|/\.\.?(?:/|\Z)|[\x00-\x1f\x7f]")
+# What a canonical path never holds: "//", a backslash, a "." or ".." segment (also with a
+# ";parameter", which some stacks strip before resolving), control characters. A path with
+# any of them is no route's, whatever a service would make of it.
+_NOT_CANONICAL = re.compile(r"//|\\|/\.\.?(?:/|;|\Z)|[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
