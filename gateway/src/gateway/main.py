@@ -92,10 +92,18 @@ class GatewayRuntime:
         port = settings.metrics_listen_port
         if port is not None and self.metrics is not None:
             # Operational data stays off the public port: its own listener, internal by default.
-            self.metrics_server = start_http_server(
-                port, addr=settings.metrics_host, registry=self.metrics.registry
-            )
-            log.info("metrics listening", extra={"host": settings.metrics_host, "port": port})
+            try:
+                self.metrics_server = start_http_server(
+                    port, addr=settings.metrics_host, registry=self.metrics.registry
+                )
+            except OSError as exc:
+                # The public edge matters more than its metrics: serve on, loudly.
+                log.error(
+                    "cannot serve metrics",
+                    extra={"host": settings.metrics_host, "port": port, "error": str(exc)},
+                )
+            else:
+                log.info("metrics listening", extra={"host": settings.metrics_host, "port": port})
         self.openapi = OpenApiAggregator(
             settings.upstreams(),
             self.table,

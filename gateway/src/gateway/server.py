@@ -88,11 +88,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         # Between requests or inside a head (not inside a body).
         self._in_head = True
+        # When the head under way started (loop time; its first byte, or the connection).
+        self._head_started = self.loop.time()
         # Bytes received while in a head (may include the start of a body: an upper bound).
         self._head_received = 0
         # Bytes of the head the parser reported (names and values of headers).
         self._head_size = 0
-        self._header_count = 0
+        # One timer per connection, not one per request: when it fires it checks the head
+        # under way and sets itself again for that head's deadline.
         self._head_timer: TimerHandle | None = None
         self._linger_timer: TimerHandle | None = None
         self._refused = False
@@ -104,10 +107,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         # A connection that never sends a whole head is closed too, not only a slow one.
-        self._arm_head_timer()
+        self._head_started = self.loop.time()
+        self._head_timer = self.loop.call_at(
+            self._head_started + self.head_timeout, self._check_head
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_head_timer()
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
         self._cancel_linger()
         super().connection_lost(exc)
 
@@ -115,66 +123,68 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._refused:
             return
         if self._in_head:
-            if self._head_timer is None:
-                self._arm_head_timer()
+            if not self._head_received:
+                self._head_started = self.loop.time()
+                if self._head_timer is None:
+                    self._head_timer = self.loop.call_at(
+                        self._head_started + self.head_timeout, self._check_head
+                    )
             self._head_received += len(data)
         super().data_received(data)
         if self._refused:
             return
         if self._in_head and self._head_received > self.max_head + self.max_request_line:
             # The parser holds an incomplete header it has not reported yet: stop it growing.
-            self._refuse(431 if self._header_count or self.url else 414)
+            self._refuse(431 if self.headers or self.url else 414)
 
     def send_400_response(self, msg: str) -> None:
         # The parser stopped on an error: our own refusal from a callback, or bad HTTP.
         self._refuse(self._pending or 400)
 
-    # ---- parser callbacks ----------------------------------------------------------------
+    # ---- parser callbacks (uvicorn's, with the limits; kept lean: once per request) -------
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head = True
-        self._header_count = 0
         self._head_size = 0
-        if self._head_timer is None:
-            self._arm_head_timer()
 
     def on_url(self, url: bytes) -> None:
-        super().on_url(url)
+        self.url += url
         if len(self.url) > self.max_request_line:
             self._pending = 414
             raise _Refused(414)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
         line = len(name) + len(value) + 4
         self._head_size += line
         if (
-            self._header_count > self.max_headers
-            or line > self.max_header_line
+            line > self.max_header_line
             or self._head_size > self.max_head
+            or len(self.headers) >= self.max_headers
         ):
             self._pending = 431
             raise _Refused(431)
-        super().on_header(name, value)
+        # As uvicorn's on_header.
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._head_received = 0
-        self._cancel_head_timer()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._cancel_linger()
+        if self._linger_timer is not None:
+            self._cancel_linger()
         super().on_message_complete()
         # What follows is the next request's head; its clock starts with its first byte.
         self._in_head = True
-        self._head_received = 0
 
     def on_response_complete(self) -> None:
         cycle = self.cycle
         super().on_response_complete()
-        if cycle is not None and cycle.more_body and not self.transport.is_closing():
+        if cycle.more_body and not self.transport.is_closing():
             self._cancel_linger()
             self._linger_timer = self.loop.call_later(self.linger, self._linger_over)
 
@@ -192,7 +202,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int) -> None:
         self._refused = True
-        self._cancel_head_timer()
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
         transport = self.transport
         if transport is None or transport.is_closing():
             return
@@ -218,22 +230,22 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         else:
             transport.close()
 
-    def _arm_head_timer(self) -> None:
-        self._cancel_head_timer()
-        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
-
-    def _cancel_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_timed_out(self) -> None:
+    def _check_head(self) -> None:
         self._head_timer = None
-        if not self._in_head or self._refused:
+        if self._refused or not self._in_head:
+            return  # between requests: uvicorn's keep-alive timeout applies
+        if self._head_received == 0 and self.cycle is not None:
+            return  # idle after a request: the same
+        due = self._head_started + self.head_timeout
+        if self.loop.time() < due:
+            self._head_timer = self.loop.call_at(due, self._check_head)
             return
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             # Still answering the previous request: its own deadlines apply.
+            self._head_timer = self.loop.call_at(
+                self.loop.time() + self.head_timeout, self._check_head
+            )
             return
         self._refuse(408)
 
