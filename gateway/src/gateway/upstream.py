@@ -144,7 +144,10 @@ class UpstreamConnection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         if self.complete:
             # A second response to one request: whatever it is, it must not reach a caller.
+            # Raising stops the parser (data_received then closes the connection); the
+            # response already read stays good.
             self.keep_alive = False
+            raise UpstreamBroken("a response nobody asked for", before_response=False)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.lower(), value))

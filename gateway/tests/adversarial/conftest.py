@@ -33,6 +33,8 @@ UPSTREAM_TIMEOUT = 1.5
 QUEUE_TIMEOUT = 0.5
 MAX_CONNECTIONS = 2
 QUEUE_SIZE = 1
+SEND_TIMEOUT = 1.0
+BIG_RESPONSE = 32 << 20
 # "Promptly": far below every deadline above.
 PROMPT = 0.8
 
@@ -94,6 +96,18 @@ class _UpstreamConnection(asyncio.Protocol):
             self._write(200, json.dumps(upstream.jwks).encode())
         elif path.endswith("/silent"):
             return  # never answers
+        elif path.endswith("/cl-and-te"):
+            self._raw(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 40\r\ntransfer-encoding: chunked\r\n\r\n"
+                b"0\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged"
+            )
+        elif path.endswith("/bad-length"):
+            self._raw(b"HTTP/1.1 200 OK\r\ncontent-length: 0x6\r\n\r\nforged")
+        elif path.endswith("/two-answers"):
+            self._write(200, b'{"first": true}')
+            self._raw(b'HTTP/1.1 200 OK\r\ncontent-length: 17\r\n\r\n{"forged": true}')
+        elif path.endswith("/big"):
+            self._write(200, b"b" * BIG_RESPONSE)
         elif path.endswith("/hold"):
             await asyncio.sleep(1.0)
             self._write(200, b'{"held": true}')
@@ -111,6 +125,11 @@ class _UpstreamConnection(asyncio.Protocol):
         else:
             body = {"request": f"{method} {path}", "body_bytes": self.body}
             self._write(200, json.dumps(body).encode())
+
+    def _raw(self, data: bytes) -> None:
+        self.answered = True
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
 
     def _write(self, status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
         self.answered = True
@@ -288,6 +307,7 @@ async def edge(
             "MPP_GATEWAY_CLIENT_HEAD_TIMEOUT_SECONDS": str(HEAD_TIMEOUT),
             "MPP_GATEWAY_CLIENT_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
             "MPP_GATEWAY_CLIENT_LINGER_SECONDS": "2",
+            "MPP_GATEWAY_CLIENT_SEND_TIMEOUT_SECONDS": str(SEND_TIMEOUT),
             "MPP_GATEWAY_UPSTREAM_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
             "MPP_GATEWAY_UPSTREAM_QUEUE_SIZE": str(QUEUE_SIZE),
             "MPP_GATEWAY_UPSTREAM_QUEUE_TIMEOUT_SECONDS": str(QUEUE_TIMEOUT),

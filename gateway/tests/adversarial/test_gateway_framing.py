@@ -217,3 +217,29 @@ async def test_malformed_heads_are_400_problems(edge: Edge, request_bytes: bytes
     assert answer.headers[b"connection"] == b"close"
     assert edge.identity.lines[before:] == []
     await edge.assert_served_promptly()
+
+
+async def _tracking_served_promptly(edge: Edge) -> None:
+    answer = await edge.raw.get("/api/v1/tracking/next")
+    assert answer.status == 200
+    assert answer.json() == {"request": "GET /api/v1/tracking/next", "body_bytes": 0}
+    assert answer.seconds < 0.8
+
+
+async def test_a_service_answering_with_length_and_chunked_is_502_and_not_reused(
+    edge: Edge,
+) -> None:
+    for path in ("/api/v1/tracking/cl-and-te", "/api/v1/tracking/bad-length"):
+        answer = await edge.raw.get(path)
+        assert answer.status == 502, path
+        assert b"forged" not in answer.body
+        await _tracking_served_promptly(edge)
+
+
+async def test_a_second_answer_to_one_request_never_reaches_the_next_caller(edge: Edge) -> None:
+    first = await edge.raw.get("/api/v1/tracking/two-answers")
+
+    assert first.status == 200
+    assert first.json() == {"first": True}
+    for _ in range(3):
+        await _tracking_served_promptly(edge)

@@ -131,3 +131,21 @@ async def test_connections_per_service_are_capped_with_a_queue_then_503(edge: Ed
     again = await edge.raw.get("/api/v1/tracking/x1")
     assert again.status == 200
     assert again.seconds < 0.8
+
+
+async def test_a_caller_that_stops_reading_a_response_is_cut_off(edge: Edge) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+    writer.write(b"GET /api/v1/tracking/big HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
+    await reader.readuntil(b"\r\n\r\n")
+    # Not reading: the gateway's writes stall, and after its send deadline it lets go.
+    await asyncio.sleep(1.0 + 2.0)
+    received = 0
+    async with asyncio.timeout(5):
+        while chunk := await reader.read(1 << 20):
+            received += len(chunk)
+    writer.close()
+
+    assert received < 32 << 20
+    await edge.assert_served_promptly()
+    again = await edge.raw.get("/api/v1/tracking/x2")
+    assert again.status == 200
