@@ -243,3 +243,40 @@ async def test_a_second_answer_to_one_request_never_reaches_the_next_caller(edge
     assert first.json() == {"first": True}
     for _ in range(3):
         await _tracking_served_promptly(edge)
+
+
+@pytest.mark.parametrize(
+    ("upgrade", "status", "forwarded"),
+    [
+        ("h2c", 200, ["GET /.well-known/openid-configuration"]),
+        # The gateway serves no websocket: its own app refuses the handshake.
+        ("websocket", 403, []),
+    ],
+)
+async def test_an_upgrade_request_is_forwarded_as_a_plain_request_and_nothing_after_it(
+    edge: Edge, upgrade: str, status: int, forwarded: list[str]
+) -> None:
+    before = len(edge.identity.lines)
+    answer = await edge.raw.send(
+        b"GET /.well-known/openid-configuration HTTP/1.1\r\nHost: gateway.test\r\n"
+        b"Connection: Upgrade\r\nUpgrade: " + upgrade.encode() + b"\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        + HIDDEN,
+        wait=3.0,
+    )
+
+    assert answer.status == status
+    assert edge.identity.lines[before:] == forwarded
+    _never_reached(edge, "/metrics")
+    await edge.assert_served_promptly()
+
+
+async def test_an_absolute_form_target_naming_an_internal_address_reaches_nothing_internal(
+    edge: Edge,
+) -> None:
+    before = len(edge.identity.lines)
+    answer = await edge.raw.get(f"http://{edge.identity.authority}/metrics")
+
+    assert answer.status == 404
+    assert edge.identity.lines[before:] == []
+    await edge.assert_served_promptly()
