@@ -392,7 +392,7 @@ class Proxy:
 
         retryable = complete_body and method in _IDEMPOTENT
         try:
-            conn, _body_left = await self._send_request(
+            conn = await self._send_request(
                 pool,
                 head,
                 method,
@@ -436,8 +436,8 @@ class Proxy:
             ) from None
         if conn is None:
             return 499
-        # body_left: the service answered before the caller's body was all read. The server
-        # protocol reads the rest and throws it away (for a while at most) after the response.
+        # A service that answered before the caller's body was all read: the server protocol
+        # reads the rest and throws it away (for a while at most) after the response.
         return await self._respond(conn, route, receive, send, extra)
 
     async def _send_request(
@@ -452,13 +452,12 @@ class Proxy:
         sent: int,
         complete_body: bool,
         retryable: bool,
-    ) -> tuple[UpstreamConnection | None, bool]:
-        """Send the request and wait for the response head.
+    ) -> UpstreamConnection | None:
+        """Send the request and wait for the response head; None if the caller went away.
 
-        Returns the connection (None if the caller went away) and whether some of the
-        caller's body was left unread because the service answered first. Only a request
-        sent whole in one write (no body to stream) is ever sent a second time, and only when
-        it is idempotent and a kept-alive connection turned out closed before any answer.
+        Only a request sent whole in one write (no body to stream) is ever sent a second
+        time, and only when it is idempotent and a kept-alive connection turned out closed
+        before any answer.
         """
         attempts = 2 if retryable else 1
         for attempt in range(attempts):
@@ -466,17 +465,15 @@ class Proxy:
             conn = idle if idle is not None else await pool.connection(fresh=attempt > 0)
             try:
                 conn.begin(head, head_only=method == "HEAD", request_complete=complete_body)
-                body_left = False
                 if not complete_body:
                     streamed = await self._stream_request(
                         conn, receive, sent, limit, chunked=request.chunked
                     )
                     if streamed is None:
                         conn.close()
-                        return None, False
-                    body_left = not conn.request_complete
+                        return None
                 await conn.response_head(self.timeout)
-                return conn, body_left
+                return conn
             except UpstreamBroken as exc:
                 conn.close()
                 # A kept-alive connection the service had closed meanwhile: try a new one.

@@ -5,6 +5,10 @@ General clients (httpx, aiohttp) cost more CPU per request than the whole rest o
 so it speaks HTTP/1.1 itself over an asyncio protocol, with httptools (llhttp, as used by
 uvicorn) parsing the responses. Bodies stream both ways with back-pressure: a slow client
 pauses reading from the service, a slow service pauses writing from the client.
+
+A connection goes back to its pool only after a clean exchange: the whole request sent, the
+whole response read, keep-alive on both sides (``UpstreamConnection.finish``); otherwise the
+service and the gateway could disagree on where the next request starts.
 """
 
 from __future__ import annotations
