@@ -497,7 +497,9 @@ class Proxy:
         while True:
             if conn.responded:
                 return sent
-            message = await self._receive_body(receive)
+            message = await self._body_or_answer(conn, receive)
+            if message is None:
+                return sent
             if message["type"] == "http.disconnect":
                 return None
             body: bytes = message.get("body", b"")
@@ -518,18 +520,36 @@ class Proxy:
                 conn.request_sent()
                 return sent
 
+    async def _body_or_answer(self, conn: UpstreamConnection, receive: Receive) -> Message | None:
+        """The caller's next piece of body, or None as soon as the service answers: its
+        answer (e.g. a refusal of the upload) is passed on at once, not after the caller's
+        next piece. 408 when neither comes within the body deadline."""
+        receiving = asyncio.ensure_future(receive())
+        answered = conn.answer_waiter()
+        try:
+            done, _ = await asyncio.wait(
+                (receiving, answered),
+                timeout=self.body_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            conn.drop_answer_waiter(answered)
+            if not receiving.done():
+                receiving.cancel()
+        if receiving in done:
+            message: Message = receiving.result()
+            return message
+        if answered in done:
+            return None
+        raise _body_timeout()
+
     async def _receive_body(self, receive: Receive) -> Message:
         """The next piece of the caller's body, within the body deadline (else 408)."""
         try:
             async with asyncio.timeout(self.body_timeout):
                 return await receive()
         except TimeoutError:
-            raise Problem(
-                "The request body did not arrive in time.",
-                status=408,
-                code="request_timeout",
-                headers={"Connection": "close"},
-            ) from None
+            raise _body_timeout() from None
 
     async def _respond(
         self,
@@ -735,6 +755,15 @@ def _has_dot_segment(path: str) -> bool:
 
 def _chunk(data: bytes) -> bytes:
     return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+def _body_timeout() -> Problem:
+    return Problem(
+        "The request body did not arrive in time.",
+        status=408,
+        code="request_timeout",
+        headers={"Connection": "close"},
+    )
 
 
 def _too_large(limit: int) -> Problem:

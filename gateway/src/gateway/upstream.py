@@ -240,6 +240,18 @@ class UpstreamConnection(asyncio.Protocol):
         finally:
             self._drain_waiter = None
 
+    def answer_waiter(self) -> asyncio.Future[None]:
+        """A future done once the service answers or the exchange fails (to race against
+        the caller's next piece of body); give it back with ``drop_answer_waiter``."""
+        waiter = self._waiter = self.loop.create_future()
+        if self.responded:
+            waiter.set_result(None)
+        return waiter
+
+    def drop_answer_waiter(self, waiter: asyncio.Future[None]) -> None:
+        if self._waiter is waiter:
+            self._waiter = None
+
     @property
     def responded(self) -> bool:
         """The service has answered (e.g. refused an upload before it was all sent)."""

@@ -74,7 +74,10 @@ class _UpstreamConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         method = self.parser.get_method().decode()
         path = self.url.decode("latin-1")
-        self.upstream.lines.append(f"{method} {path}")
+        agent = dict(self.headers).get(b"user-agent", b"")
+        # The gateway's own calls (signing keys, OpenAPI documents, readiness) go apart.
+        own = agent.startswith(b"python-httpx/")
+        (self.upstream.own_calls if own else self.upstream.lines).append(f"{method} {path}")
         early = self.upstream.early.get((method, path.split("?")[0]))
         if early is not None:
             # Answers on the head, like a 405 or a 413 of the service: the body is unread.
@@ -143,11 +146,13 @@ class _UpstreamConnection(asyncio.Protocol):
 
 @dataclass
 class RecordingUpstream:
-    """Stands in for a service; ``lines`` holds every request line it ever parsed."""
+    """Stands in for a service; ``lines`` holds every request line it ever parsed that did
+    not come from the gateway's own HTTP client (``own_calls``)."""
 
     jwks: dict[str, Any]
     early: dict[tuple[str, str], int] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
+    own_calls: list[str] = field(default_factory=list)
     connections: int = 0
     errors: int = 0
     port: int = 0
@@ -314,6 +319,7 @@ async def edge(
             "MPP_GATEWAY_MAX_UPLOAD_BYTES": str(8 << 20),
             "MPP_GATEWAY_ACCESS_LOG": "false",
             "MPP_GATEWAY_RATE_LIMIT_ENABLED": "false",
+            "MPP_GATEWAY_OPENAPI_REFRESH_SECONDS": "3600",
         }
     )
     log_path = tmp_path_factory.mktemp("adversarial") / "gateway.log"
