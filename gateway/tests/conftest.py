@@ -266,6 +266,7 @@ def gateway_environment(upstream: str, port: int) -> dict[str, str]:
     dead = f"http://127.0.0.1:{free_port()}"  # nobody listens: the catalog is down
     return {
         "MPP_GATEWAY_PORT": str(port),
+        "MPP_GATEWAY_METRICS_PORT": str(free_port()),
         "MPP_GATEWAY_HOST": "127.0.0.1",
         "MPP_GATEWAY_ENVIRONMENT": "test",
         "MPP_GATEWAY_PUBLIC_URL": ISSUER,
@@ -289,30 +290,30 @@ def gateway_environment(upstream: str, port: int) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-async def gateway(
-    fake_service: tuple[FakeService, str], tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[RunningGateway]:
-    service, upstream = fake_service
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
-    env = {**os.environ, **gateway_environment(upstream, port)}
+@contextlib.asynccontextmanager
+async def running_gateway_process(
+    env: dict[str, str], url: str, log_path: Path
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """``python -m gateway`` with ``env`` added to the environment, until it answers /healthz."""
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: ASYNC220 - starting it does not wait for it
-            [sys.executable, "-m", "gateway"], env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "gateway"],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-    running = RunningGateway(f"http://127.0.0.1:{port}", process, service, log_path)
     try:
-        async with running.client() as client:
+        async with httpx.AsyncClient(base_url=url, timeout=10.0) as client:
             deadline = time.monotonic() + 30
             while True:
                 with contextlib.suppress(httpx.TransportError):
                     if (await client.get("/healthz")).status_code == 200:
                         break
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the gateway did not start:\n" + log_path.read_text())
+                    log_text = log_path.read_text()  # noqa: ASYNC240 - it failed: no hurry
+                    raise RuntimeError("the gateway did not start:\n" + log_text)
                 await asyncio.sleep(0.1)
-        yield running
+        yield process
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -320,6 +321,20 @@ async def gateway(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+async def gateway(
+    fake_service: tuple[FakeService, str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningGateway]:
+    service, upstream = fake_service
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
+    url = f"http://127.0.0.1:{port}"
+    async with running_gateway_process(
+        gateway_environment(upstream, port), url, log_path
+    ) as process:
+        yield RunningGateway(url, process, service, log_path)
 
 
 @pytest.fixture
@@ -335,3 +350,18 @@ def internal_secret() -> str:
 @pytest.fixture(scope="session")
 def upstream_timeout() -> float:
     return UPSTREAM_TIMEOUT
+
+
+@dataclass(frozen=True)
+class GatewayLauncher:
+    """For test packages that run a gateway of their own (tests do not import the conftest)."""
+
+    environment: Callable[[str, int], dict[str, str]] = gateway_environment
+    run: Callable[..., contextlib.AbstractAsyncContextManager[subprocess.Popen[bytes]]] = (
+        running_gateway_process
+    )
+
+
+@pytest.fixture(scope="session")
+def gateway_launcher() -> GatewayLauncher:
+    return GatewayLauncher()

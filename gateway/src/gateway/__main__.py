@@ -4,6 +4,7 @@ from starlette.types import ASGIApp
 
 from gateway.config import GatewaySettings
 from gateway.main import create_app, entry_point
+from gateway.server import protocol_for
 from mpp_shared.server import serve
 
 
@@ -14,7 +15,12 @@ def create_app_from_environment() -> ASGIApp:
 
 def main() -> None:
     settings = GatewaySettings()
-    serve(entry_point(create_app(settings)), settings)
+    serve(
+        entry_point(create_app(settings)),
+        settings,
+        http=protocol_for(settings),
+        timeout_keep_alive=max(1, round(settings.client_keep_alive_seconds)),
+    )
 
 
 if __name__ == "__main__":

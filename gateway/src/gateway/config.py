@@ -54,8 +54,36 @@ class GatewaySettings(BaseServiceSettings):
     # Below uvicorn's keep-alive (5 s), so the gateway drops an idle connection first.
     upstream_idle_seconds: float = 4.0
     upstream_max_idle_connections: int = 256
-    # After a failed connect, answer 503 without trying again for this long.
+    # A failed connect is tried again (nothing was sent yet) after a short, growing backoff.
+    upstream_connect_attempts: int = Field(default=3, ge=1, le=10)
+    upstream_connect_backoff_seconds: float = Field(default=0.05, ge=0)
+    # After this many requests in a row found a service unreachable, answer 503 at once for
+    # upstream_retry_after_seconds (one dead replica behind a Service address does not trip it).
+    upstream_failure_threshold: int = Field(default=5, ge=1)
     upstream_retry_after_seconds: float = 1.0
+    # Open connections per service at most; callers beyond wait first come, first served,
+    # up to upstream_queue_size of them for upstream_queue_timeout_seconds each, else 503.
+    upstream_max_connections: int = Field(default=512, ge=1)
+    upstream_queue_size: int = Field(default=1024, ge=0)
+    upstream_queue_timeout_seconds: float = Field(default=5.0, gt=0)
+    upstream_busy_retry_after_seconds: int = Field(default=1, ge=1)
+
+    # Bounds on what a caller may send (enforced by the server protocol, gateway.server).
+    max_request_line_bytes: int = Field(default=8 * 1024, ge=256)  # else 414
+    max_header_line_bytes: int = Field(default=16 * 1024, ge=256)  # one header; else 431
+    max_head_bytes: int = Field(default=64 * 1024, ge=1024)  # all headers; else 431
+    max_headers: int = Field(default=100, ge=8)  # else 431
+    # From a connection's first byte (or the end of its last request) to a complete request
+    # head (else 408); between two pieces of a request body (else 408).
+    client_head_timeout_seconds: float = Field(default=10.0, gt=0)
+    client_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    # After an answer sent before the request body was all received, its rest is read and
+    # thrown away for this long at most (so the caller reads the answer, not a reset).
+    client_linger_seconds: float = Field(default=10.0, gt=0)
+    # Longest wait for a caller to take the next piece of a streamed response.
+    client_send_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Idle keep-alive connections of callers are closed after this long.
+    client_keep_alive_seconds: float = Field(default=5.0, gt=0)
 
     # Shared by the gateway and the services (the HMAC key of X-MPP-Principal). One variable
     # for every process: MPP_INTERNAL_SECRET; MPP_GATEWAY_INTERNAL_SECRET is also read.
@@ -99,6 +127,11 @@ class GatewaySettings(BaseServiceSettings):
     # 0 leaves Strict-Transport-Security out (plain HTTP in development).
     hsts_seconds: int = 0
 
+    # The gateway's own Prometheus /metrics, on an internal port apart from the public one
+    # (default: the public port + 1000), on 127.0.0.1 unless told otherwise; 0 turns it off.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
     openapi_refresh_seconds: float = 60.0
     access_log: bool = True
 
@@ -112,6 +145,13 @@ class GatewaySettings(BaseServiceSettings):
     @property
     def principal_secret(self) -> str:
         return check_internal_secret(self.internal_secret, environment=self.environment)
+
+    @property
+    def metrics_listen_port(self) -> int | None:
+        """The internal metrics port in force, None when turned off."""
+        if self.metrics_port is None:
+            return self.port + 1000 if self.port + 1000 <= 65535 else None
+        return self.metrics_port or None
 
     def upstreams(self) -> dict[str, str]:
         return {

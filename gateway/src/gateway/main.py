@@ -1,13 +1,17 @@
-"""Builds the gateway's app: own health, metrics and merged OpenAPI; public paths proxied."""
+"""Builds the gateway's app: own health and merged OpenAPI, public paths proxied, and the
+gateway's metrics on a separate internal port."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass, field
+from wsgiref.simple_server import WSGIServer
 
 import httpx
 from fastapi import FastAPI
+from prometheus_client import start_http_server
 from starlette.types import ASGIApp
 
 from gateway.auth import EdgeAuthenticator
@@ -50,6 +54,8 @@ class GatewayRuntime:
     jwks: JwksClient | None = None
     revocations: RevocationList | None = None
     revocation_feed: RevocationFeed | None = None
+    metrics: HttpMetrics | None = None
+    metrics_server: tuple[WSGIServer, threading.Thread] | None = None
     tasks: list[asyncio.Task[object]] = field(default_factory=list)
 
     def http_client(self) -> httpx.AsyncClient:
@@ -102,6 +108,21 @@ class GatewayRuntime:
                 )
                 await self.sync.start()
         self.proxy.start(self.authenticator, self.limiter)
+        port = settings.metrics_listen_port
+        if port is not None and self.metrics is not None:
+            # Operational data stays off the public port: its own listener, internal by default.
+            try:
+                self.metrics_server = start_http_server(
+                    port, addr=settings.metrics_host, registry=self.metrics.registry
+                )
+            except OSError as exc:
+                # The public edge matters more than its metrics: serve on, loudly.
+                log.error(
+                    "cannot serve metrics",
+                    extra={"host": settings.metrics_host, "port": port, "error": str(exc)},
+                )
+            else:
+                log.info("metrics listening", extra={"host": settings.metrics_host, "port": port})
         self.openapi = OpenApiAggregator(
             settings.upstreams(),
             self.table,
@@ -129,6 +150,12 @@ class GatewayRuntime:
         if self.revocation_feed is not None:
             await self.revocation_feed.stop()
         await self.proxy.stop()
+        if self.metrics_server is not None:
+            server, thread = self.metrics_server
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+            self.metrics_server = None
         if self.http is not None:
             await self.http.aclose()
             self.http = None
@@ -163,7 +190,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     access_log: AccessLog | None = app.state.access_log if settings.access_log else None
     metrics: HttpMetrics = app.state.metrics
     proxy = Proxy(settings, table=table, metrics=metrics, cors=cors, access_log=access_log)
-    gateway = GatewayRuntime(settings=settings, table=table, proxy=proxy)
+    gateway = GatewayRuntime(settings=settings, table=table, proxy=proxy, metrics=metrics)
     holder.append(gateway)
     app.state.gateway = gateway
 

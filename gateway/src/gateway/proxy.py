@@ -13,6 +13,7 @@ import ipaddress
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,9 +26,11 @@ from gateway.auth import EdgeAuthenticator, VerifiedCaller, bearer_token
 from gateway.config import GatewaySettings
 from gateway.edge import CorsPolicy, security_headers
 from gateway.ratelimit import RateLimiter
+from gateway.rewrite import InternalAddresses
 from gateway.routes import Auth, Body, Route, RoutingTable
 from gateway.upstream import (
     UpstreamBroken,
+    UpstreamBusy,
     UpstreamConnection,
     UpstreamError,
     UpstreamPool,
@@ -98,6 +101,11 @@ _RESPONSE_DROP = frozenset(
 _BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _PROBLEM_CT = (b"content-type", PROBLEM_CONTENT_TYPE.encode("ascii"))
+# Response headers that may carry a URL: one naming an internal address is rewritten.
+_RESPONSE_URLS = frozenset({b"location", b"content-location", b"link", b"refresh"})
+# Encoded "/", "\" and NUL in the raw path: refused rather than passed on for a service's
+# router to decode differently from the routing table.
+_ENCODED_SEPARATOR = re.compile(rb"%(?:2f|5c|00)", re.IGNORECASE)
 _METRIC_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Request and trace ids need to be unique, not secret: a seeded PRNG costs no system call per
 # request, where uuid4() and secrets read the kernel's random source every time.
@@ -138,6 +146,7 @@ class _Request:
     host: bytes | None = None
     preflight: bool = False
     bad_length: bool = False
+    bad_transfer_encoding: bool = False
 
 
 class Proxy:
@@ -164,6 +173,9 @@ class Proxy:
         self.security = security_headers(hsts_seconds=settings.hsts_seconds)
         self._security_names = frozenset(name for name, _ in self.security)
         self.timeout = settings.upstream_timeout_seconds
+        self.body_timeout = settings.client_body_timeout_seconds
+        self.send_timeout = settings.client_send_timeout_seconds
+        self.internal = InternalAddresses(settings.upstreams().values(), settings.public_url)
         self.max_body = {
             Body.JSON: settings.max_body_bytes,
             Body.UPLOAD: settings.max_upload_bytes,
@@ -184,6 +196,12 @@ class Proxy:
                 idle_seconds=self.settings.upstream_idle_seconds,
                 max_idle=self.settings.upstream_max_idle_connections,
                 retry_after_seconds=self.settings.upstream_retry_after_seconds,
+                max_connections=self.settings.upstream_max_connections,
+                queue_size=self.settings.upstream_queue_size,
+                queue_timeout=self.settings.upstream_queue_timeout_seconds,
+                connect_attempts=self.settings.upstream_connect_attempts,
+                connect_backoff_seconds=self.settings.upstream_connect_backoff_seconds,
+                failure_threshold=self.settings.upstream_failure_threshold,
             )
             for name, url in self.settings.upstreams().items()
         }
@@ -257,6 +275,9 @@ class Proxy:
             return None, await self._preflight(send, request, extra)
         if "/." in path and _has_dot_segment(path):
             raise Problem("The path is not valid.", status=400, code="invalid_path")
+        raw_path: bytes | None = scope.get("raw_path")
+        if raw_path is not None and b"%" in raw_path and _ENCODED_SEPARATOR.search(raw_path):
+            raise Problem("The path is not valid.", status=400, code="invalid_path")
         route = self.table.match(method, path)
         if route is None:
             raise Problem("No such endpoint.", status=404, code="not_found")
@@ -293,9 +314,23 @@ class Proxy:
                 )
 
         if request.bad_length:
-            raise Problem("Content-Length is not valid.", status=400, code="bad_request")
+            raise Problem(
+                "Content-Length is not valid.",
+                status=400,
+                code="bad_request",
+                headers={"Connection": "close"},
+            )
+        if request.bad_transfer_encoding:
+            raise Problem(
+                "Transfer-Encoding other than chunked is not accepted.",
+                status=400,
+                code="bad_request",
+                headers={"Connection": "close"},
+            )
         limit = self.max_body[route.body]
         if request.content_length is not None and request.content_length > limit:
+            # Decided on the declared length, before reading any of it (the server protocol
+            # throws the body away after the answer, within client_linger_seconds).
             raise _too_large(limit)
 
         forward = request.forward
@@ -340,7 +375,7 @@ class Proxy:
                 lines.append(b"transfer-encoding: chunked\r\n")
             else:
                 lines.append(b"content-length: %d\r\n" % (request.content_length or 0))
-            message = await receive()
+            message = await self._receive_body(receive)
             if message["type"] == "http.disconnect":
                 return 499
             first_body = message.get("body", b"")
@@ -368,6 +403,14 @@ class Proxy:
                 complete_body=complete_body,
                 retryable=retryable,
             )
+        except UpstreamBusy as exc:
+            log.warning("service busy", extra={"upstream": route.service, "error": str(exc)})
+            raise Problem(
+                f"The {route.service} service is busy. Try again shortly.",
+                status=503,
+                code="service_busy",
+                headers={"Retry-After": str(self.settings.upstream_busy_retry_after_seconds)},
+            ) from None
         except UpstreamUnavailable as exc:
             log.warning("service unavailable", extra={"upstream": route.service, "error": str(exc)})
             raise Problem(
@@ -393,6 +436,8 @@ class Proxy:
             ) from None
         if conn is None:
             return 499
+        # A service that answered before the caller's body was all read: the server protocol
+        # reads the rest and throws it away (for a while at most) after the response.
         return await self._respond(conn, route, receive, send, extra)
 
     async def _send_request(
@@ -408,13 +453,18 @@ class Proxy:
         complete_body: bool,
         retryable: bool,
     ) -> UpstreamConnection | None:
-        """Send the request and wait for the response head; None if the caller went away."""
+        """Send the request and wait for the response head; None if the caller went away.
+
+        Only a request sent whole in one write (no body to stream) is ever sent a second
+        time, and only when it is idempotent and a kept-alive connection turned out closed
+        before any answer.
+        """
         attempts = 2 if retryable else 1
         for attempt in range(attempts):
             idle = pool.idle_connection() if attempt == 0 else None
             conn = idle if idle is not None else await pool.connection(fresh=attempt > 0)
             try:
-                conn.begin(head, head_only=method == "HEAD")
+                conn.begin(head, head_only=method == "HEAD", request_complete=complete_body)
                 if not complete_body:
                     streamed = await self._stream_request(
                         conn, receive, sent, limit, chunked=request.chunked
@@ -438,12 +488,18 @@ class Proxy:
     async def _stream_request(
         self, conn: UpstreamConnection, receive: Receive, sent: int, limit: int, *, chunked: bool
     ) -> int | None:
-        """Forward the rest of the request body as it arrives; None if the caller went away."""
+        """Forward the rest of the request body as it arrives; None if the caller went away.
+
+        Marks the connection's request complete once the last of the body is written; a
+        service that answers first (e.g. refuses the upload) stops the forwarding, and the
+        connection, out of step with the service, is closed after the response.
+        """
         while True:
             if conn.responded:
-                # The service answered before the whole upload (e.g. refused it): stop sending.
                 return sent
-            message = await receive()
+            message = await self._body_or_answer(conn, receive)
+            if message is None:
+                return sent
             if message["type"] == "http.disconnect":
                 return None
             body: bytes = message.get("body", b"")
@@ -461,7 +517,39 @@ class Proxy:
                 if conn.write_paused:
                     await conn.drain()
             if not more:
+                conn.request_sent()
                 return sent
+
+    async def _body_or_answer(self, conn: UpstreamConnection, receive: Receive) -> Message | None:
+        """The caller's next piece of body, or None as soon as the service answers: its
+        answer (e.g. a refusal of the upload) is passed on at once, not after the caller's
+        next piece. 408 when neither comes within the body deadline."""
+        receiving = asyncio.ensure_future(receive())
+        answered = conn.answer_waiter()
+        try:
+            done, _ = await asyncio.wait(
+                (receiving, answered),
+                timeout=self.body_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            conn.drop_answer_waiter(answered)
+            if not receiving.done():
+                receiving.cancel()
+        if receiving in done:
+            message: Message = receiving.result()
+            return message
+        if answered in done:
+            return None
+        raise _body_timeout()
+
+    async def _receive_body(self, receive: Receive) -> Message:
+        """The next piece of the caller's body, within the body deadline (else 408)."""
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                return await receive()
+        except TimeoutError:
+            raise _body_timeout() from None
 
     async def _respond(
         self,
@@ -476,7 +564,11 @@ class Proxy:
         headers: list[tuple[bytes, bytes]] = []
         for name, value in conn.headers:
             present.add(name)
-            if name not in _RESPONSE_DROP:
+            if name in _RESPONSE_URLS:
+                rewritten = self.internal.rewrite(name, value)
+                if rewritten is not None:
+                    headers.append((name, rewritten))
+            elif name not in _RESPONSE_DROP:
                 headers.append((name, value))
         headers.extend(extra)
         if present.isdisjoint(self._security_names):
@@ -507,7 +599,12 @@ class Proxy:
                 chunk = await conn.read(read_timeout)
                 if not chunk:
                     break
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                try:
+                    # A caller that stops reading holds a service connection: not forever.
+                    async with asyncio.timeout(self.send_timeout):
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                except TimeoutError:
+                    raise UpstreamTimeout("the caller did not take the response in time") from None
             await send({"type": "http.response.body", "body": b""})
         except UpstreamError as exc:
             conn.close()
@@ -615,6 +712,7 @@ def _read_headers(raw: Iterable[tuple[bytes, bytes]]) -> _Request:
             request.authorization = value
             forward.append(b"authorization: " + value + b"\r\n")
         elif kind == _H_LENGTH:
+            value = value.strip()
             if not value.isdigit() or (
                 request.content_length is not None and request.content_length != int(value)
             ):
@@ -622,7 +720,11 @@ def _read_headers(raw: Iterable[tuple[bytes, bytes]]) -> _Request:
             else:
                 request.content_length = int(value)
         elif kind == _H_CHUNKED:
-            request.chunked = b"chunked" in value.lower()
+            # The server's parser framed the body by it; anything but plain "chunked" (after
+            # the parser accepted it) is refused rather than re-interpreted.
+            request.chunked = True
+            if value.strip().lower() != b"chunked":
+                request.bad_transfer_encoding = True
         elif kind == _H_RID:
             request.request_id = value.decode("latin-1")
         elif kind == _H_TRACE:
@@ -655,6 +757,15 @@ def _chunk(data: bytes) -> bytes:
     return b"%x\r\n%b\r\n" % (len(data), data)
 
 
+def _body_timeout() -> Problem:
+    return Problem(
+        "The request body did not arrive in time.",
+        status=408,
+        code="request_timeout",
+        headers={"Connection": "close"},
+    )
+
+
 def _too_large(limit: int) -> Problem:
     return Problem(
         f"The request body is larger than {limit} bytes.",
@@ -683,7 +794,6 @@ class GatewayEdge:
         {
             "/healthz",
             "/readyz",
-            "/metrics",
             "/openapi.json",
             "/docs",
             "/docs/oauth2-redirect",

@@ -38,6 +38,10 @@ ADMINS: frozenset[str] = frozenset({Role.AGENCY_ADMIN, Role.PLATFORM_ADMIN})
 PLATFORM_ADMIN: frozenset[str] = frozenset({Role.PLATFORM_ADMIN})
 AGENCY_STAFF: frozenset[str] = frozenset({Role.OFFICER, Role.AGENCY_ADMIN})
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+# What a canonical path never holds: "//", a backslash, a "." or ".." segment (also with a
+# ";parameter", which some stacks strip before resolving), control characters. A path with
+# any of them is no route's, whatever a service would make of it.
+_NOT_CANONICAL = re.compile(r"//|\\|/\.\.?(?:/|;|\Z)|[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +183,9 @@ class RoutingTable:
         return re.compile("(?:" + "|".join(branches) + r")\Z"), names
 
     def match(self, method: str, path: str) -> Route | None:
+        """The route of a decoded, canonical path (None for any other: not public)."""
+        if _NOT_CANONICAL.search(path) is not None:
+            return None
         regex, names = self._by_method.get(method) or self._other
         found = regex.match(path)
         if found is None or found.lastgroup is None:

@@ -5,12 +5,18 @@ General clients (httpx, aiohttp) cost more CPU per request than the whole rest o
 so it speaks HTTP/1.1 itself over an asyncio protocol, with httptools (llhttp, as used by
 uvicorn) parsing the responses. Bodies stream both ways with back-pressure: a slow client
 pauses reading from the service, a slow service pauses writing from the client.
+
+A connection goes back to its pool only after a clean exchange: the whole request sent, the
+whole response read, keep-alive on both sides (``UpstreamConnection.finish``); otherwise the
+service and the gateway could disagree on where the next request starts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
 from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
@@ -37,6 +43,10 @@ class UpstreamTimeout(UpstreamError):
     """The service did not answer (or went silent) in time."""
 
 
+class UpstreamBusy(UpstreamError):
+    """Every connection the service may have is in use and the wait queue is full or too slow."""
+
+
 class UpstreamBroken(UpstreamError):
     """The connection broke or the service sent something that is not HTTP."""
 
@@ -57,6 +67,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.exchanges = 0
         self.idle_since = 0.0
         self.closed = False
+        # An exchange is under way (begin() .. finish()); bytes outside one are not HTTP.
+        self.active = False
         self._reset()
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -69,6 +81,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.keep_alive = True
         self.head_only = False
         self.received_any = False
+        # The whole request (head and body) went out: only then may the connection be reused.
+        self.request_complete = False
         self._delimited_by_close = False
         self._informational = False
         self._body: deque[bytes] = deque()
@@ -84,6 +98,12 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        if not self.active or self.complete:
+            # Bytes nobody asked for (on an idle connection, or after the response ended)
+            # would be read as the next caller's response: the connection is spoilt.
+            self.keep_alive = False
+            self.close()
+            return
         self.received_any = True
         try:
             self.parser.feed_data(data)
@@ -98,6 +118,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.active = False
         self.pool.forget(self)
         if self.head_done and not self.complete and self._delimited_by_close and exc is None:
             self.complete = True
@@ -124,6 +145,14 @@ class UpstreamConnection(asyncio.Protocol):
 
     # ---- httptools callbacks -------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self.complete:
+            # A second response to one request: whatever it is, it must not reach a caller.
+            # Raising stops the parser (data_received then closes the connection); the
+            # response already read stays good.
+            self.keep_alive = False
+            raise UpstreamBroken("a response nobody asked for", before_response=False)
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.lower(), value))
 
@@ -137,12 +166,17 @@ class UpstreamConnection(asyncio.Protocol):
         self.status = status
         self.head_done = True
         names = {name for name, _ in self.headers}
-        # No length and not chunked: the body ends when the service closes (RFC 9112 6.3).
-        self._delimited_by_close = (
-            b"content-length" not in names
-            and b"transfer-encoding" not in names
-            and status not in (204, 304)
-        )
+        # No length and not chunked, or a transfer coding other than chunked last: the body
+        # ends when the service closes (RFC 9112 6.3), and the connection is not reused.
+        if b"transfer-encoding" in names:
+            self._delimited_by_close = any(
+                name == b"transfer-encoding" and value.strip().lower() != b"chunked"
+                for name, value in self.headers
+            )
+        else:
+            self._delimited_by_close = b"content-length" not in names and status not in (204, 304)
+        if self._delimited_by_close:
+            self.keep_alive = False
         if self.head_only:
             # A HEAD response announces a body it does not send; llhttp cannot be told, so
             # the exchange ends here and the connection is not reused.
@@ -172,11 +206,20 @@ class UpstreamConnection(asyncio.Protocol):
 
     # ---- the exchange --------------------------------------------------------------------
 
-    def begin(self, data: bytes, *, head_only: bool) -> None:
-        """Send the request head (and a body already at hand) of a new exchange."""
+    def begin(self, data: bytes, *, head_only: bool, request_complete: bool = True) -> None:
+        """Send the request head (and a body already at hand) of a new exchange.
+
+        ``request_complete`` False: more of the body follows; call ``request_sent`` once the
+        last of it is written, or the connection is closed at the end of the exchange.
+        """
         self._reset()
+        self.active = True
         self.head_only = head_only
         self.write(data)
+        self.request_complete = request_complete
+
+    def request_sent(self) -> None:
+        self.request_complete = True
 
     def write(self, data: bytes) -> None:
         if self.transport is None or self.closed:
@@ -196,6 +239,18 @@ class UpstreamConnection(asyncio.Protocol):
             await self._drain_waiter
         finally:
             self._drain_waiter = None
+
+    def answer_waiter(self) -> asyncio.Future[None]:
+        """A future done once the service answers or the exchange fails (to race against
+        the caller's next piece of body); give it back with ``drop_answer_waiter``."""
+        waiter = self._waiter = self.loop.create_future()
+        if self.responded:
+            waiter.set_result(None)
+        return waiter
+
+    def drop_answer_waiter(self, waiter: asyncio.Future[None]) -> None:
+        if self._waiter is waiter:
+            self._waiter = None
 
     @property
     def responded(self) -> bool:
@@ -238,8 +293,21 @@ class UpstreamConnection(asyncio.Protocol):
         return body
 
     def finish(self) -> None:
-        """Give the connection back to the pool when the exchange ended cleanly, else close."""
-        if self.complete and self.keep_alive and not self.closed and self._error is None:
+        """Give the connection back to the pool when the exchange ended cleanly, else close.
+
+        Cleanly means: the whole request was sent, the whole response was read, and both
+        sides allow keep-alive. Anything else (a service that answered before the body was
+        all sent, a refused upload, a broken or odd response) leaves the two ends out of
+        step, and the next caller's request would be read as the rest of this one.
+        """
+        self.active = False
+        if (
+            self.complete
+            and self.request_complete
+            and self.keep_alive
+            and not self.closed
+            and self._error is None
+        ):
             self.exchanges += 1
             self.pool.release(self)
         else:
@@ -249,6 +317,9 @@ class UpstreamConnection(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.transport.close()
         self.closed = True
+        self.active = False
+        # The slot is free now, not only when the transport reports the close later.
+        self.pool.forget(self)
 
     def usable(self, now: float) -> bool:
         return not self.closed and now - self.idle_since < self.pool.idle_seconds
@@ -284,7 +355,19 @@ def _expire(waiter: asyncio.Future[None]) -> None:
 
 
 class UpstreamPool:
-    """Keep-alive connections to one service (``http://host:port``), reused newest first."""
+    """Connections to one service (``http://host:port``): at most ``max_connections`` open,
+    idle ones reused newest first, callers beyond the cap served first come, first served.
+
+    A caller that finds no idle connection and no free slot waits in a FIFO queue (at most
+    ``queue_size`` callers, each at most ``queue_timeout`` seconds): a connection given back
+    goes straight to the first waiter, a closed one frees a slot for it. ``UpstreamBusy``
+    when the queue is full or the wait too long.
+
+    A failed connect is tried again after a short backoff (nothing was sent, so any request
+    may be retried); only after ``failure_threshold`` requests in a row found the service
+    unreachable does the pool answer at once for ``retry_after_seconds``. Behind one address
+    that balances over replicas (a Kubernetes Service), one dead replica does not fail them all.
+    """
 
     def __init__(
         self,
@@ -295,6 +378,12 @@ class UpstreamPool:
         idle_seconds: float = 4.0,
         max_idle: int = 256,
         retry_after_seconds: float = 1.0,
+        max_connections: int = 512,
+        queue_size: int = 1024,
+        queue_timeout: float = 5.0,
+        connect_attempts: int = 3,
+        connect_backoff_seconds: float = 0.05,
+        failure_threshold: int = 5,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         parts = urlsplit(base_url)
@@ -308,9 +397,20 @@ class UpstreamPool:
         self.idle_seconds = idle_seconds
         self.max_idle = max_idle
         self.retry_after_seconds = retry_after_seconds
+        self.max_connections = max(1, max_connections)
+        self.queue_size = queue_size
+        self.queue_timeout = queue_timeout
+        self.connect_attempts = max(1, connect_attempts)
+        self.connect_backoff_seconds = connect_backoff_seconds
+        self.failure_threshold = max(1, failure_threshold)
         self._loop = loop
         self._idle: list[UpstreamConnection] = []
         self._all: set[UpstreamConnection] = set()
+        # Slots taken by connects under way (counted against max_connections).
+        self._connecting = 0
+        # Callers waiting for a connection (result: a connection) or a slot (result: None).
+        self._waiters: deque[asyncio.Future[UpstreamConnection | None]] = deque()
+        self._failures = 0
         self._down_until = 0.0
         self._closed = False
 
@@ -333,52 +433,143 @@ class UpstreamPool:
         return None
 
     async def connection(self, *, fresh: bool = False) -> UpstreamConnection:
-        """An idle connection, or a new one; raises ``UpstreamUnavailable``."""
-        loop = self.loop
-        now = loop.time()
+        """An idle connection, or a new one, or the first one free; raises
+        ``UpstreamUnavailable`` (cannot connect) or ``UpstreamBusy`` (cap and queue full)."""
         if not fresh:
             idle = self.idle_connection()
             if idle is not None:
                 return idle
-        if now < self._down_until:
-            raise UpstreamUnavailable(f"{self.name} was unreachable a moment ago")
         if self._closed:
             raise UpstreamUnavailable("the gateway is stopping")
-        factory: Callable[[], UpstreamConnection] = lambda: UpstreamConnection(self)  # noqa: E731
+        if self.loop.time() < self._down_until:
+            raise UpstreamUnavailable(f"{self.name} was unreachable a moment ago")
+        if len(self._all) + self._connecting < self.max_connections:
+            self._connecting += 1
+        else:
+            handed = await self._wait_in_line()
+            if handed is not None:
+                return handed
+            # A slot was reserved for this caller (_connecting counts it).
+        return await self._connect()
+
+    async def _wait_in_line(self) -> UpstreamConnection | None:
+        if len(self._waiters) >= self.queue_size:
+            raise UpstreamBusy(f"{self.name}: every connection is busy and the queue is full")
+        loop = self.loop
+        waiter: asyncio.Future[UpstreamConnection | None] = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_later(self.queue_timeout, _expire_wait, waiter, self.name)
         try:
-            _, conn = await asyncio.wait_for(
-                loop.create_connection(factory, self.host, self.port), self.connect_timeout
-            )
-        except (OSError, TimeoutError) as exc:
+            return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                # Handed something just as the caller gave up: pass it on.
+                given = waiter.result()
+                if given is None:
+                    self._connecting -= 1
+                    self._grant_slot()
+                else:
+                    self.release(given)
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+            raise
+        finally:
+            timer.cancel()
+
+    async def _connect(self) -> UpstreamConnection:
+        """Open a connection in the slot already reserved; a few tries with a short backoff."""
+        loop = self.loop
+        factory: Callable[[], UpstreamConnection] = lambda: UpstreamConnection(self)  # noqa: E731
+        error: BaseException | None = None
+        try:
+            for attempt in range(self.connect_attempts):
+                if attempt:
+                    delay = self.connect_backoff_seconds * (2 ** (attempt - 1))
+                    await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311
+                try:
+                    _, conn = await asyncio.wait_for(
+                        loop.create_connection(factory, self.host, self.port),
+                        self.connect_timeout,
+                    )
+                except (OSError, TimeoutError) as exc:
+                    error = exc
+                    continue
+                self._failures = 0
+                self._down_until = 0.0
+                self._connecting -= 1
+                self._all.add(conn)
+                return conn
+        except BaseException:
+            self._connecting -= 1
+            self._grant_slot()
+            raise
+        self._connecting -= 1
+        self._grant_slot()
+        self._failures += 1
+        if self._failures >= self.failure_threshold:
             self._down_until = loop.time() + self.retry_after_seconds
-            raise UpstreamUnavailable(f"cannot connect to {self.name}: {exc}") from exc
-        self._down_until = 0.0
-        self._all.add(conn)
-        return conn
+        raise UpstreamUnavailable(f"cannot connect to {self.name}: {error}") from error
+
+    def _next_waiter(self) -> asyncio.Future[UpstreamConnection | None] | None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                return waiter
+        return None
+
+    def _grant_slot(self) -> None:
+        """A slot came free: the first waiter may open a connection in it."""
+        if self._closed or len(self._all) + self._connecting >= self.max_connections:
+            return
+        waiter = self._next_waiter()
+        if waiter is not None:
+            self._connecting += 1
+            waiter.set_result(None)
 
     def release(self, conn: UpstreamConnection) -> None:
-        if self._closed or len(self._idle) >= self.max_idle:
+        if self._closed or conn.closed:
+            conn.close()
+            return
+        waiter = self._next_waiter()
+        if waiter is not None:
+            waiter.set_result(conn)
+            return
+        if len(self._idle) >= self.max_idle:
             conn.close()
             return
         conn.idle_since = self.loop.time()
         self._idle.append(conn)
 
     def forget(self, conn: UpstreamConnection) -> None:
+        if conn not in self._all:
+            return
         self._all.discard(conn)
         if conn in self._idle:
             self._idle.remove(conn)
+        self._grant_slot()
 
     @property
     def open_connections(self) -> int:
         return len(self._all)
 
+    @property
+    def waiting(self) -> int:
+        return sum(1 for waiter in self._waiters if not waiter.done())
+
     async def close(self) -> None:
         self._closed = True
+        while (waiter := self._next_waiter()) is not None:
+            waiter.set_exception(UpstreamUnavailable("the gateway is stopping"))
         for conn in list(self._all):
             conn.close()
         self._idle.clear()
         # Let the transports run their connection_lost callbacks.
         await asyncio.sleep(0)
+
+
+def _expire_wait(waiter: asyncio.Future[UpstreamConnection | None], name: str) -> None:
+    if not waiter.done():
+        waiter.set_exception(UpstreamBusy(f"{name}: no connection came free in time"))
 
 
 def describe(error: BaseException) -> dict[str, Any]:

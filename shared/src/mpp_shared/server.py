@@ -6,19 +6,30 @@ writes one line per request with the request id, so uvicorn's would only repeat 
 
 from __future__ import annotations
 
+import asyncio
+
 import uvicorn
 from starlette.types import ASGIApp
 
 from mpp_shared.config import BaseServiceSettings
 
 
-def serve(app: ASGIApp, settings: BaseServiceSettings) -> None:
+def serve(
+    app: ASGIApp,
+    settings: BaseServiceSettings,
+    *,
+    http: type[asyncio.Protocol] | str = "httptools",
+    timeout_keep_alive: int = 5,
+) -> None:
+    """``http``: uvicorn's protocol name or class (the gateway bounds request heads with its
+    own subclass of uvicorn's httptools protocol)."""
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=http,
+        timeout_keep_alive=timeout_keep_alive,
         log_config=None,  # configure_logging in the lifespan owns the handlers
         access_log=False,
         proxy_headers=False,
