@@ -1,0 +1,1 @@
+"""application-service's event contracts."""

@@ -1,0 +1,137 @@
+"""Version 1 of application-service's event payloads (``mpp.application.*``).
+
+Every event about one application carries the same :class:`ApplicationEvent` facts: its ids,
+the registration number, the status before and after, the stage, the times that matter and a
+per-application ``sequence`` (1, 2, 3 … in the order the changes were committed), so that a
+consumer can put a late event in its place and never move the current status back.
+
+Never in an event: form data, documents, a NIK or any other registry data, the tracking code
+itself. The tracking code travels only as ``tracking_code_hash``: the hex SHA-256 of
+``"<registration_number>:<tracking_code>"``; the code has at least 50 bits of randomness, so
+the hash cannot be reversed in practice, and tracking-service checks a public lookup by hashing
+what it is given.
+
+Each change publishes exactly one event: submit and resubmit ``submitted``; ``start_review``,
+``advance_stage``, ``approve`` and ``reject`` ``status_changed``; ``request_revision``
+``revision_requested``; ``complete`` ``completed``; withdrawal ``withdrawn``; the SLA clock
+``overdue``. A draft is private to its owner and publishes nothing.
+
+Notes: ``note`` is the text the citizen may read (a revision request, a rejection reason);
+``internal_note`` is for the agency's staff only and never shown to the owner or in public.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from mpp_shared.contracts import EventData
+
+SOURCE = "/application"
+
+APPLICATION_SUBMITTED = "mpp.application.application.submitted"
+APPLICATION_STATUS_CHANGED = "mpp.application.application.status_changed"
+APPLICATION_REVISION_REQUESTED = "mpp.application.application.revision_requested"
+APPLICATION_COMPLETED = "mpp.application.application.completed"
+APPLICATION_WITHDRAWN = "mpp.application.application.withdrawn"
+APPLICATION_OVERDUE = "mpp.application.application.overdue"
+
+ApplicationStatus = Literal[
+    "draft",
+    "submitted",
+    "in_review",
+    "revision_requested",
+    "approved",
+    "rejected",
+    "completed",
+    "withdrawn",
+]
+Channel = Literal["online", "counter", "api"]
+# Who caused the change: the owner, agency staff, an agency's own system, the platform (SLA).
+ActorKind = Literal["citizen", "staff", "client", "system"]
+
+
+def tracking_code_hash(registration_number: str, tracking_code: str) -> str:
+    """The only form in which a tracking code leaves application-service."""
+    return hashlib.sha256(f"{registration_number}:{tracking_code}".encode()).hexdigest()
+
+
+class ApplicationEvent(EventData):
+    """The facts every ``mpp.application.application.*`` event carries."""
+
+    application_id: uuid.UUID
+    sequence: int = Field(ge=1)  # per application, in commit order
+    service_id: uuid.UUID
+    service_version: int
+    service_name: str
+    agency_id: uuid.UUID
+    owner_account_id: uuid.UUID | None  # None: filed at a counter for a resident not yet registered
+    registration_number: str
+    tracking_code_hash: str
+    channel: Channel
+    old_status: ApplicationStatus | None
+    status: ApplicationStatus
+    stage: str | None = None  # code of the version's current stage, when it has one
+    stage_name: str | None = None
+    actor_kind: ActorKind
+    actor_id: str | None = None  # account or client id; None for the system
+    note: str | None = None
+    internal_note: str | None = None
+    submitted_at: datetime
+    due_at: datetime | None
+    occurred_at: datetime
+
+
+class ApplicationSubmitted(ApplicationEvent):
+    """``…submitted``: first submission or a resubmission after a revision request
+    (``old_status`` ``draft`` or ``revision_requested``); ``due_at`` is (re)computed."""
+
+
+class ApplicationStatusChanged(ApplicationEvent):
+    """``…status_changed``: any other change of status or stage (``start_review``,
+    ``advance_stage`` with ``old_status == status``, ``approve``, ``reject``)."""
+
+
+class ApplicationRevisionRequested(ApplicationEvent):
+    """``…revision_requested``: the agency asks the citizen to fix something (``note``)."""
+
+
+class ApplicationCompleted(ApplicationEvent):
+    """``…completed``: the product is ready; ``output_document`` says whether one is attached."""
+
+    output_document: bool = False
+
+
+class ApplicationWithdrawn(ApplicationEvent):
+    """``…withdrawn``: the owner withdrew it before a decision."""
+
+
+class ApplicationOverdue(ApplicationEvent):
+    """``…overdue``: ``due_at`` passed without a decision; published once per application.
+    ``old_status == status`` (the status does not change)."""
+
+
+__all__ = [
+    "APPLICATION_COMPLETED",
+    "APPLICATION_OVERDUE",
+    "APPLICATION_REVISION_REQUESTED",
+    "APPLICATION_STATUS_CHANGED",
+    "APPLICATION_SUBMITTED",
+    "APPLICATION_WITHDRAWN",
+    "SOURCE",
+    "ActorKind",
+    "ApplicationCompleted",
+    "ApplicationEvent",
+    "ApplicationOverdue",
+    "ApplicationRevisionRequested",
+    "ApplicationStatus",
+    "ApplicationStatusChanged",
+    "ApplicationSubmitted",
+    "ApplicationWithdrawn",
+    "Channel",
+    "tracking_code_hash",
+]
