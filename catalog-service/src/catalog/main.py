@@ -43,10 +43,13 @@ def create_app(settings: CatalogSettings, *, jwks_http: httpx.AsyncClient | None
         )
 
     async def open_read_pool(runtime: ServiceRuntime) -> None:
-        runtime.extras[READ_POOL_EXTRAS_KEY] = await read_pool.open_read_pool(settings)
+        pool = await read_pool.open_read_pool(settings)
+        runtime.extras[READ_POOL_EXTRAS_KEY] = pool
+        runtime.connection_turns["read"] = pool.turns
 
     async def close_read_pool(runtime: ServiceRuntime) -> None:
         pool = runtime.extras.pop(READ_POOL_EXTRAS_KEY, None)
+        runtime.connection_turns.pop("read", None)
         if pool is not None:
             await pool.close()
 

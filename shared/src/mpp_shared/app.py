@@ -24,6 +24,8 @@ from mpp_shared.problems import PROBLEM_CONTENT_TYPE, install_problem_handlers
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+    from mpp_shared.db.turns import ConnectionTurns
+
 log = logging.getLogger(__name__)
 
 
@@ -49,6 +51,9 @@ class ServiceRuntime:
     workers: list[Worker] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    # The first-come queues of the service's connection pools, by pool name ("main" is the
+    # engine's), counted in /metrics.
+    connection_turns: dict[str, ConnectionTurns] = field(default_factory=dict)
 
     def session_factory(self) -> async_sessionmaker[AsyncSession]:
         if self.sessionmaker is None:
@@ -94,12 +99,16 @@ def create_service_app(
                 create_engine,
                 create_sessionmaker,
                 database_ready,
+                pool_turns,
                 run_migrations,
             )
 
             runtime.engine = create_engine(settings)
             runtime.sessionmaker = create_sessionmaker(runtime.engine)
             engine = runtime.engine
+            turns = pool_turns(engine)
+            if turns is not None:
+                runtime.connection_turns["main"] = turns
             runtime.readiness["database"] = lambda: database_ready(engine)
             if settings.run_migrations and migrations_dir is not None:
                 await run_migrations(engine, migrations_dir)
@@ -150,6 +159,12 @@ def create_service_app(
     app.state.settings = settings
     app.state.access_log = access_log
     app.state.metrics = metrics
+    if uses_database:
+        from mpp_shared.db.turns import TurnsCollector
+
+        metrics.registry.register(
+            TurnsCollector(settings.service_name, lambda: runtime.connection_turns)
+        )
     install_problem_handlers(app)
     app.add_middleware(CorrelationMiddleware, metrics=metrics, access_log=access_log)
 

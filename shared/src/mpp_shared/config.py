@@ -35,6 +35,9 @@ class BaseServiceSettings(BaseSettings):
         description="SQLAlchemy URL of the service's own database (asyncpg driver).",
     )
     database_pool_size: int = 10
+    # A request waits at most this long for a connection (first come, first served), then is
+    # answered 503 with Retry-After: below the gateway's upstream timeout (30 s).
+    database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     run_migrations: bool = True
     # Load the demo data of the README on start (idempotent); `make run` turns it on.
     seed_demo_data: bool = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -9,15 +11,61 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
+from sqlalchemy.util import await_
 
 from mpp_shared.config import BaseServiceSettings
+from mpp_shared.db.turns import ConnectionTurns
+
+
+class FairQueuePool(AsyncAdaptedQueuePool):
+    """SQLAlchemy's async pool, its connections handed out first come, first served.
+
+    Every checkout (sessions, ``engine.connect()``, the outbox relay) first takes one of
+    ``pool_size + max_overflow`` turns (:class:`ConnectionTurns`), so the queue underneath
+    never has to wait and nobody overtakes; past ``timeout`` seconds the checkout raises
+    :class:`~mpp_shared.db.turns.DatabaseBusy`.
+    """
+
+    def __init__(
+        self,
+        creator: Any,
+        pool_size: int = 5,
+        max_overflow: int = 10,
+        timeout: float = 30.0,
+        **kw: Any,
+    ) -> None:
+        if max_overflow < 0:
+            raise ValueError("a fair pool needs a bounded overflow")
+        super().__init__(
+            creator, pool_size=pool_size, max_overflow=max_overflow, timeout=timeout, **kw
+        )
+        self.turns = ConnectionTurns(pool_size + max_overflow, timeout=timeout)
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        if not self.turns.try_acquire():
+            # Inside SQLAlchemy's greenlet, like the asyncio queue's own wait.
+            await_(self.turns.acquire())
+        try:
+            return super()._do_get()
+        except BaseException:
+            self.turns.release()
+            raise
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        try:
+            super()._do_return_conn(record)
+        finally:
+            self.turns.release()
 
 
 def create_engine(settings: BaseServiceSettings) -> AsyncEngine:
     return create_async_engine(
         settings.database_url,
+        poolclass=FairQueuePool,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
+        pool_timeout=settings.database_pool_timeout_seconds,
         pool_pre_ping=True,
         # A service name in pg_stat_activity tells operators who holds a connection.
         connect_args={"server_settings": {"application_name": settings.service_name}},
@@ -27,6 +75,12 @@ def create_engine(settings: BaseServiceSettings) -> AsyncEngine:
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: objects stay readable after the one commit of a request.
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def pool_turns(engine: AsyncEngine) -> ConnectionTurns | None:
+    """The turns of the engine's pool (``None`` for a pool not made here)."""
+    pool = engine.pool
+    return pool.turns if isinstance(pool, FairQueuePool) else None
 
 
 async def database_ready(engine: AsyncEngine) -> bool:
