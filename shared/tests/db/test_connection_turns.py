@@ -166,3 +166,30 @@ async def test_a_request_that_gets_no_connection_in_time_is_503_problem_with_ret
     assert served.json() == {"answer": 42}
     assert 'db_pool_wait_timeouts_total{pool="main",service="probe"} 1.0' in metrics
     assert 'db_pool_waiting{pool="main",service="probe"} 0.0' in metrics
+
+
+@pytest.mark.parametrize(("ping_after_idle", "pings"), [(60.0, 0), (0.0, 1)])
+async def test_only_a_connection_idle_for_a_while_is_pinged_before_use(
+    database_url: str, ping_after_idle: float, pings: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_async_engine(
+        database_url, poolclass=FairQueuePool, pool_size=1, max_overflow=0, pool_pre_ping=True
+    )
+    assert isinstance(engine.pool, FairQueuePool)
+    engine.pool.ping_after_idle = ping_after_idle
+    dialect = engine.sync_engine.dialect
+    pinged: list[object] = []
+    real_ping = dialect.do_ping
+
+    def counting_ping(dbapi_connection: object) -> bool:
+        pinged.append(dbapi_connection)
+        return real_ping(dbapi_connection)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dialect, "do_ping", counting_ping)
+    try:
+        for _ in range(2):  # a new connection (never pinged), then the same one again
+            async with engine.connect() as conn:
+                assert await conn.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()
+    assert len(pinged) == pings
