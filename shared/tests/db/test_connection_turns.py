@@ -193,3 +193,24 @@ async def test_only_a_connection_idle_for_a_while_is_pinged_before_use(
     finally:
         await engine.dispose()
     assert len(pinged) == pings
+
+
+async def test_every_connection_the_pool_opens_is_kept_for_the_next_request(
+    database_url: str,
+) -> None:
+    from mpp_shared.db import create_engine
+
+    engine = create_engine(
+        BaseServiceSettings(database_url=database_url, environment="test", database_pool_size=3)
+    )
+    try:
+        turns = pool_turns(engine)
+        assert turns is not None
+        assert turns.size == 3
+        held = await _hold_every_connection(engine)
+        for conn in held:
+            await conn.close()
+        # None was closed on return: the next burst reuses them, no new PostgreSQL backend.
+        assert engine.pool.checkedin() == 3  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()

@@ -88,8 +88,11 @@ def create_engine(settings: BaseServiceSettings) -> AsyncEngine:
     engine = create_async_engine(
         settings.database_url,
         poolclass=FairQueuePool,
+        # Every connection the pool may open is kept: "overflow" connections were closed when
+        # returned to a full pool and opened again (a new PostgreSQL backend each) as the load
+        # went up and down.
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
+        max_overflow=0,
         pool_timeout=settings.database_pool_timeout_seconds,
         pool_pre_ping=True,
         # A service name in pg_stat_activity tells operators who holds a connection.
