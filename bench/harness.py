@@ -79,8 +79,11 @@ def run_wrk(
     threads: int = 1,
     headers: dict[str, str] | None = None,
     script: Path | None = None,
+    timeout: float | None = None,
 ) -> WrkRun:
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
+    if timeout is not None:
+        args.append(f"--timeout={timeout:g}s")
     for name, value in (headers or {}).items():
         args += ["-H", f"{name}: {value}"]
     if script is not None:
