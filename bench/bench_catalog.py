@@ -40,6 +40,17 @@ from pathlib import Path
 from typing import Any, cast
 
 import asyncpg
+from harness import (
+    DOCS,
+    ROOT,
+    busy_seconds,
+    cpu_seconds,
+    has_proc,
+    ms,
+    tree_cpu_seconds,
+    wait_http,
+    write_section,
+)
 
 from catalog.demo.data import DEMO_AGENCIES, DemoRegion
 from catalog.domain.models import ServiceFields, ServiceHeader, ServiceStatus
@@ -49,8 +60,6 @@ from mpp_shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from mpp_shared.embedded.process import spawn, stop_process
 from mpp_shared.reference.regions import iter_regions
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Catalogue"
 AGENCIES = 500
 SERVICES_PER_AGENCY = 20
@@ -320,17 +329,6 @@ async def load_catalogue(dsn: str) -> Loaded:
 # --- processes -------------------------------------------------------------------------------
 
 
-def wait_http(url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own loopback
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
-
-
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
         return json.loads(response.read())
@@ -380,11 +378,6 @@ class Result:
     hit_share: float | None = None
 
 
-def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
 def run_wrk(
     wrk: str,
     name: str,
@@ -425,8 +418,8 @@ def run_wrk(
     return Result(
         name,
         rps,
-        _ms(percentiles["50"]),
-        _ms(percentiles["99"]),
+        ms(percentiles["50"]),
+        ms(percentiles["99"]),
         int(errors.group(1)) if errors else 0,
         total,
     )
@@ -451,7 +444,7 @@ def scenario(
         nonlocal before, before_busy, before_wrk, started, cache_before
         cache_before = cache_outcomes(catalog_url)
         before = processes.cpu_seconds()
-        before_busy, before_wrk, started = _busy_seconds(), _children_seconds(), time.monotonic()
+        before_busy, before_wrk, started = busy_seconds(), _children_seconds(), time.monotonic()
 
     result = run_wrk(
         wrk,
@@ -473,7 +466,7 @@ def scenario(
             tuple[float, float, float], tuple(seconds / result.requests * 1000 for seconds in used)
         )
         ours = sum(used) + _children_seconds() - before_wrk
-        result.other_cores = max(0.0, _busy_seconds() - before_busy - ours) / (
+        result.other_cores = max(0.0, busy_seconds() - before_busy - ours) / (
             time.monotonic() - started
         )
     cpu = " (CPU ms per request: catalog %.2f, PostgreSQL %.2f, gateway %.2f)" % (
@@ -498,13 +491,13 @@ class Processes:
     gateway: subprocess.Popen[bytes] | None = None
 
     def cpu_seconds(self) -> tuple[float, float, float] | None:
-        if not Path("/proc/self/stat").exists() or self.catalog is None or self.gateway is None:
+        if not has_proc() or self.catalog is None or self.gateway is None:
             return None
         postmaster = int(self.postgres.pid_file.read_text().split()[0])
         return (
-            _cpu_seconds([self.catalog.pid]),
-            _cpu_seconds([postmaster, *_children(postmaster)]),
-            _cpu_seconds([self.gateway.pid]),
+            cpu_seconds([self.catalog.pid]),
+            tree_cpu_seconds(postmaster),
+            cpu_seconds([self.gateway.pid]),
         )
 
 
@@ -518,47 +511,10 @@ def cache_outcomes(catalog_url: str) -> tuple[float, float]:
     return float(found.get("hit", 0)), float(found.get("miss", 0))
 
 
-def _stat(pid: int) -> list[str] | None:
-    try:
-        # Fields after the command name, which may hold spaces: state is [0], ppid [1].
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def _busy_seconds() -> float:
-    """CPU time the whole machine spent not idle, all cores together."""
-    try:
-        fields = [int(field) for field in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    except OSError:
-        return 0.0
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # up to steal, without guests
-
-
 def _children_seconds() -> float:
     """CPU time of this script's finished children: the wrk runs."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    ticks = 0
-    for pid in pids:
-        fields = _stat(pid)
-        if fields is not None:
-            ticks += int(fields[11]) + int(fields[12])  # utime + stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat(int(entry.name))
-            if fields is not None and int(fields[1]) == parent:
-                found.append(int(entry.name))
-    return found
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -721,7 +677,8 @@ def _uncached_search(run: Run, *, cached: Run) -> list[str]:
         "- **Connections in turn.** With every read connection busy, asyncpg's pool let a request",
         "  arriving as one was freed take it ahead of those already waiting, which went back to",
         "  the end of the line: p99 was four to five times p50. A first-come, first-served",
-        "  semaphore in front of the pool (`catalog.db.read_pool`) brought it to about 1.5 times.",
+        "  queue in front of the pool (`catalog.db.read_pool`, now the one every service's",
+        "  engine uses: `mpp_shared.db.turns`) brought it to about 1.5 times.",
         "- **catalog-service:** the read dependencies are `async` (FastAPI ran the plain `def`",
         "  ones in a worker thread, two hops per request); the read pool hands connections back",
         "  without asyncpg's reset statement (a second round trip per read); what importing",
@@ -760,19 +717,6 @@ def _others(runs: list[Run]) -> str:
     if not cores:
         return "an unknown share"
     return f"{statistics.median(cores):.2f} ({cores[0]:.2f} to {cores[-1]:.2f})"
-
-
-def write_section(section: str) -> None:
-    text = (
-        DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\nFigures written by `make bench`.\n"
-    )
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text.rstrip("\n") + "\n")
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -891,7 +835,7 @@ def main() -> int:
         print()
         print(section)
         if not args.no_write:
-            write_section(section)
+            write_section(SECTION, section)
             print(f"written to {DOCS.relative_to(ROOT)}")
     return 0
 

@@ -27,23 +27,22 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs" / "benchmarks.md"
+from harness import DOCS, ROOT, WrkRun, run_wrk, wait_http, write_section
+
+from mpp_shared.embedded import free_port
+
 PYTHON = sys.executable
 ISSUER = "http://127.0.0.1:8080"
 ROUTE = "/api/v1/notifications"
@@ -82,27 +81,6 @@ def serve_upstream(port: int, jwks_path: str) -> None:
         access_log=False,
         log_level="warning",
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float = 30.0, headers: dict[str, str] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - http://127.0.0.1
-            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer 200 within {timeout} s")
-        time.sleep(0.2)
 
 
 @contextlib.contextmanager
@@ -267,49 +245,17 @@ def variant_command(name: str, port: int, upstream: str) -> tuple[list[str], dic
 # ---- wrk ------------------------------------------------------------------------------------
 
 
-@dataclass
-class Run:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    failed: int = 0  # answers other than 2xx/3xx (or socket errors)
-
-
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def _ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
-    if match is None:
-        raise ValueError(f"wrk latency {text!r}")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+Run = WrkRun
 
 
 def wrk(url: str, token: str, seconds: float, script: Path | None = None) -> Run:
-    args = [
-        "wrk",
-        "-t1",
-        f"-c{CONNECTIONS}",
-        f"-d{seconds:g}s",
-        "--latency",
-        "-H",
-        f"Authorization: Bearer {token}",
-    ]
-    if script is not None:
-        args += ["-s", str(script)]
-    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    # Counted, not fatal: a variant that drops requests under load is a finding to report.
-    failed = sum(
-        int(n)
-        for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out)
-        + re.findall(r"(?:connect|read|write|timeout) (\d+)", out)
+    return run_wrk(
+        url,
+        connections=CONNECTIONS,
+        seconds=seconds,
+        headers={"Authorization": f"Bearer {token}"},
+        script=script,
     )
-    return Run(rps, p50, p99, requests, failed)
 
 
 # ---- the measurement ------------------------------------------------------------------------
@@ -611,17 +557,6 @@ DEVELOPMENT_NOTES = [
 ]
 
 
-def write_section(section: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Gateway\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "_upstream":
         serve_upstream(int(sys.argv[2]), sys.argv[3])
@@ -707,7 +642,7 @@ def _publish(summaries: list[dict[str, Any]], args: argparse.Namespace) -> int:
     )
     print(section)
     if not args.no_write and main_summary["variant"] == "gateway":
-        write_section(section)
+        write_section("## Gateway", section)
         print(f"written to {DOCS.relative_to(ROOT)}", file=sys.stderr)
     return 0
 

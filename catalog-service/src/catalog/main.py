@@ -45,9 +45,11 @@ def create_app(settings: CatalogSettings, *, jwks_http: httpx.AsyncClient | None
 
     async def open_read_pool(runtime: ServiceRuntime) -> None:
         catalog.read_pool = await read_pool.open_read_pool(settings)
+        runtime.connection_turns["read"] = catalog.read_pool.turns
 
     async def close_read_pool(runtime: ServiceRuntime) -> None:
         pool, catalog.read_pool = catalog.read_pool, None
+        runtime.connection_turns.pop("read", None)
         if pool is not None:
             await pool.close()
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from catalog.db.read_pool import QueuedPool
+from mpp_shared.db import DatabaseBusy
 
 
 class OneConnection:
@@ -26,7 +29,7 @@ class OneConnection:
 
 async def test_a_read_arriving_as_a_connection_is_freed_waits_behind_earlier_ones() -> None:
     connection = OneConnection()
-    pool = QueuedPool(connection)  # type: ignore[arg-type]
+    pool = QueuedPool(connection, timeout=5)  # type: ignore[arg-type]
     first = asyncio.create_task(pool.fetch("A"))
     waiting = [asyncio.create_task(pool.fetch(name)) for name in "BC"]
     await asyncio.sleep(0.01)
@@ -38,3 +41,16 @@ async def test_a_read_arriving_as_a_connection_is_freed_waits_behind_earlier_one
         connection.finish[name].set()
     await asyncio.gather(first, *waiting, late)
     assert connection.served == ["A", "B", "C", "D"]
+
+
+async def test_a_read_that_waits_past_the_timeout_is_refused_as_busy() -> None:
+    connection = OneConnection()
+    pool = QueuedPool(connection, timeout=0.05)  # type: ignore[arg-type]
+    first = asyncio.create_task(pool.fetch("A"))
+    await asyncio.sleep(0.01)
+    with pytest.raises(DatabaseBusy):
+        await pool.fetch("B")
+    connection.finish["A"].set()
+    await first
+    assert connection.served == ["A"]
+    assert (pool.turns.in_use, pool.turns.timeouts) == (0, 1)

@@ -174,3 +174,27 @@ async def test_staff_see_their_own_profile_without_registry_fields(service: Serv
     assert me["roles"] == ["platform_admin"]
     assert me["nik"] is None
     assert me["mfa_enabled"] is True
+
+
+async def test_every_request_by_an_account_reads_it_with_one_statement_built_once(
+    service: Service,
+):
+    from sqlalchemy import event
+    from sqlalchemy.orm import ORMExecuteState, Session
+
+    token, _ = await service.citizen(service.residents[0])
+    statements: list[object] = []
+
+    def seen(state: ORMExecuteState) -> None:
+        statements.append(state.statement)
+
+    event.listen(Session, "do_orm_execute", seen)
+    try:
+        for _ in range(2):
+            response = await service.client.get("/api/v1/me", headers=bearer(token))
+            assert response.status_code == 200, response.text
+    finally:
+        event.remove(Session, "do_orm_execute", seen)
+    # One statement per request, and the same object each time: its cache key is computed once.
+    assert len(statements) == 2
+    assert statements[0] is statements[1]

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from mpp_shared.auth.verify import TokenVerifier
+    from mpp_shared.db.turns import ConnectionTurns
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,10 @@ class ServiceRuntime:
         if not isinstance(self.state, kind):
             raise RuntimeError(f"this service's runtime is not a {kind.__name__}")
         return self.state
+
+    # The first-come queues of the service's connection pools, by pool name ("main" is the
+    # engine's), counted in /metrics.
+    connection_turns: dict[str, ConnectionTurns] = field(default_factory=dict)
 
     def session_factory(self) -> async_sessionmaker[AsyncSession]:
         if self.sessionmaker is None:
@@ -115,12 +120,16 @@ def create_service_app(
                 create_engine,
                 create_sessionmaker,
                 database_ready,
+                pool_turns,
                 run_migrations,
             )
 
             runtime.engine = create_engine(settings)
             runtime.sessionmaker = create_sessionmaker(runtime.engine)
             engine = runtime.engine
+            turns = pool_turns(engine)
+            if turns is not None:
+                runtime.connection_turns["main"] = turns
             runtime.readiness["database"] = lambda: database_ready(engine)
             if settings.run_migrations and migrations_dir is not None:
                 await run_migrations(engine, migrations_dir)
@@ -171,6 +180,12 @@ def create_service_app(
     app.state.settings = settings
     app.state.access_log = access_log
     app.state.metrics = metrics
+    if uses_database:
+        from mpp_shared.db.turns import TurnsCollector
+
+        metrics.registry.register(
+            TurnsCollector(settings.service_name, lambda: runtime.connection_turns)
+        )
     install_problem_handlers(app)
     # Inside the correlation (a refused request is still logged with its id), before the rest.
     app.add_middleware(InputGuardMiddleware)

@@ -35,7 +35,15 @@ class BaseServiceSettings(BaseSettings):
         default="postgresql+asyncpg://postgres@127.0.0.1:55432/mpp",
         description="SQLAlchemy URL of the service's own database (asyncpg driver).",
     )
-    database_pool_size: int = 10
+    # Connections of the service's pool (opened as needed, then kept); a request beyond them
+    # waits its turn, first come, first served.
+    database_pool_size: int = Field(default=20, ge=1)
+    # A request waits at most this long for a connection (first come, first served), then is
+    # answered 503 with Retry-After: below the gateway's upstream timeout (30 s).
+    database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A pooled connection idle this long is tested (a round trip) before use; one that
+    # answered more recently is trusted (0: test every checkout).
+    database_pool_ping_after_idle_seconds: float = Field(default=5.0, ge=0)
     run_migrations: bool = True
     # Load the demo data of the README on start (idempotent); `make run` turns it on.
     seed_demo_data: bool = False

@@ -2,36 +2,42 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
 from catalog.config import CatalogSettings
+from mpp_shared.db.turns import ConnectionTurns
 
 
 class QueuedPool:
-    """asyncpg's pool behind a first-come, first-served queue (``catalog.db.queries`` uses it).
+    """asyncpg's pool behind the shared first-come, first-served queue (``catalog.db.queries``).
 
     When every connection is busy, asyncpg's pool lets a request that arrives just as one is
-    freed take it ahead of those already waiting, which go back to the end of the line: with
-    32 concurrent searches on 10 connections, the slowest hundredth waited four to five times
-    as long as the median. A semaphore as large as the pool queues them in order (from
-    Python 3.11 a newcomer waits behind earlier waiters), so the pool itself never has to.
+    freed take it ahead of those already waiting: with 32 concurrent searches on 10
+    connections, the slowest hundredth waited four to five times as long as the median. As many
+    turns as the pool has connections (:class:`ConnectionTurns`, as the engine's sessions use)
+    queue them in order, so the pool itself never has to; a read that waits too long is 503.
     """
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, timeout: float) -> None:
         self.pool = pool
-        self._turns = asyncio.Semaphore(pool.get_max_size())
+        self.turns = ConnectionTurns(pool.get_max_size(), timeout=timeout)
 
     async def fetch(self, query: str, *args: Any) -> list[Any]:
-        async with self._turns:
+        await self.turns.acquire()
+        try:
             return list(await self.pool.fetch(query, *args))
+        finally:
+            self.turns.release()
 
     async def fetchrow(self, query: str, *args: Any) -> Any:
-        async with self._turns:
+        await self.turns.acquire()
+        try:
             return await self.pool.fetchrow(query, *args)
+        finally:
+            self.turns.release()
 
     async def close(self) -> None:
         await self.pool.close()
@@ -60,7 +66,7 @@ async def open_read_pool(settings: CatalogSettings) -> QueuedPool:
             "random_page_cost": "1.1",
         },
     )
-    return QueuedPool(pool)
+    return QueuedPool(pool, timeout=settings.database_pool_timeout_seconds)
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:

@@ -1,6 +1,22 @@
 """Async database plumbing: engine, sessions, migrations run on start."""
 
-from mpp_shared.db.engine import create_engine, create_sessionmaker, database_ready
+from mpp_shared.db.engine import (
+    FairQueuePool,
+    create_engine,
+    create_sessionmaker,
+    database_ready,
+    pool_turns,
+)
 from mpp_shared.db.migrations import run_migrations
+from mpp_shared.db.turns import ConnectionTurns, DatabaseBusy
 
-__all__ = ["create_engine", "create_sessionmaker", "database_ready", "run_migrations"]
+__all__ = [
+    "ConnectionTurns",
+    "DatabaseBusy",
+    "FairQueuePool",
+    "create_engine",
+    "create_sessionmaker",
+    "database_ready",
+    "pool_turns",
+    "run_migrations",
+]

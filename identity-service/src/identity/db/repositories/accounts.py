@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +41,15 @@ def _account(row: AccountRow, profile: CitizenProfileRow | None) -> Account:
     )
 
 
+# Built once: SQLAlchemy computes the cache key of a statement built per call again, which cost
+# about a quarter of a millisecond, a fifth of GET /api/v1/me, on every request by an account.
+_ACCOUNT_BY_ID = (
+    select(AccountRow, CitizenProfileRow)
+    .outerjoin(CitizenProfileRow, CitizenProfileRow.account_id == AccountRow.id)
+    .where(AccountRow.id == bindparam("account_id"))
+)
+
+
 class AccountRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -55,7 +64,8 @@ class AccountRepository:
         return _account(row[0], row[1]) if row is not None else None
 
     async def get(self, account_id: uuid.UUID) -> Account | None:
-        return await self._one(self._select().where(AccountRow.id == account_id))
+        row = (await self._session.execute(_ACCOUNT_BY_ID, {"account_id": account_id})).first()
+        return _account(row[0], row[1]) if row is not None else None
 
     async def by_email(self, email: str) -> Account | None:
         return await self._one(self._select().where(AccountRow.email == email.lower()))

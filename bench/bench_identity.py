@@ -1,0 +1,411 @@
+"""Identity benchmark: ``GET /api/v1/me`` direct and through the gateway, token refresh, login.
+
+Starts its own PostgreSQL and NATS (from the wheels, on free ports), identity-service and the
+gateway as subprocesses (one process each, as deployed), logs the demo citizen in, and drives
+them with wrk (one thread):
+- ``/me`` straight to identity-service (bearer token, which identity verifies itself) and through
+  the gateway (which verifies the token and vouches for the caller with a signed principal
+  header), at 8 and at 32 connections: requests/s, p50, p99, CPU time per request;
+- token refresh through the gateway (``POST /oauth2/token``, ``grant_type=refresh_token`` for
+  the first-party public client ``mpp-app``):
+  each connection carries its own token family on, as the one-time refresh tokens rotate;
+- login through the gateway (``POST /api/v1/auth/login``): deliberately expensive (argon2id
+  with the production settings), so its rate is reported on its own.
+Scenarios alternate in rounds; the medians of the rounds are reported. Prints the figures and
+writes the "## Identity" section of docs/benchmarks.md.
+
+    uv run python bench/bench_identity.py [--duration 10] [--rounds 2] [--no-write]
+
+Needs wrk (Debian/Ubuntu: ``sudo apt-get install wrk``; macOS: ``brew install wrk``).
+``--profile DIR`` runs identity-service under cProfile and leaves ``identity.prof`` there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness import (
+    DOCS,
+    ROOT,
+    WrkRun,
+    busy_seconds,
+    cpu_seconds,
+    has_proc,
+    run_wrk,
+    tree_cpu_seconds,
+    wait_http,
+    write_section,
+)
+
+from mpp_shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from mpp_shared.embedded.process import spawn, stop_process
+
+SECTION = "## Identity"
+USERNAME = "warga1@mpp.local"
+PASSWORD = "Warga#Dev2026"  # noqa: S105 - the README's demo citizen
+WARM_UP_SECONDS = 2
+ME = "/api/v1/me"
+TARGET_SPREAD = 3.0  # p99 within 3x p50 at 32 connections
+TARGET_GATEWAY_RPS = 1500.0
+
+# Each connection's request carries the refresh token its previous answer gave: a thread keeps
+# a stack of unused tokens, each answer puts its new token back for the next request. A few
+# more tokens than connections: a request wrk gives up on (its timeout) takes its token along.
+REFRESH_LUA = """
+local tokens = {%s}
+request = function()
+  local token = table.remove(tokens) or "spent"
+  return wrk.format("POST", "/oauth2/token",
+    {["Content-Type"] = "application/x-www-form-urlencoded"},
+    "grant_type=refresh_token&client_id=mpp-app&refresh_token=" .. token)
+end
+response = function(status, headers, body)
+  local token = body:match('"refresh_token"%%s*:%%s*"([^"]+)"')
+  if token then table.insert(tokens, token) end
+end
+"""
+# identity-service under cProfile: uvicorn re-raises the SIGTERM that stopped it once it has
+# shut down, so the profile is written by the handler it restores, ours.
+PROFILED_IDENTITY = """
+import cProfile, signal, sys
+from identity.__main__ import main
+profile = cProfile.Profile()
+def stop(*_):
+    profile.disable()
+    profile.dump_stats(sys.argv[1])
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+profile.enable()
+main()
+"""
+LOGIN_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = %s
+"""
+
+
+@dataclass
+class Scenario:
+    name: str
+    target: str  # "identity" or "gateway"
+    connections: int
+    runs: list[WrkRun] = field(default_factory=list)
+    # CPU ms per request of identity-service, PostgreSQL, the gateway, per round.
+    cpu_ms: list[tuple[float, float, float]] = field(default_factory=list)
+    other_cores: list[float] = field(default_factory=list)
+
+    def median(self, value: Callable[[WrkRun], float]) -> float:
+        return statistics.median(value(run) for run in self.runs)
+
+    def median_cpu(self) -> tuple[float, float, float] | None:
+        if not self.cpu_ms:
+            return None
+        return (
+            statistics.median(c[0] for c in self.cpu_ms),
+            statistics.median(c[1] for c in self.cpu_ms),
+            statistics.median(c[2] for c in self.cpu_ms),
+        )
+
+
+@dataclass
+class Processes:
+    postgres: EmbeddedPostgres
+    identity: subprocess.Popen[bytes] | None = None
+    gateway: subprocess.Popen[bytes] | None = None
+
+    def cpu_seconds(self) -> tuple[float, float, float] | None:
+        if not has_proc() or self.identity is None or self.gateway is None:
+            return None
+        postmaster = int(self.postgres.pid_file.read_text().split()[0])
+        return (
+            cpu_seconds([self.identity.pid]),
+            tree_cpu_seconds(postmaster),
+            cpu_seconds([self.gateway.pid]),
+        )
+
+
+def post(url: str, body: bytes, content_type: str) -> Any:
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        url, data=body, headers={"Content-Type": content_type}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def login(base: str) -> dict[str, Any]:
+    body = json.dumps({"username": USERNAME, "password": PASSWORD}).encode()
+    answer: dict[str, Any] = post(f"{base}/api/v1/auth/login", body, "application/json")
+    return answer
+
+
+def fresh_refresh_tokens(base: str, count: int) -> list[str]:
+    """One token family per connection: a refresh token is good once."""
+    with ThreadPoolExecutor(4) as pool:
+        return [t["refresh_token"] for t in pool.map(lambda _: login(base), range(count))]
+
+
+def measure(
+    scenario: Scenario,
+    url: str,
+    *,
+    seconds: float,
+    processes: Processes,
+    headers: dict[str, str] | None = None,
+    script: Callable[[], Path] | None = None,
+    warm_up: bool = True,
+) -> WrkRun:
+    print(f"  {scenario.name} at {scenario.connections} connections …", flush=True)
+
+    def wrk(duration: float, path: Path | None) -> WrkRun:
+        return run_wrk(
+            url,
+            connections=scenario.connections,
+            seconds=duration,
+            headers=headers,
+            script=path,
+            timeout=10,
+        )
+
+    if warm_up:
+        wrk(WARM_UP_SECONDS, script() if script else None)
+    # The script first: making it (refresh tokens: a login each) is not measured.
+    measured_script = script() if script else None
+    before = processes.cpu_seconds()
+    busy_before, started = busy_seconds(), time.monotonic()
+    run = wrk(seconds, measured_script)
+    after = processes.cpu_seconds()
+    elapsed = time.monotonic() - started
+    scenario.runs.append(run)
+    if before is not None and after is not None and run.requests:
+        used = [b - a for a, b in zip(before, after, strict=True)]
+        cpu = (used[0] / run.requests * 1000, used[1] / run.requests * 1000)
+        scenario.cpu_ms.append((*cpu, used[2] / run.requests * 1000))
+        # wrk's own CPU is not known until it exits; count it with the others' work: an upper
+        # bound of what else ran.
+        scenario.other_cores.append(max(0.0, busy_seconds() - busy_before - sum(used)) / elapsed)
+    print(
+        f"    {run.rps:,.0f} req/s, p50 {run.p50_ms:.1f} ms, p99 {run.p99_ms:.1f} ms, "
+        f"failed {run.failed}"
+        + (
+            " (CPU ms per request: identity {:.2f}, PostgreSQL {:.2f}, gateway {:.2f})".format(
+                *scenario.cpu_ms[-1]
+            )
+            if scenario.cpu_ms
+            else ""
+        ),
+        flush=True,
+    )
+    return run
+
+
+def report(scenarios: list[Scenario], *, args: argparse.Namespace, load: float) -> str:
+    rounds = len(scenarios[0].runs)
+    lines = [
+        SECTION,
+        "",
+        f"`bench/bench_identity.py`, {datetime.now(UTC):%Y-%m-%d}: one identity-service "
+        "process and one gateway (`python -m gateway`),",
+        f"wrk with one thread; {args.duration} s per scenario after a {WARM_UP_SECONDS} s "
+        f"warm-up, {rounds} rounds; medians of the rounds.",
+        f"wrk, gateway, identity-service and PostgreSQL share one machine of {os.cpu_count()} "
+        f"cores; its load average (1 min) was {load:.1f} when the benchmark started.",
+        "",
+        "| scenario | path | connections | requests/s | p50 | p99 | p99 / p50 | "
+        "CPU ms per request: identity / PostgreSQL / gateway | failed |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for s in scenarios:
+        cpu = s.median_cpu()
+        p50, p99 = s.median(lambda r: r.p50_ms), s.median(lambda r: r.p99_ms)
+        lines.append(
+            f"| {s.name} | {s.target} | {s.connections} | {s.median(lambda r: r.rps):,.0f} "
+            f"| {p50:.1f} ms | {p99:.1f} ms | {p99 / p50:.1f} | "
+            + (" / ".join(f"{v:.2f}" for v in cpu) if cpu else "n/a")
+            + f" | {sum(r.failed for r in s.runs)} |"
+        )
+    by_key = {(s.name, s.target, s.connections): s for s in scenarios}
+    lines += ["", "Targets:"]
+    for target in ("identity", "gateway"):
+        s = by_key[("/me", target, 32)]
+        spread = s.median(lambda r: r.p99_ms / r.p50_ms)
+        verdict = "met" if spread <= TARGET_SPREAD else "**not met**"
+        lines.append(
+            f"- `/me` {'direct' if target == 'identity' else 'through the gateway'} at 32 "
+            f"connections, p99 within {TARGET_SPREAD:.0f} times p50: {verdict} ({spread:.1f}; "
+            "rounds: " + ", ".join(f"{r.p99_ms / r.p50_ms:.1f}" for r in s.runs) + ")."
+        )
+    s = by_key[("/me", "gateway", 32)]
+    rps = s.median(lambda r: r.rps)
+    verdict = "met" if rps >= TARGET_GATEWAY_RPS else "**not met**"
+    lines += [
+        f"- `/me` through the gateway at least {TARGET_GATEWAY_RPS:,.0f} requests/s: {verdict} "
+        f"({rps:,.0f}; rounds: " + ", ".join(f"{r.rps:,.0f}" for r in s.runs) + ").",
+        "",
+        "- `/me` reads the account and its registry profile (one statement) in the request's "
+        "transaction; direct, identity verifies the signed bearer token itself (cached by "
+        "hash), through the gateway it trusts the gateway's signed principal header.",
+        "- *refresh*: `POST /oauth2/token` with `grant_type=refresh_token`; every connection "
+        "carries its own token family (a refresh token is good once: reusing one revokes the "
+        "family), so each request rotates one.",
+        "- *login*: `POST /api/v1/auth/login` as the demo citizen; argon2id with the "
+        "production cost (t=3, 64 MiB, p=4) is most of it, and the rate is bounded by "
+        "the cores, not by the service.",
+        "- CPU per request is each process's CPU time during the scenario divided by the "
+        "requests answered: steadier than requests/s on a shared machine.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
+    parser.add_argument("--profile", type=Path, help="run identity under cProfile, dump here")
+    parser.add_argument(
+        "--only", nargs="*", help="scenarios to run: me-direct me-gateway refresh login"
+    )
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print(
+            "bench_identity needs wrk, the HTTP load generator.\n"
+            "  Debian/Ubuntu: sudo apt-get install wrk\n"
+            "  macOS:         brew install wrk",
+            file=sys.stderr,
+        )
+        return 1
+    wanted = set(args.only or ["me-direct", "me-gateway", "refresh", "login"])
+
+    load_at_start = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-identity-") as tmp:
+        workdir = Path(tmp)
+        postgres = EmbeddedPostgres(workdir / "postgres" / "data", port=free_port(), durable=False)
+        nats = EmbeddedNats(workdir / "nats" / "store", port=free_port())
+        running = Processes(postgres)
+        identity_port, gateway_port = free_port(), free_port()
+        identity = f"http://127.0.0.1:{identity_port}"
+        gateway = f"http://127.0.0.1:{gateway_port}"
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "MPP_IDENTITY_PORT": str(identity_port),
+            "MPP_IDENTITY_NATS_URL": nats.url,
+            "MPP_IDENTITY_PUBLIC_URL": gateway,
+            "MPP_IDENTITY_SEED_DEMO_DATA": "true",
+            # The demo residents are enough; the synthetic population only slows the start.
+            "MPP_IDENTITY_DUKCAPIL_POPULATION_SIZE": "100",
+            "MPP_GATEWAY_PORT": str(gateway_port),
+            "MPP_GATEWAY_PUBLIC_URL": gateway,
+            "MPP_GATEWAY_IDENTITY_URL": identity,
+            "MPP_GATEWAY_JWKS_URL": f"{identity}/oauth2/jwks",
+            "MPP_GATEWAY_NATS_URL": nats.url,
+            # One client address makes all the load: the per-client limit would measure 429s.
+            "MPP_GATEWAY_RATE_LIMIT_ENABLED": "false",
+        }
+        for other in ("CATALOG", "APPLICATION", "TRACKING"):
+            env[f"MPP_GATEWAY_{other}_URL"] = f"http://127.0.0.1:{free_port()}"
+        command = [sys.executable, "-m", "identity"]
+        if args.profile is not None:
+            args.profile.mkdir(parents=True, exist_ok=True)
+            profile = str(args.profile.resolve() / "identity.prof")
+            command = [sys.executable, "-c", PROFILED_IDENTITY, profile]
+        scenarios: list[Scenario] = []
+        try:
+            print("starting PostgreSQL and NATS …", flush=True)
+            postgres.start()
+            nats.start()
+            postgres.create_database("mpp_identity")
+            env["MPP_IDENTITY_DATABASE_URL"] = postgres.url("mpp_identity")
+            print("starting identity-service and the gateway …", flush=True)
+            running.identity = spawn(command, env=env, cwd=ROOT, log_file=workdir / "identity.log")
+            wait_http(f"{identity}/readyz")
+            running.gateway = spawn(
+                [sys.executable, "-m", "gateway"],
+                env=env,
+                cwd=ROOT,
+                log_file=workdir / "gateway.log",
+            )
+            wait_http(f"{gateway}/healthz")
+            token = login(gateway)["access_token"]
+            bearer = {"Authorization": f"Bearer {token}"}
+            wait_http(f"{gateway}{ME}", headers=bearer)
+
+            def refresh_script() -> Path:
+                tokens = fresh_refresh_tokens(gateway, 40)
+                path = workdir / "refresh.lua"
+                path.write_text(REFRESH_LUA % ", ".join(json.dumps(t) for t in tokens))
+                return path
+
+            login_script = workdir / "login.lua"
+            login_script.write_text(
+                LOGIN_LUA % json.dumps(json.dumps({"username": USERNAME, "password": PASSWORD}))
+            )
+            plan: list[tuple[Scenario, str, dict[str, Any]]] = []
+            for connections in (8, 32):
+                for name, base in (("me-direct", identity), ("me-gateway", gateway)):
+                    if name in wanted:
+                        target = "identity" if base == identity else "gateway"
+                        scenario = Scenario("/me", target, connections)
+                        plan.append((scenario, base + ME, {"headers": bearer}))
+            if "refresh" in wanted:
+                # No warm-up (the /me scenarios warmed the processes): its tokens cost a login each.
+                refresh = {"script": refresh_script, "warm_up": False}
+                plan.append((Scenario("refresh", "gateway", 32), gateway, refresh))
+            if "login" in wanted:
+                plan.append(
+                    (
+                        Scenario("login", "gateway", 8),
+                        gateway + "/api/v1/auth/login",
+                        {"script": lambda: login_script},
+                    )
+                )
+            for number in range(1, args.rounds + 1):
+                print(f"round {number} of {args.rounds}", flush=True)
+                for scenario, url, options in plan:
+                    measure(scenario, url, seconds=args.duration, processes=running, **options)
+            scenarios = [scenario for scenario, _, _ in plan]
+        finally:
+            for process in (running.gateway, running.identity):
+                if process is not None:
+                    # SIGTERM: uvicorn shuts down cleanly, and cProfile writes its file.
+                    stop_process(process)
+            nats.stop()
+            postgres.stop()
+    if not scenarios:
+        return 1
+    complete = {("/me", t, c) for t in ("identity", "gateway") for c in (8, 32)} <= {
+        (s.name, s.target, s.connections) for s in scenarios
+    }
+    if not complete:
+        for s in scenarios:
+            print(f"{s.name} {s.target} {s.connections}: {s.median(lambda r: r.rps):,.0f} req/s")
+        return 0
+    section = report(scenarios, args=args, load=load_at_start)
+    print()
+    print(section)
+    if not args.no_write:
+        write_section(SECTION, section)
+        print(f"written to {DOCS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

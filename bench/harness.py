@@ -1,0 +1,168 @@
+"""What the benchmarks share: waiting for a server, running wrk, CPU time from /proc, the docs.
+
+Not a benchmark itself (``make bench`` runs ``bench/bench_*.py``); the scripts import it from
+their own directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" / "benchmarks.md"
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def wait_http(url: str, timeout: float = 120.0, headers: dict[str, str] | None = None) -> None:
+    """Until ``url`` answers 200; SystemExit after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{url} did not answer 200 within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+# ---- wrk -----------------------------------------------------------------------------------
+
+
+def ms(text: str) -> float:
+    """A wrk latency (``850.00us``, ``1.20ms``, ``2.00s``) in milliseconds."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if match is None:
+        raise ValueError(f"wrk latency {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+@dataclass
+class WrkRun:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    failed: int = 0  # answers other than 2xx/3xx, and socket errors
+
+
+def parse_wrk(output: str) -> WrkRun:
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE))
+    if "50" not in percentiles or "99" not in percentiles:
+        raise SystemExit(f"wrk measured no latency:\n{output}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    # Counted, not fatal: a server that drops requests under load is a finding to report.
+    failed = sum(
+        int(n)
+        for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output)
+        + re.findall(r"(?:connect|read|write|timeout) (\d+)", output)
+    )
+    return WrkRun(rps, ms(percentiles["50"]), ms(percentiles["99"]), requests, failed)
+
+
+def run_wrk(
+    url: str,
+    *,
+    connections: int,
+    seconds: float,
+    threads: int = 1,
+    headers: dict[str, str] | None = None,
+    script: Path | None = None,
+    timeout: float | None = None,
+) -> WrkRun:
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
+    if timeout is not None:
+        args.append(f"--timeout={timeout:g}s")
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    if script is not None:
+        args += ["-s", str(script)]
+    output = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    return parse_wrk(output)
+
+
+# ---- CPU time from /proc --------------------------------------------------------------------
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        # Fields after the command name, which may hold spaces: state is [0], ppid [1].
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def has_proc() -> bool:
+    return Path("/proc/self/stat").exists()
+
+
+def busy_seconds() -> float:
+    """CPU time the whole machine spent not idle, all cores together."""
+    try:
+        fields = [int(field) for field in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except OSError:
+        return 0.0
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # up to steal, without guests
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of these processes (not of their children)."""
+    ticks = 0
+    for pid in pids:
+        fields = _stat(pid)
+        if fields is not None:
+            ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a server and its worker processes, those that exited included.
+
+    PostgreSQL forks a backend per connection: one that ends during a measurement takes its
+    CPU time out of a sum over the live ones, but the postmaster has reaped it and counts it
+    among its children's time.
+    """
+    fields = _stat(pid)
+    if fields is None:
+        return 0.0
+    reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")  # cutime + cstime
+    return reaped + cpu_seconds([pid, *children(pid)])
+
+
+def children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None and int(fields[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+# ---- docs/benchmarks.md ---------------------------------------------------------------------
+
+
+def write_section(heading: str, section: str) -> None:
+    """Put ``section`` (starting with the ``heading`` line) in place of the old one, or last."""
+    text = (
+        DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\nFigures written by `make bench`.\n"
+    )
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(text.rstrip("\n") + "\n")
