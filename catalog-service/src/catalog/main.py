@@ -17,8 +17,9 @@ from catalog.db import read_pool
 from catalog.db.regions_loader import sync_regions
 from catalog.demo.data import DEMO_REGENCY_CODES
 from catalog.demo.loader import load_demo_data
+from catalog.messaging.rpc import SnapshotResponder
 from catalog.runtime import CatalogRuntime
-from mpp_shared.app import ServiceRuntime, create_service_app
+from mpp_shared.app import ServiceRuntime, Worker, create_service_app
 from mpp_shared.auth import install_token_verifier, stop_token_verifier
 from mpp_shared.events.connection import NatsConnection
 
@@ -61,6 +62,14 @@ def create_app(settings: CatalogSettings, *, jwks_http: httpx.AsyncClient | None
     async def watch_changes(runtime: ServiceRuntime) -> None:
         await watch_catalog_events(runtime.nats_connection(), cache)
 
+    def workers(runtime: ServiceRuntime) -> list[Worker]:
+        # Answers rpc.catalog.services.snapshot for services that start after the events expired.
+        return [
+            SnapshotResponder(
+                sessionmaker=runtime.session_factory(), connection=runtime.nats_connection()
+            )
+        ]
+
     app = create_service_app(
         settings,
         title="MPP Digital — Catalogue",
@@ -68,6 +77,7 @@ def create_app(settings: CatalogSettings, *, jwks_http: httpx.AsyncClient | None
         "(standar pelayanan).",
         routers=[regions.router, agencies.router, locations.router, services.router],
         migrations_dir=MIGRATIONS_DIR,
+        workers=workers,
         on_startup=[start_verifier, load_regions, open_read_pool, seed, watch_changes],
         on_shutdown=[close_read_pool, stop_token_verifier],
         state=catalog,

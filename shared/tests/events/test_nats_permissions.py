@@ -89,7 +89,15 @@ def test_only_application_service_requests_and_only_identity_answers() -> None:
 
     assert [u for u, r in rights.items() if table.RPC_IDENTITY in r.publish] == ["application"]
     assert [u for u, r in rights.items() if table.RPC_IDENTITY in r.subscribe] == ["identity"]
-    assert [u for u, r in rights.items() if r.allow_responses] == ["identity"]
+    assert [u for u, r in rights.items() if r.allow_responses] == ["identity", "catalog"]
+
+
+def test_only_application_service_asks_for_the_catalogue_snapshot() -> None:
+    users = [a.user for a in table.SERVICES]
+    rights = {a.user: a.permissions(users=users) for a in table.SERVICES}
+
+    assert [u for u, r in rights.items() if table.RPC_CATALOG in r.publish] == ["application"]
+    assert [u for u, r in rights.items() if table.RPC_CATALOG in r.subscribe] == ["catalog"]
 
 
 def test_the_deployed_config_is_rendered_from_the_table() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,7 @@ from catalog.domain.models import (
     ServiceVersion,
     VersionStatus,
 )
+from catalog.domain.snapshot import Position, PublishedVersion
 
 
 class SqlCatalogRepository:
@@ -295,6 +296,51 @@ class SqlCatalogRepository:
                 .values([{"counter_id": counter_id, "service_id": s} for s in service_ids])
                 .on_conflict_do_nothing()
             )
+
+
+class SqlSnapshotReader:
+    """Implements ``catalog.domain.snapshot.SnapshotReader``: published versions in key order."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def published_versions(
+        self, *, after: Position | None, limit: int, all_versions: bool
+    ) -> list[PublishedVersion]:
+        statement = (
+            select(
+                ServiceVersionRow.document,
+                ServiceRow.published_version,
+                ServiceRow.status,
+                ServiceRow.retired_at,
+                AgencyRow,
+            )
+            .join(ServiceRow, ServiceRow.id == ServiceVersionRow.service_id)
+            .join(AgencyRow, AgencyRow.id == ServiceRow.agency_id)
+            .where(
+                ServiceVersionRow.status == VersionStatus.PUBLISHED,
+                ServiceVersionRow.document.is_not(None),
+            )
+            .order_by(ServiceVersionRow.service_id, ServiceVersionRow.version)
+            .limit(limit)
+        )
+        if not all_versions:
+            statement = statement.where(ServiceVersionRow.version == ServiceRow.published_version)
+        if after is not None:
+            statement = statement.where(
+                tuple_(ServiceVersionRow.service_id, ServiceVersionRow.version)
+                > tuple_(after.service_id, after.version)
+            )
+        rows = (await self.session.execute(statement)).all()
+        return [
+            PublishedVersion(
+                document=document,
+                agency=_agency(agency),
+                latest_version=latest,
+                retired_at=retired_at if status == ServiceStatus.RETIRED else None,
+            )
+            for document, latest, status, retired_at, agency in rows
+        ]
 
 
 def _agency(row: AgencyRow) -> Agency:

@@ -180,7 +180,7 @@ async def publish_service(
         actor=principal.subject,
         published_at=published_at,
     )
-    await events.service_published(_published_event(document, agency))
+    await events.service_published(published_event(document, agency))
     return document
 
 
@@ -265,7 +265,7 @@ def listing_item(document: dict[str, Any]) -> dict[str, Any]:
     return {name: document[name] for name in _LISTING_FIELDS}
 
 
-def _published_event(document: dict[str, Any], agency: Agency) -> contract.ServicePublished:
+def published_event(document: dict[str, Any], agency: Agency) -> contract.ServicePublished:
     return contract.ServicePublished.model_validate(
         {
             **document,

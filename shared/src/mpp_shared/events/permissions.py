@@ -24,6 +24,8 @@ What each right is for:
 - ``rpc.identity.>``: only application-service requests, only identity-service answers; the
   answer is published under ``allow_responses`` (one reply to the inbox a request names), so
   identity needs no right to publish to anybody's inbox.
+- ``rpc.catalog.>`` (the catalogue snapshot): only application-service requests, only
+  catalog-service answers, the same way.
 - ``_gateway.ratelimit.v1`` (``gateway.ratelimit.SYNC_SUBJECT``): only gateways.
 - the gateway reads ``mpp.identity.access.revoked`` from ``MPP`` with an ordered consumer of its
   own: stream info and names, the consumer create (nats-py creates an ordered consumer without a
@@ -46,6 +48,7 @@ from mpp_shared.events.stream import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, EVE
 
 JS_API = "$JS.API"
 RPC_IDENTITY = "rpc.identity.>"
+RPC_CATALOG = "rpc.catalog.>"
 # gateway.ratelimit.SYNC_SUBJECT (the shared package may not import the gateway; a gateway test
 # pins the two together).
 GATEWAY_RATE_LIMIT = "_gateway.ratelimit.v1"
@@ -161,6 +164,7 @@ SERVICES: tuple[ServiceAccess, ...] = (
         user="catalog",
         # Empties the response cache of every replica on each catalogue event.
         core_subscribes=(event_subjects("catalog"),),
+        answers=(RPC_CATALOG,),
     ),
     ServiceAccess(
         user="application",
@@ -168,7 +172,7 @@ SERVICES: tuple[ServiceAccess, ...] = (
             "application-catalog": (catalog.SERVICE_PUBLISHED, catalog.SERVICE_RETIRED),
             "application-identity": (event_subjects("identity"),),
         },
-        requests=(RPC_IDENTITY,),
+        requests=(RPC_IDENTITY, RPC_CATALOG),
     ),
     ServiceAccess(
         user="tracking",

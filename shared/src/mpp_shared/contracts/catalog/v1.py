@@ -1,15 +1,38 @@
-"""Version 1 of the catalog-service's event payloads (``mpp.catalog.*``).
+"""Version 1 of the catalog-service's event payloads (``mpp.catalog.*``) and its NATS requests.
 
 ``ServicePublished`` carries the published version's full *standar pelayanan*, so a consumer
 (application-service, tracking-service) keeps its own read copy without asking the catalogue.
 A published version never changes: a consumer may store it under ``(service_id, version)``.
+
+The snapshot (``rpc.catalog.services.snapshot``) gives a fresh consumer what the event stream
+may no longer hold (it has a retention limit): every service's latest published version, as
+the ``ServicePublished`` payload, and a ``ServiceRetired`` for each of them that is retired.
+Page through it until ``next`` is null, handling each page as the events it stands for::
+
+    after = None
+    while True:
+        reply = await nc.request(SNAPSHOT_SUBJECT, ServicesSnapshotRequest(after=after)
+                                 .model_dump_json().encode(), timeout=5)
+        page = parse_snapshot_reply(reply.data)        # ServicesSnapshotPage or RpcError
+        for item in page.items: ...                    # as on mpp.catalog.service.published
+        for retired in page.retired: ...               # as on mpp.catalog.service.retired
+        if page.next is None: break
+        after = page.next
+
+``all_versions=True`` also gives the earlier published versions (oldest first per service).
+A service's ``ServiceRetired`` comes in the page of its latest version, after it. The pages
+are read one by one, not as one transaction: a service published meanwhile may be in a later
+page or only in its event; both are the same payload, so handling it twice changes nothing.
+``RpcError.error`` is ``invalid_request`` (a malformed request or cursor) or ``internal_error``.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mpp_shared.contracts import EventData
 
@@ -19,6 +42,13 @@ AGENCY_CREATED = "mpp.catalog.agency.created"
 AGENCY_UPDATED = "mpp.catalog.agency.updated"
 SERVICE_PUBLISHED = "mpp.catalog.service.published"
 SERVICE_RETIRED = "mpp.catalog.service.retired"
+
+# Request-reply, outside mpp.> (the events stream captures mpp.> and would answer it).
+SNAPSHOT_SUBJECT = "rpc.catalog.services.snapshot"
+SNAPSHOT_DEFAULT_LIMIT = 50
+SNAPSHOT_MAX_LIMIT = 100
+# A page stops growing past this many bytes of JSON (NATS' default max_payload is 1 MB).
+SNAPSHOT_MAX_PAGE_BYTES = 512 * 1024
 
 AgencyKind = Literal["opd", "vertical", "bumn", "bumd"]
 # The agency's local time for due dates: WIB (UTC+7), WITA (UTC+8), WIT (UTC+9).
@@ -102,11 +132,56 @@ class ServiceRetired(EventData):
     retired_at: datetime
 
 
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class ServicesSnapshotRequest(_Message):
+    """One page of the snapshot: the one after ``after`` (a page's ``next``), or the first."""
+
+    after: str | None = Field(default=None, max_length=200)  # opaque cursor
+    limit: int = Field(default=SNAPSHOT_DEFAULT_LIMIT, ge=1, le=SNAPSHOT_MAX_LIMIT)
+    all_versions: bool = False
+
+
+class ServicesSnapshotPage(_Message):
+    """At most ``limit`` published versions (fewer when they would pass
+    ``SNAPSHOT_MAX_PAGE_BYTES``), ordered by service id then version; ``retired`` has one
+    entry per service of ``items`` that is retired now; ``next`` is null on the last page."""
+
+    items: list[ServicePublished]
+    retired: list[ServiceRetired] = Field(default_factory=list)
+    next: str | None = None
+
+
+class RpcError(_Message):
+    error: str
+    detail: str | None = None
+
+
+_ReplyT = TypeVar("_ReplyT", bound=BaseModel)
+
+
+def parse_snapshot_reply(body: bytes | str) -> ServicesSnapshotPage | RpcError:
+    return _parse(body, ServicesSnapshotPage)
+
+
+def _parse(body: bytes | str, model: type[_ReplyT]) -> _ReplyT | RpcError:
+    try:
+        return RpcError.model_validate_json(body)
+    except ValidationError:
+        return model.model_validate_json(body)
+
+
 __all__ = [
     "AGENCY_CREATED",
     "AGENCY_UPDATED",
     "SERVICE_PUBLISHED",
     "SERVICE_RETIRED",
+    "SNAPSHOT_DEFAULT_LIMIT",
+    "SNAPSHOT_MAX_LIMIT",
+    "SNAPSHOT_MAX_PAGE_BYTES",
+    "SNAPSHOT_SUBJECT",
     "SOURCE",
     "Agency",
     "AgencyCreated",
@@ -114,8 +189,12 @@ __all__ = [
     "AgencyUpdated",
     "Fee",
     "Requirement",
+    "RpcError",
     "ServicePublished",
     "ServiceRetired",
+    "ServicesSnapshotPage",
+    "ServicesSnapshotRequest",
     "Stage",
     "TimeZoneName",
+    "parse_snapshot_reply",
 ]
