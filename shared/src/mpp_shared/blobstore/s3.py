@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
@@ -158,7 +159,7 @@ class S3BlobStore:
                 # Release the sent part before the next one fills: one part in memory at a time.
                 del part
                 part, ended = await _fill(iterator, self.part_size)
-                if not part:
+                if not part.getbuffer().nbytes:
                     break
             await s3.complete_multipart_upload(
                 Bucket=self.bucket,
@@ -227,23 +228,27 @@ class S3BlobStore:
                 await stack.aclose()
 
 
-async def _fill(iterator: AsyncIterator[bytes], size: int) -> tuple[bytearray, bool]:
-    """Up to ``size`` bytes (a little more: whole chunks) and whether the stream ended."""
-    part = bytearray()
-    while len(part) < size:
+async def _fill(iterator: AsyncIterator[bytes], size: int) -> tuple[io.BytesIO, bool]:
+    """A buffer of up to ``size`` bytes (a little more: whole chunks), rewound, and whether
+    the stream ended."""
+    part = io.BytesIO()
+    while part.tell() < size:
         try:
             chunk = await anext(iterator)
         except StopAsyncIteration:
+            part.seek(0)
             return part, True
         if not isinstance(chunk, bytes | bytearray | memoryview):
             raise BlobStoreError("blob chunks must be bytes")
-        part += chunk
+        part.write(chunk)
+    part.seek(0)
     return part, False
 
 
-def _body(part: bytearray) -> bytes:
-    # The SDK sends a bytearray as it is; converting it to bytes would copy a whole part.
-    return cast("bytes", part)
+def _body(part: io.BytesIO) -> IO[Any]:
+    # A file object: the SDK and the HTTP client read it in small pieces, where bytes would
+    # be copied whole on the way to the socket (twice, with aiohttp).
+    return part
 
 
 def _code(exc: ClientError) -> str:
