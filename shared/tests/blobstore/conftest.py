@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,16 @@ def make_s3_store(server: Any, bucket: str, **options: Any) -> S3BlobStore:
         secret_key=server.secret_key,
         **options,
     )
+
+
+@pytest.fixture
+def s3_store_for(s3_server: Any) -> Callable[..., S3BlobStore]:
+    """Makes an S3 store on the session's moto server for a bucket and options."""
+
+    def make(bucket: str, **options: Any) -> S3BlobStore:
+        return make_s3_store(s3_server, bucket, **options)
+
+    return make
 
 
 @pytest.fixture
