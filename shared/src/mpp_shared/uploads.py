@@ -37,6 +37,10 @@ _LEADING_SIGNATURES: dict[str, tuple[bytes, ...]] = {
     "image/webp": (b"RIFF",),
     "image/tiff": (b"II*\x00", b"MM\x00*"),
 }
+# A ZIP is an Office Open XML document only if it has the package's content-types part, which
+# writers put first; a sniffer naming any ZIP "docx" would let every archive through.
+_OOXML_PREFIX = "application/vnd.openxmlformats-officedocument."
+_OOXML_MARKER = b"[Content_Types].xml"
 _ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
 _UNSAFE_FILENAME = re.compile(r"[\\/:*?\"<>|]")
 
@@ -249,7 +253,9 @@ def detect_content_type(head: bytes, *, accepted: Collection[str]) -> str | None
     """The type of a file whose first bytes are ``head``, if it is one of ``accepted``.
 
     ``puremagic`` names the candidates by their signatures; a candidate with a known leading
-    signature (PDF, PNG, JPEG, GIF, WebP, TIFF) counts only if the file starts with it.
+    signature (PDF, PNG, JPEG, GIF, WebP, TIFF) counts only if the file starts with it, and an
+    Office Open XML type only if the ZIP holds the package's ``[Content_Types].xml``. A type
+    with no signature (plain text, CSV) is never recognised, so never accepted.
     """
     wanted = normalise_types(accepted)
     if not head:
@@ -267,6 +273,8 @@ def detect_content_type(head: bytes, *, accepted: Collection[str]) -> str | None
         if leading is not None and not head.startswith(leading):
             continue
         if mime == "image/webp" and head[8:12] != b"WEBP":
+            continue
+        if mime.startswith(_OOXML_PREFIX) and _OOXML_MARKER not in head:
             continue
         return mime
     return None
