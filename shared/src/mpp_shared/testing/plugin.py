@@ -88,3 +88,13 @@ def private_nats(tmp_path: Path) -> Iterator[Callable[[], object]]:
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """An S3-compatible server (moto) for the session: ``endpoint_url``, ``access_key``,
+    ``secret_key``, ``region``. Needs the ``moto[server]`` development dependency."""
+    from mpp_shared.testing.s3 import S3TestServer
+
+    with S3TestServer(tmp_path_factory.mktemp("s3")) as server:
+        yield server
