@@ -244,7 +244,8 @@ async def test_the_whole_way_with_stages_output_document_and_one_event_per_chang
     assert [p.status for p in payloads] == [
         "submitted", "in_review", "in_review", "approved", "completed"
     ]  # fmt: skip
-    assert payloads[2].stage == "cetak" and payloads[2].stage_name == "Pencetakan"
+    assert payloads[2].stage == "cetak"
+    assert payloads[2].stage_name == "Pencetakan"
     assert events[-1]["data"]["output_document"] is True
     assert all(e["source"] == contract.SOURCE for e in events)
     assert payloads[0].tracking_code_hash == contract.tracking_code_hash(
