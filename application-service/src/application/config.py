@@ -1,5 +1,6 @@
 """Settings of the application service, from ``MPP_APPLICATION_*`` environment variables."""
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from mpp_shared.config import BaseServiceSettings
@@ -11,3 +12,22 @@ class ApplicationSettings(BaseServiceSettings):
     service_name: str = "application"
     port: int = 8083
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/mpp_application"
+
+    # Where documents go: ``file:<directory>`` (relative to the working directory; `make run`
+    # starts the services in the repository, so the default is under .run/) or ``s3://...``.
+    blob_store_url: str = "file:.run/blobs"
+    # How long intake waits for identity-service's consent and prefill answers.
+    identity_timeout_seconds: float = 3.0
+    # How long one page of the catalogue snapshot may take.
+    snapshot_timeout_seconds: float = 5.0
+    # How often the SLA clock looks for applications that just became overdue.
+    overdue_sweep_seconds: float = 60.0
+    # The agency's output document (``complete``), any of PDF, PNG or JPEG.
+    max_output_document_mb: float = 20.0
+    # Form validators kept per published version (versions never change).
+    validator_cache_size: int = 256
+    # S3 credentials for an ``s3://`` store (both, or neither for the SDK's own chain).
+    blob_store_access_key: SecretStr | None = Field(default=None, repr=False)
+    blob_store_secret_key: SecretStr | None = Field(default=None, repr=False)
+    # The largest document a citizen may upload, whatever a requirement says.
+    max_document_mb: float = 50.0

@@ -1,20 +1,69 @@
 """Builds the application service's app."""
 
+from __future__ import annotations
+
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
+from application.api.errors import install_application_error_handlers
+from application.api.routes import agency, applications
 from application.config import ApplicationSettings
-from mpp_shared.app import create_service_app
+from application.messaging.consumers.catalog import catalog_consumer
+from application.messaging.identity import NatsIdentityDirectory
+from application.messaging.snapshot import SnapshotLoader
+from application.runtime import ApplicationRuntime, FormValidators
+from application.sla import overdue_sweep
+from mpp_shared.app import ServiceRuntime, Worker, create_service_app
+from mpp_shared.auth import install_token_verifier, stop_token_verifier
+from mpp_shared.blobstore import blob_store_from_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def create_app(settings: ApplicationSettings) -> FastAPI:
-    return create_service_app(
+def create_app(
+    settings: ApplicationSettings, *, jwks_http: httpx.AsyncClient | None = None
+) -> FastAPI:
+    """``jwks_http`` fetches identity-service's signing keys (tests pass a mock transport)."""
+    # Built here, not at start: a mistyped store URL stops the service before it serves.
+    blob_store = blob_store_from_url(
+        settings.blob_store_url,
+        access_key=settings.blob_store_access_key,
+        secret_key=settings.blob_store_secret_key,
+    )
+    state = ApplicationRuntime(
+        validators=FormValidators(settings.validator_cache_size), blob_store=blob_store
+    )
+
+    def workers(runtime: ServiceRuntime) -> list[Worker]:
+        sessionmaker, connection = runtime.session_factory(), runtime.nats_connection()
+        return [
+            catalog_consumer(sessionmaker, connection),
+            SnapshotLoader(sessionmaker, connection, timeout=settings.snapshot_timeout_seconds),
+            overdue_sweep(sessionmaker, interval=settings.overdue_sweep_seconds),
+        ]
+
+    async def start(runtime: ServiceRuntime) -> None:
+        install_token_verifier(runtime, http=jwks_http)
+        state.identity = NatsIdentityDirectory(
+            runtime.nats_connection(), timeout=settings.identity_timeout_seconds
+        )
+
+    async def stop(runtime: ServiceRuntime) -> None:
+        await stop_token_verifier(runtime)
+        await blob_store.aclose()
+
+    app = create_service_app(
         settings,
         title="MPP Digital — Applications",
         description="Citizens' applications, their documents and the agencies' processing.",
-        routers=[],
+        routers=[applications.router, agency.router],
         migrations_dir=MIGRATIONS_DIR,
+        workers=workers,
+        on_startup=[start],
+        on_shutdown=[stop],
+        state=state,
     )
+    install_application_error_handlers(app)
+    return app

@@ -1,10 +1,125 @@
 """Tables of the application service's own database."""
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mpp_shared.db.naming import NAMING_CONVENTION
 
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class CatalogService(Base):
+    """The read copy's header of a service: its latest version and whether it is retired."""
+
+    __tablename__ = "catalog_services"
+
+    service_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    latest_version: Mapped[int] = mapped_column(Integer)
+    # The latest version when the catalogue retired it; a later publish brings it back.
+    retired_version: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CatalogServiceVersion(Base):
+    """One immutable published version: the ``ServicePublished`` payload as it came."""
+
+    __tablename__ = "catalog_service_versions"
+    __table_args__ = (PrimaryKeyConstraint("service_id", "version"),)
+
+    service_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    version: Mapped[int] = mapped_column(Integer)
+    agency_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApplicationRow(Base):
+    __tablename__ = "applications"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    owner_account_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    service_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    service_version: Mapped[int] = mapped_column(Integer)
+    agency_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    status: Mapped[str] = mapped_column(String(24))
+    stage: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(10))
+    form_data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    registration_number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    tracking_code: Mapped[str | None] = mapped_column(String(16))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revision_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer)
+    event_sequence: Mapped[int] = mapped_column(Integer)
+
+
+class DocumentRow(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    application_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("applications.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    requirement_code: Mapped[str | None] = mapped_column(Text)
+    filename: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    blob_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NoteRow(Base):
+    __tablename__ = "application_notes"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    application_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("applications.id"))
+    visibility: Mapped[str] = mapped_column(String(10))
+    action: Mapped[str] = mapped_column(String(24))
+    text: Mapped[str] = mapped_column(Text)
+    actor_kind: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RegistrationCounter(Base):
+    """The last serial given out per (region, year): one upsert per submission."""
+
+    __tablename__ = "registration_counters"
+    __table_args__ = (PrimaryKeyConstraint("region_code", "year"),)
+
+    region_code: Mapped[str] = mapped_column(String(13))
+    year: Mapped[int] = mapped_column(Integer)
+    last_serial: Mapped[int] = mapped_column(Integer)
+
+
+__all__ = [
+    "ApplicationRow",
+    "Base",
+    "CatalogService",
+    "CatalogServiceVersion",
+    "DocumentRow",
+    "NoteRow",
+    "RegistrationCounter",
+]

@@ -1,0 +1,426 @@
+"""The SQL behind ``application.domain.ports.ApplicationRepository`` and the catalogue's copy.
+
+Repositories never commit: the request's (or the message's) transaction does, in one place.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from application.db.tables import (
+    ApplicationRow,
+    CatalogService,
+    CatalogServiceVersion,
+    DocumentRow,
+    NoteRow,
+    RegistrationCounter,
+)
+from application.domain.exceptions import ConcurrentChange
+from application.domain.lifecycle import Status
+from application.domain.models import Application, Document, Note, ServiceVersionCopy
+from application.domain.ports import QueueFilter, Slice
+from mpp_shared.contracts.catalog.v1 import ServicePublished
+from mpp_shared.pagination import InvalidCursor
+
+# Undecided: the SLA clock runs (or is paused, in revision_requested).
+OPEN_STATUSES = (Status.SUBMITTED.value, Status.IN_REVIEW.value, Status.REVISION_REQUESTED.value)
+
+
+class SqlApplicationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # ---- the catalogue's read copy -------------------------------------------------------------
+
+    async def service_version(
+        self, service_id: uuid.UUID, version: int | None = None
+    ) -> ServiceVersionCopy | None:
+        header = await self.session.get(CatalogService, service_id)
+        if header is None:
+            return None
+        wanted = header.latest_version if version is None else version
+        row = await self.session.get(CatalogServiceVersion, (service_id, wanted))
+        if row is None:
+            return None
+        retired = header.retired_version is not None and header.retired_version >= wanted
+        return ServiceVersionCopy(
+            published=ServicePublished.model_validate(row.payload), retired=retired
+        )
+
+    # ---- applications ------------------------------------------------------------------------
+
+    async def add(self, application: Application) -> None:
+        self.session.add(_row(application))
+        await self.session.flush()
+
+    async def get(self, application_id: uuid.UUID) -> Application | None:
+        row = await self.session.scalar(
+            select(ApplicationRow)
+            .where(ApplicationRow.id == application_id)
+            .execution_options(populate_existing=True)
+        )
+        return _application(row) if row is not None else None
+
+    async def save(self, application: Application, *, expected_version: int) -> None:
+        values = _values(application)
+        values["version"] = expected_version + 1
+        result = await self.session.execute(
+            update(ApplicationRow)
+            .where(ApplicationRow.id == application.id, ApplicationRow.version == expected_version)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise ConcurrentChange()
+        application.version = expected_version + 1
+
+    async def list_owned(
+        self, owner: uuid.UUID, *, limit: int, after: Mapping[str, Any] | None
+    ) -> Slice:
+        query = select(ApplicationRow).where(ApplicationRow.owner_account_id == owner)
+        if after is not None:
+            created, last_id = _position(after, "c")
+            query = query.where(
+                or_(
+                    ApplicationRow.created_at < created,
+                    and_(ApplicationRow.created_at == created, ApplicationRow.id < last_id),
+                )
+            )
+        rows = list(
+            await self.session.scalars(
+                query.order_by(ApplicationRow.created_at.desc(), ApplicationRow.id.desc()).limit(
+                    limit + 1
+                )
+            )
+        )
+        items = [_application(row) for row in rows[:limit]]
+        position = None
+        if len(rows) > limit:
+            last = items[-1]
+            position = {"c": last.created_at.isoformat(), "i": str(last.id)}
+        return Slice(items=items, next_position=position)
+
+    async def list_queue(
+        self, where: QueueFilter, *, now: datetime, limit: int, after: Mapping[str, Any] | None
+    ) -> Slice:
+        conditions: list[ColumnElement[bool]] = [
+            ApplicationRow.agency_id == where.agency_id,
+            ApplicationRow.status != Status.DRAFT.value,
+        ]
+        if where.status is not None:
+            conditions.append(ApplicationRow.status == where.status.value)
+        if where.service_id is not None:
+            conditions.append(ApplicationRow.service_id == where.service_id)
+        if where.stage is not None:
+            conditions.append(ApplicationRow.stage == where.stage)
+        overdue = and_(ApplicationRow.due_at < now, ApplicationRow.status.in_(OPEN_STATUSES))
+        if where.overdue is True:
+            conditions.append(overdue)
+        elif where.overdue is False:
+            conditions.append(~overdue)
+        if where.submitted_from is not None:
+            conditions.append(ApplicationRow.submitted_at >= where.submitted_from)
+        if where.submitted_to is not None:
+            conditions.append(ApplicationRow.submitted_at < where.submitted_to)
+        if after is not None:
+            due, last_id = _position(after, "d")
+            conditions.append(
+                or_(
+                    ApplicationRow.due_at > due,
+                    and_(ApplicationRow.due_at == due, ApplicationRow.id > last_id),
+                )
+            )
+        rows = list(
+            await self.session.scalars(
+                select(ApplicationRow)
+                .where(*conditions)
+                .order_by(ApplicationRow.due_at.asc(), ApplicationRow.id.asc())
+                .limit(limit + 1)
+            )
+        )
+        items = [_application(row) for row in rows[:limit]]
+        position = None
+        if len(rows) > limit:
+            last = items[-1]
+            assert last.due_at is not None
+            position = {"d": last.due_at.isoformat(), "i": str(last.id)}
+        return Slice(items=items, next_position=position)
+
+    async def claim_overdue(self, *, now: datetime, limit: int) -> list[Application]:
+        """Applications whose due time passed unannounced, locked for this transaction; rows
+        another replica holds are skipped, so each is announced by exactly one of them."""
+        rows = await self.session.scalars(
+            select(ApplicationRow)
+            .where(
+                ApplicationRow.overdue_notified_at.is_(None),
+                ApplicationRow.status.in_(OPEN_STATUSES),
+                ApplicationRow.due_at < now,
+            )
+            .order_by(ApplicationRow.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        return [_application(row) for row in rows]
+
+    async def next_registration_serial(self, *, region_code: str, year: int) -> int:
+        # One row per (region, year), incremented under its row lock: concurrent submissions
+        # queue on it for the rest of their transaction and never get the same serial.
+        insert = pg_insert(RegistrationCounter).values(
+            region_code=region_code, year=year, last_serial=1
+        )
+        serial = await self.session.scalar(
+            insert.on_conflict_do_update(
+                index_elements=[RegistrationCounter.region_code, RegistrationCounter.year],
+                set_={"last_serial": RegistrationCounter.last_serial + 1},
+            ).returning(RegistrationCounter.last_serial)
+        )
+        assert serial is not None
+        return int(serial)
+
+    # ---- documents and notes -----------------------------------------------------------------
+
+    async def documents(self, application_id: uuid.UUID) -> list[Document]:
+        rows = await self.session.scalars(
+            select(DocumentRow)
+            .where(DocumentRow.application_id == application_id)
+            .order_by(DocumentRow.kind, DocumentRow.created_at, DocumentRow.id)
+        )
+        return [_document(row) for row in rows]
+
+    async def document(self, application_id: uuid.UUID, document_id: uuid.UUID) -> Document | None:
+        row = await self.session.scalar(
+            select(DocumentRow).where(
+                DocumentRow.application_id == application_id, DocumentRow.id == document_id
+            )
+        )
+        return _document(row) if row is not None else None
+
+    async def put_document(self, document: Document) -> Document | None:
+        same_slot = (
+            DocumentRow.requirement_code == document.requirement_code
+            if document.kind == "input"
+            else DocumentRow.kind == "output"
+        )
+        replaced = (
+            await self.session.execute(
+                delete(DocumentRow)
+                .where(
+                    DocumentRow.application_id == document.application_id,
+                    DocumentRow.kind == document.kind,
+                    same_slot,
+                )
+                .returning(*DocumentRow.__table__.columns)
+            )
+        ).first()
+        self.session.add(
+            DocumentRow(
+                id=document.id,
+                application_id=document.application_id,
+                kind=document.kind,
+                requirement_code=document.requirement_code,
+                filename=document.filename,
+                size=document.size,
+                content_type=document.content_type,
+                sha256=document.sha256,
+                blob_key=document.blob_key,
+                created_at=document.created_at,
+            )
+        )
+        await self.session.flush()
+        if replaced is None:
+            return None
+        return Document(
+            id=replaced.id,
+            application_id=replaced.application_id,
+            kind=replaced.kind,
+            requirement_code=replaced.requirement_code,
+            filename=replaced.filename,
+            size=replaced.size,
+            content_type=replaced.content_type,
+            sha256=replaced.sha256,
+            blob_key=replaced.blob_key,
+            created_at=replaced.created_at,
+        )
+
+    async def add_note(self, note: Note) -> None:
+        self.session.add(
+            NoteRow(
+                id=note.id,
+                application_id=note.application_id,
+                visibility=note.visibility,
+                action=note.action,
+                text=note.text,
+                actor_kind=note.actor_kind,
+                created_at=note.created_at,
+            )
+        )
+        await self.session.flush()
+
+    async def notes(self, application_id: uuid.UUID, *, internal: bool) -> list[Note]:
+        query = select(NoteRow).where(NoteRow.application_id == application_id)
+        if not internal:
+            query = query.where(NoteRow.visibility == "public")
+        rows = await self.session.scalars(query.order_by(NoteRow.created_at, NoteRow.id))
+        return [
+            Note(
+                id=row.id,
+                application_id=row.application_id,
+                visibility=row.visibility,  # type: ignore[arg-type]
+                action=row.action,
+                text=row.text,
+                actor_kind=row.actor_kind,  # type: ignore[arg-type]
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
+
+
+class CatalogCopyRepository:
+    """Keeps the published versions the catalogue announced (event or snapshot)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def remember_published(self, published: ServicePublished, *, now: datetime) -> None:
+        # A version never changes: the first copy stays, a repeat changes nothing.
+        await self.session.execute(
+            pg_insert(CatalogServiceVersion)
+            .values(
+                service_id=published.service_id,
+                version=published.version,
+                agency_id=published.agency_id,
+                payload=published.model_dump(mode="json"),
+                published_at=published.published_at,
+            )
+            .on_conflict_do_nothing()
+        )
+        insert = pg_insert(CatalogService).values(
+            service_id=published.service_id,
+            latest_version=published.version,
+            retired_version=None,
+            updated_at=now,
+        )
+        # Events may come late or twice: the latest version only moves forward.
+        await self.session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[CatalogService.service_id],
+                set_={
+                    "latest_version": func.greatest(
+                        CatalogService.latest_version, insert.excluded.latest_version
+                    ),
+                    "updated_at": now,
+                },
+            )
+        )
+
+    async def remember_retired(self, service_id: uuid.UUID, version: int, *, now: datetime) -> None:
+        insert = pg_insert(CatalogService).values(
+            service_id=service_id, latest_version=version, retired_version=version, updated_at=now
+        )
+        await self.session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[CatalogService.service_id],
+                set_={
+                    "retired_version": func.greatest(
+                        func.coalesce(CatalogService.retired_version, 0),
+                        insert.excluded.retired_version,
+                    ),
+                    "updated_at": now,
+                },
+            )
+        )
+
+    async def count_versions(self) -> int:
+        return int(
+            await self.session.scalar(select(func.count()).select_from(CatalogServiceVersion)) or 0
+        )
+
+
+def _position(after: Mapping[str, Any], key: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        at = datetime.fromisoformat(str(after[key]))
+        last_id = uuid.UUID(str(after["i"]))
+    except (KeyError, ValueError, TypeError):
+        raise InvalidCursor("The cursor is not one this list gave out.") from None
+    if at.tzinfo is None:
+        raise InvalidCursor("The cursor is not one this list gave out.")
+    return at, last_id
+
+
+def _values(application: Application) -> dict[str, Any]:
+    return {
+        "status": application.status.value,
+        "stage": application.stage,
+        "form_data": application.form_data,
+        "registration_number": application.registration_number,
+        "tracking_code": application.tracking_code,
+        "submitted_at": application.submitted_at,
+        "due_at": application.due_at,
+        "revision_requested_at": application.revision_requested_at,
+        "decided_at": application.decided_at,
+        "overdue_notified_at": application.overdue_notified_at,
+        "updated_at": application.updated_at,
+        "event_sequence": application.event_sequence,
+    }
+
+
+def _row(application: Application) -> ApplicationRow:
+    return ApplicationRow(
+        id=application.id,
+        owner_account_id=application.owner_account_id,
+        service_id=application.service_id,
+        service_version=application.service_version,
+        agency_id=application.agency_id,
+        channel=application.channel,
+        created_at=application.created_at,
+        version=application.version,
+        **_values(application),
+    )
+
+
+def _application(row: ApplicationRow) -> Application:
+    return Application(
+        id=row.id,
+        owner_account_id=row.owner_account_id,
+        service_id=row.service_id,
+        service_version=row.service_version,
+        agency_id=row.agency_id,
+        status=Status(row.status),
+        form_data=dict(row.form_data),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        channel=row.channel,  # type: ignore[arg-type]
+        stage=row.stage,
+        registration_number=row.registration_number,
+        tracking_code=row.tracking_code,
+        submitted_at=row.submitted_at,
+        due_at=row.due_at,
+        revision_requested_at=row.revision_requested_at,
+        decided_at=row.decided_at,
+        overdue_notified_at=row.overdue_notified_at,
+        version=row.version,
+        event_sequence=row.event_sequence,
+    )
+
+
+def _document(row: DocumentRow) -> Document:
+    return Document(
+        id=row.id,
+        application_id=row.application_id,
+        kind=row.kind,  # type: ignore[arg-type]
+        requirement_code=row.requirement_code,
+        filename=row.filename,
+        size=row.size,
+        content_type=row.content_type,
+        sha256=row.sha256,
+        blob_key=row.blob_key,
+        created_at=row.created_at,
+    )
