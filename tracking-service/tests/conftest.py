@@ -177,19 +177,23 @@ class Tracking:
 
     client: httpx.AsyncClient
     app: Any
-    js: JetStreamContext
+    buses: dict[str, JetStreamContext]  # publisher service -> its connection
     settings: TrackingSettings
+
+    def _bus(self, event: CloudEvent) -> JetStreamContext:
+        # Each publisher's own NATS user, as in a deployment: mpp.<service>.…
+        return self.buses[event.type.split(".")[1]]
 
     async def publish(self, *events: CloudEvent) -> None:
         for event in events:
-            await publish_like_relay(self.js, event)
+            await publish_like_relay(self._bus(event), event)
 
     async def redeliver(self, *events: CloudEvent) -> None:
         """The same events again under other message ids (the broker does not drop them): what
         a consumer sees when an ack was lost or a publisher sent twice."""
         for event in events:
             body = event.to_json()
-            await self.js.publish(
+            await self._bus(event).publish(
                 event.nats_subject, body, headers={"Nats-Msg-Id": f"{event.id}:again"}
             )
 
@@ -253,13 +257,22 @@ def open_tracking(
             transport=httpx.MockTransport(lambda request: httpx.Response(200, json=jwks))
         )
         app = create_app(settings, jwks_http=jwks_http)
-        bus = await nats.connect(server.url, **server.connect_options("application"))
+        buses = {
+            name: await nats.connect(server.url, **server.connect_options(name))
+            for name in ("application", "catalog")
+        }
         try:
             async with app_client(app, base_url=ISSUER) as client:
                 await app.state.runtime.nats_connection().wait_connected(10)
-                yield Tracking(client=client, app=app, js=bus.jetstream(), settings=settings)
+                yield Tracking(
+                    client=client,
+                    app=app,
+                    buses={name: bus.jetstream() for name, bus in buses.items()},
+                    settings=settings,
+                )
         finally:
-            await bus.close()
+            for bus in buses.values():
+                await bus.close()
             await jwks_http.aclose()
 
     return open_one
