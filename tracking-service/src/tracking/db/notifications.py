@@ -15,6 +15,7 @@ from sqlalchemy import (
     UniqueConstraint,
     exists,
     false,
+    literal,
     or_,
     select,
     tuple_,
@@ -236,7 +237,11 @@ class NotificationRepository:
     async def mark_all_read(self, reader: Reader, *, at: datetime) -> int:
         if reader.account_id is None:
             return 0
-        unread = select(_NOTE.c.id, reader.account_id, at).where(
+        unread = select(
+            _NOTE.c.id,
+            literal(reader.account_id, UUID),
+            literal(at, DateTime(timezone=True)),
+        ).where(
             _visible(reader), ~_read_by(reader.account_id)
         )
         result = await self._session.execute(
