@@ -283,9 +283,9 @@ def eventually() -> Callable[..., Awaitable[Any]]:
     return wait_until
 
 
-async def wait_until(check: Callable[[], Awaitable[Any]], timeout: float = 15) -> Any:
-    """The first truthy result of ``check`` within ``timeout`` seconds (else the last one)."""
-    deadline = time.monotonic() + timeout
+async def wait_until(check: Callable[[], Awaitable[Any]], seconds: float = 15) -> Any:
+    """The first truthy result of ``check`` within ``seconds`` (else the last one)."""
+    deadline = time.monotonic() + seconds
     while True:
         value = await check()
         if value or time.monotonic() > deadline:

@@ -20,7 +20,9 @@ from tracking.runtime import TrackingRuntime
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def create_app(settings: TrackingSettings, *, jwks_http: httpx.AsyncClient | None = None) -> FastAPI:
+def create_app(
+    settings: TrackingSettings, *, jwks_http: httpx.AsyncClient | None = None
+) -> FastAPI:
     """``jwks_http`` fetches identity-service's signing keys (tests pass a mock transport)."""
     tracking_runtime = TrackingRuntime()
 

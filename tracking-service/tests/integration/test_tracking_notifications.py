@@ -101,17 +101,22 @@ async def test_read_marks_unread_filter_and_cursor_pages(open_tracking, story, t
         ).json()
         bad_cursor = await get("/api/v1/notifications", params={"cursor": "xx"}, headers=headers)
         too_many = await get("/api/v1/notifications", params={"limit": 101}, headers=headers)
-    assert len(first["items"]) == 2 and first["next_cursor"]
-    assert len(second["items"]) == 1 and second["next_cursor"] is None
+    assert len(first["items"]) == 2
+    assert first["next_cursor"]
+    assert len(second["items"]) == 1
+    assert second["next_cursor"] is None
     ids = [i["id"] for i in first["items"] + second["items"]]
     assert len(set(ids)) == 3
-    assert read.status_code == 204 and again.status_code == 204
+    assert read.status_code == 204
+    assert again.status_code == 204
     assert newest not in [i["id"] for i in unread["items"]]
     assert len(unread["items"]) == 2
-    assert stranger.status_code == 404 and unknown.status_code == 404
+    assert stranger.status_code == 404
+    assert unknown.status_code == 404
     assert all_read.json() == {"marked_read": 2}
     assert after["items"] == []
-    assert bad_cursor.status_code == 422 and bad_cursor.json()["code"] == "invalid_cursor"
+    assert bad_cursor.status_code == 422
+    assert bad_cursor.json()["code"] == "invalid_cursor"
     assert too_many.status_code == 422
 
 
@@ -141,7 +146,8 @@ async def test_an_sla_breach_reaches_every_staff_member_of_the_agency_with_own_r
     assert [(i["kind"], i["audience"]) for i in a_items] == [("sla_overdue", "agency")]
     assert "melewati batas waktu" in a_items[0]["body"]
     assert a_after[0]["read"] is True
-    assert b_items[0]["id"] == a_items[0]["id"] and b_items[0]["read"] is False
+    assert b_items[0]["id"] == a_items[0]["id"]
+    assert b_items[0]["read"] is False
     assert other == []
     # The owner hears of the submission only, not of the agency's SLA breach.
     assert [i["kind"] for i in owner] == ["status_changed"]
@@ -184,6 +190,7 @@ async def test_operators_see_outgoing_messages_without_addresses(
         )
     assert listed.status_code == 200
     [item] = listed.json()["items"]
-    assert item["channel"] == "email" and item["status"] == "pending"
+    assert item["channel"] == "email"
+    assert item["status"] == "pending"
     assert item["account_id"] == str(s.owner_account_id)
     assert citizen.status_code == 403

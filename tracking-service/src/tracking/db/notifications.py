@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     exists,
@@ -75,9 +77,9 @@ class OutgoingMessageRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-_NOTE = Notification.__table__
-_READ = NotificationRead.__table__
-_OUT = OutgoingMessageRow.__table__
+_NOTE = cast(Table, Notification.__table__)
+_READ = cast(Table, NotificationRead.__table__)
+_OUT = cast(Table, OutgoingMessageRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,9 +243,7 @@ class NotificationRepository:
             _NOTE.c.id,
             literal(reader.account_id, UUID),
             literal(at, DateTime(timezone=True)),
-        ).where(
-            _visible(reader), ~_read_by(reader.account_id)
-        )
+        ).where(_visible(reader), ~_read_by(reader.account_id))
         result = await self._session.execute(
             insert(_READ)
             .from_select(["notification_id", "account_id", "read_at"], unread)

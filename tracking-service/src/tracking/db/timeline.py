@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Identity,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     or_,
@@ -73,9 +75,9 @@ class TimelineEntryRow(Base):
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-_APP = TrackedApplicationRow.__table__
-_ENTRY = TimelineEntryRow.__table__
-_AGENCY = KnownAgency.__table__
+_APP = cast(Table, TrackedApplicationRow.__table__)
+_ENTRY = cast(Table, TimelineEntryRow.__table__)
+_AGENCY = cast(Table, KnownAgency.__table__)
 _APP_FIELDS = tuple(TrackedApplication.__dataclass_fields__)
 _ENTRY_FIELDS = tuple(f for f in TimelineEntry.__dataclass_fields__)
 
@@ -96,10 +98,7 @@ class TimelineRepository:
         """Store the event in its place; None when its place (application, sequence) is taken."""
         values = {name: getattr(entry, name) for name in _ENTRY_FIELDS if name != "position"}
         result = await self._session.execute(
-            insert(_ENTRY)
-            .values(**values)
-            .on_conflict_do_nothing()
-            .returning(_ENTRY.c.position)
+            insert(_ENTRY).values(**values).on_conflict_do_nothing().returning(_ENTRY.c.position)
         )
         position = result.scalar_one_or_none()
         if position is None:
@@ -114,7 +113,9 @@ class TimelineRepository:
         """
         values = {name: getattr(application, name) for name in _APP_FIELDS}
         statement = insert(_APP).values(**values)
-        newer = {name: statement.excluded[name] for name in _APP_FIELDS if name != "overdue"}
+        newer: dict[str, Any] = {
+            name: statement.excluded[name] for name in _APP_FIELDS if name != "overdue"
+        }
         newer["overdue"] = _APP.c.overdue | statement.excluded.overdue
         await self._session.execute(
             statement.on_conflict_do_update(

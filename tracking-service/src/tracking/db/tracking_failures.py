@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import BigInteger, DateTime, Identity, String, func, select, text
+from sqlalchemy import BigInteger, DateTime, Identity, String, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -19,7 +20,7 @@ class TrackingFailure(Base):
     failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-_FAILURE = TrackingFailure.__table__
+_FAILURE = cast(Table, TrackingFailure.__table__)
 
 
 class TrackingFailureRepository:
@@ -48,7 +49,9 @@ class TrackingFailureRepository:
         ).one()
         return int(row[0]), row[1]
 
-    async def record_failure(self, registration_number: str, *, at: datetime, since: datetime) -> None:
+    async def record_failure(
+        self, registration_number: str, *, at: datetime, since: datetime
+    ) -> None:
         """Count one failure and forget this number's failures that left the window."""
         await self._session.execute(
             _FAILURE.delete().where(

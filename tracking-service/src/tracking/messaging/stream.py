@@ -198,4 +198,3 @@ class StreamHub:
         # Without NATS at least this replica's clients hear of it; the others resume from the
         # stored timeline when they reconnect.
         self.deliver(event)
-

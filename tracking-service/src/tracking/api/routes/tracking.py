@@ -99,9 +99,7 @@ async def track(
         stored_hash=application.tracking_code_hash if application is not None else None,
     ):
         # Returned, not raised: the failure must be committed with this request.
-        await failures.record_failure(
-            registration_number, at=now, since=limit.window_start(now)
-        )
+        await failures.record_failure(registration_number, at=now, since=limit.window_start(now))
         return _not_found()
     assert application is not None
     entries = ordered_history(await timeline.entries(application.application_id))
@@ -115,7 +113,9 @@ async def track(
         overdue=application.is_overdue(now=now),
         timeline=[
             PublicTimelineItem(
-                status=entry.status, stage=entry.stage, stage_name=entry.stage_name,
+                status=entry.status,
+                stage=entry.stage,
+                stage_name=entry.stage_name,
                 at=entry.occurred_at,
             )
             for entry in entries
