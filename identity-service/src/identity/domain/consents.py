@@ -148,3 +148,31 @@ async def record_access(
             consent_id=consent_id,
         )
     )
+
+
+async def notification_contact(
+    *,
+    account_id: uuid.UUID,
+    requested_by: str,
+    purpose: str,
+    accounts: AccountRepository,
+    access_log: AccessLogRepository,
+    now: datetime,
+) -> tuple[str | None, str | None]:
+    """(email, phone) of an active account, to send it a notification; the read is logged.
+
+    Any account (citizen or staff) may receive notifications; a disabled one gets none.
+    """
+    account = await accounts.get(account_id)
+    if account is None or account.disabled:
+        raise NotFound("unknown account")
+    await record_access(
+        access_log,
+        account_id=account.id,
+        accessor=requested_by,
+        accessor_kind="service",
+        purpose=purpose,
+        fields=("email", "phone"),
+        now=now,
+    )
+    return account.email, account.phone

@@ -1,4 +1,5 @@
-"""NATS request-reply responders: prefill and consent grants for application-service.
+"""NATS request-reply responders: prefill and consent grants for application-service, and
+the contact addresses tracking-service sends notification copies to.
 
 Subjects live outside ``mpp.>`` (the events stream would answer them); replicas share
 requests through one queue group.
@@ -18,7 +19,13 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.db.repositories import AccessLogRepository, AccountRepository, ConsentRepository
-from identity.domain.consents import NoConsent, PrefillQuery, grant_consent, prefill
+from identity.domain.consents import (
+    NoConsent,
+    PrefillQuery,
+    grant_consent,
+    notification_contact,
+    prefill,
+)
 from identity.domain.exceptions import InvalidInput, NotFound
 from mpp_shared.contracts.identity import v1 as contracts
 from mpp_shared.events import NatsConnection
@@ -61,6 +68,19 @@ async def answer_consent_grant(session: AsyncSession, body: bytes) -> BaseModel:
     return contracts.ConsentGrantResponse(
         consent_id=consent.id, granted_at=consent.granted_at, fields=list(consent.fields)
     )
+
+
+async def answer_contact(session: AsyncSession, body: bytes) -> BaseModel:
+    request = contracts.ContactRequest.model_validate_json(body)
+    email, phone = await notification_contact(
+        account_id=request.account_id,
+        requested_by=request.requested_by,
+        purpose=request.purpose,
+        accounts=AccountRepository(session),
+        access_log=AccessLogRepository(session),
+        now=datetime.now(UTC),
+    )
+    return contracts.ContactResponse(email=email, phone=phone)
 
 
 async def handle(
@@ -158,6 +178,13 @@ def rpc_responders(
         RpcResponder(
             subject=contracts.CONSENT_GRANT_SUBJECT,
             answer=answer_consent_grant,
+            queue=queue,
+            sessionmaker=sessionmaker,
+            connection=connection,
+        ),
+        RpcResponder(
+            subject=contracts.CONTACT_SUBJECT,
+            answer=answer_contact,
             queue=queue,
             sessionmaker=sessionmaker,
             connection=connection,

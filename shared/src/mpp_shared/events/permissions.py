@@ -21,12 +21,14 @@ What each right is for:
 - ``_INBOX_<user>.>``: every reply (request-reply, JetStream API, pulled messages) comes to the
   user's own inbox prefix, which the client sets (nats-py ``inbox_prefix``,
   :func:`inbox_prefix`); subscribing to another user's prefix or to ``_INBOX.>`` is denied.
-- ``rpc.identity.>``: only application-service requests, only identity-service answers; the
+- ``rpc.identity.>``: only application-service requests (tracking-service only
+  ``rpc.identity.contact``), only identity-service answers; the
   answer is published under ``allow_responses`` (one reply to the inbox a request names), so
   identity needs no right to publish to anybody's inbox.
 - ``rpc.catalog.>`` (the catalogue snapshot): only application-service requests, only
   catalog-service answers, the same way.
 - ``_gateway.ratelimit.v1`` (``gateway.ratelimit.SYNC_SUBJECT``): only gateways.
+- ``_tracking.stream.v1.>`` (live events for Server-Sent Events): only tracking replicas.
 - the gateway reads ``mpp.identity.access.revoked`` from ``MPP`` with an ordered consumer of its
   own: stream info and names, the consumer create (nats-py creates an ordered consumer without a
   name, on ``$JS.API.CONSUMER.CREATE.MPP``; a named one carries its filter in the subject,
@@ -52,6 +54,8 @@ RPC_CATALOG = "rpc.catalog.>"
 # gateway.ratelimit.SYNC_SUBJECT (the shared package may not import the gateway; a gateway test
 # pins the two together).
 GATEWAY_RATE_LIMIT = "_gateway.ratelimit.v1"
+# tracking.messaging.stream.STREAM_SUBJECTS: live events fanned out to every tracking replica.
+TRACKING_STREAM = "_tracking.stream.v1.>"
 
 
 def event_subjects(service: str) -> str:
@@ -180,6 +184,11 @@ SERVICES: tuple[ServiceAccess, ...] = (
             "tracking-applications": (event_subjects("application"),),
             "tracking-catalog": (event_subjects("catalog"),),
         },
+        # Server-Sent Events: the replica that handled an event tells all the others.
+        core_publishes=(TRACKING_STREAM,),
+        core_subscribes=(TRACKING_STREAM,),
+        # The email/phone of an account when a notification copy is sent.
+        requests=(identity.CONTACT_SUBJECT,),
     ),
     ServiceAccess(
         user="gateway",

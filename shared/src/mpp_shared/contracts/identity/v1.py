@@ -32,6 +32,8 @@ ACCESS_REVOKED = "mpp.identity.access.revoked"
 
 PREFILL_SUBJECT = "rpc.identity.prefill"
 CONSENT_GRANT_SUBJECT = "rpc.identity.consent.grant"
+# tracking-service only: where to send a notification copy (email/SMS) at send time.
+CONTACT_SUBJECT = "rpc.identity.contact"
 
 StaffRole = Literal["officer", "agency_admin"]
 _ReplyT = TypeVar("_ReplyT", bound=BaseModel)
@@ -122,6 +124,21 @@ class ConsentGrantResponse(_Message):
     fields: list[str]
 
 
+class ContactRequest(_Message):
+    """The account's contact addresses, to send it a notification copy."""
+
+    account_id: uuid.UUID
+    requested_by: str = Field(default="tracking-service", min_length=1, max_length=100)
+    purpose: str = Field(default="notification", min_length=1, max_length=300)
+
+
+class ContactResponse(_Message):
+    """The account's current email and phone (either may be null)."""
+
+    email: str | None
+    phone: str | None
+
+
 class RpcError(_Message):
     error: str
     detail: str | None = None
@@ -133,6 +150,10 @@ def parse_prefill_reply(body: bytes | str) -> PrefillResponse | RpcError:
 
 def parse_consent_grant_reply(body: bytes | str) -> ConsentGrantResponse | RpcError:
     return _parse(body, ConsentGrantResponse)
+
+
+def parse_contact_reply(body: bytes | str) -> ContactResponse | RpcError:
+    return _parse(body, ContactResponse)
 
 
 def _parse(body: bytes | str, model: type[_ReplyT]) -> _ReplyT | RpcError:
@@ -147,6 +168,7 @@ __all__ = [
     "CITIZEN_REGISTERED",
     "CITIZEN_VERIFIED",
     "CONSENT_GRANT_SUBJECT",
+    "CONTACT_SUBJECT",
     "PREFILL_SUBJECT",
     "SOURCE",
     "STAFF_CREATED",
@@ -155,11 +177,14 @@ __all__ = [
     "CitizenVerified",
     "ConsentGrantRequest",
     "ConsentGrantResponse",
+    "ContactRequest",
+    "ContactResponse",
     "PrefillRequest",
     "PrefillResponse",
     "RevokedKind",
     "RpcError",
     "StaffCreated",
     "parse_consent_grant_reply",
+    "parse_contact_reply",
     "parse_prefill_reply",
 ]

@@ -1,0 +1,30 @@
+"""The caller as the tracking service's rules see it: account, agency, staff or not."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends
+
+from mpp_shared.auth import CurrentPrincipal
+from tracking.domain.timeline import Reader
+
+
+def _account_id(subject: str) -> uuid.UUID | None:
+    # An agency system's token names its client, not an account.
+    try:
+        return uuid.UUID(subject)
+    except ValueError:
+        return None
+
+
+async def get_reader(principal: CurrentPrincipal) -> Reader:
+    return Reader(
+        account_id=_account_id(principal.subject),
+        agency_id=principal.agency_id,
+        is_staff=principal.is_staff,
+    )
+
+
+CurrentReader = Annotated[Reader, Depends(get_reader)]

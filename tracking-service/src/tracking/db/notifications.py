@@ -1,0 +1,328 @@
+"""Tables and queries of the notification inboxes, their read marks and outgoing messages."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    exists,
+    false,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
+
+from tracking.db.tables import Base
+from tracking.domain.notifications import ChannelName, NotificationDraft
+from tracking.domain.timeline import Reader
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("event_id", "kind"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    kind: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    agency_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    application_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    registration_number: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NotificationRead(Base):
+    __tablename__ = "notification_reads"
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OutgoingMessageRow(Base):
+    __tablename__ = "outgoing_messages"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE")
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+_NOTE = cast(Table, Notification.__table__)
+_READ = cast(Table, NotificationRead.__table__)
+_OUT = cast(Table, OutgoingMessageRow.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    id: uuid.UUID
+    kind: str
+    application_id: uuid.UUID
+    registration_number: str
+    title: str
+    body: str
+    created_at: datetime
+    read: bool
+    audience: str
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMessage:
+    id: uuid.UUID
+    channel: ChannelName
+    account_id: uuid.UUID
+    subject: str
+    body: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    id: uuid.UUID
+    notification_id: uuid.UUID
+    channel: str
+    account_id: uuid.UUID
+    subject: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def _visible(reader: Reader) -> ColumnElement[bool]:
+    """A reader's inbox: their own notifications, and a staff member's agency inbox."""
+    audience: list[ColumnElement[bool]] = []
+    if reader.account_id is not None:
+        audience.append(_NOTE.c.account_id == reader.account_id)
+    if reader.is_staff and reader.agency_id is not None:
+        audience.append(_NOTE.c.agency_id == reader.agency_id)
+    return or_(*audience) if audience else false()
+
+
+def _read_by(account_id: uuid.UUID | None) -> ColumnElement[bool]:
+    if account_id is None:
+        return false()
+    return exists().where(_READ.c.notification_id == _NOTE.c.id, _READ.c.account_id == account_id)
+
+
+class NotificationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self,
+        draft: NotificationDraft,
+        *,
+        event_id: uuid.UUID,
+        application_id: uuid.UUID,
+        registration_number: str,
+        at: datetime,
+    ) -> uuid.UUID | None:
+        """Store the notification and its outgoing copies; None if this event gave it already."""
+        notification_id = uuid.uuid4()
+        result = await self._session.execute(
+            insert(_NOTE)
+            .values(
+                id=notification_id,
+                event_id=event_id,
+                kind=draft.kind,
+                account_id=draft.account_id,
+                agency_id=draft.agency_id,
+                application_id=application_id,
+                registration_number=registration_number,
+                title=draft.title,
+                body=draft.body,
+                created_at=at,
+            )
+            .on_conflict_do_nothing()
+            .returning(_NOTE.c.id)
+        )
+        if result.scalar_one_or_none() is None:
+            return None
+        if draft.account_id is not None:
+            for channel in draft.channels:
+                await self._session.execute(
+                    _OUT.insert().values(
+                        id=uuid.uuid4(),
+                        notification_id=notification_id,
+                        channel=channel,
+                        account_id=draft.account_id,
+                        subject=draft.title,
+                        body=draft.body,
+                        status="pending",
+                        attempts=0,
+                        created_at=at,
+                        next_attempt_at=at,
+                    )
+                )
+        return notification_id
+
+    async def inbox(
+        self,
+        reader: Reader,
+        *,
+        unread_only: bool,
+        limit: int,
+        after: tuple[datetime, uuid.UUID] | None,
+    ) -> list[InboxItem]:
+        """Newest first; ``after`` is the (created_at, id) of the last item of the last page."""
+        read = _read_by(reader.account_id)
+        query = select(_NOTE, read.label("read")).where(_visible(reader))
+        if unread_only:
+            query = query.where(~read)
+        if after is not None:
+            query = query.where(tuple_(_NOTE.c.created_at, _NOTE.c.id) < tuple_(*after))
+        rows = await self._session.execute(
+            query.order_by(_NOTE.c.created_at.desc(), _NOTE.c.id.desc()).limit(limit)
+        )
+        return [
+            InboxItem(
+                id=row.id,
+                kind=row.kind,
+                application_id=row.application_id,
+                registration_number=row.registration_number,
+                title=row.title,
+                body=row.body,
+                created_at=row.created_at,
+                read=bool(row.read),
+                audience="account" if row.account_id is not None else "agency",
+            )
+            for row in rows
+        ]
+
+    async def mark_read(self, notification_id: uuid.UUID, reader: Reader, *, at: datetime) -> bool:
+        """False when the reader has no such notification."""
+        if reader.account_id is None:
+            return False
+        found = await self._session.execute(
+            select(_NOTE.c.id).where(_NOTE.c.id == notification_id, _visible(reader))
+        )
+        if found.scalar_one_or_none() is None:
+            return False
+        await self._session.execute(
+            insert(_READ)
+            .values(notification_id=notification_id, account_id=reader.account_id, read_at=at)
+            .on_conflict_do_nothing()
+        )
+        return True
+
+    async def mark_all_read(self, reader: Reader, *, at: datetime) -> int:
+        if reader.account_id is None:
+            return 0
+        unread = select(
+            _NOTE.c.id,
+            literal(reader.account_id, UUID),
+            literal(at, DateTime(timezone=True)),
+        ).where(_visible(reader), ~_read_by(reader.account_id))
+        result = await self._session.execute(
+            insert(_READ)
+            .from_select(["notification_id", "account_id", "read_at"], unread)
+            .on_conflict_do_nothing()
+            .returning(_READ.c.notification_id)
+        )
+        return len(result.all())
+
+    # ---- outgoing messages -------------------------------------------------------------------
+
+    async def claim_due(self, *, now: datetime, limit: int) -> list[PendingMessage]:
+        """Pending messages due now, locked for this transaction (replicas skip them)."""
+        rows = await self._session.execute(
+            select(_OUT)
+            .where(_OUT.c.status == "pending", _OUT.c.next_attempt_at <= now)
+            .order_by(_OUT.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [
+            PendingMessage(
+                id=row.id,
+                channel=row.channel,
+                account_id=row.account_id,
+                subject=row.subject,
+                body=row.body,
+                attempts=row.attempts,
+            )
+            for row in rows
+        ]
+
+    async def settle(
+        self,
+        message_id: uuid.UUID,
+        *,
+        status: str,
+        attempts: int,
+        error: str | None = None,
+        sent_at: datetime | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        values: dict[str, object] = {
+            "status": status,
+            "attempts": attempts,
+            "last_error": error,
+            "sent_at": sent_at,
+        }
+        if retry_at is not None:
+            values["next_attempt_at"] = retry_at
+        await self._session.execute(_OUT.update().where(_OUT.c.id == message_id).values(**values))
+
+    async def outgoing(
+        self, *, status: str | None, limit: int, after: tuple[datetime, uuid.UUID] | None
+    ) -> list[OutgoingRecord]:
+        query = select(_OUT)
+        if status is not None:
+            query = query.where(_OUT.c.status == status)
+        if after is not None:
+            query = query.where(tuple_(_OUT.c.created_at, _OUT.c.id) < tuple_(*after))
+        rows = await self._session.execute(
+            query.order_by(_OUT.c.created_at.desc(), _OUT.c.id.desc()).limit(limit)
+        )
+        return [
+            OutgoingRecord(
+                id=row.id,
+                notification_id=row.notification_id,
+                channel=row.channel,
+                account_id=row.account_id,
+                subject=row.subject,
+                status=row.status,
+                attempts=row.attempts,
+                last_error=row.last_error,
+                created_at=row.created_at,
+                sent_at=row.sent_at,
+            )
+            for row in rows
+        ]
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff between delivery attempts: 30 s, 1 min, 2 min … at most an hour."""
+    return timedelta(seconds=min(3600, 30 * 2 ** max(attempts - 1, 0)))

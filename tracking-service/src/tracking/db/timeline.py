@@ -1,0 +1,208 @@
+"""Tables and queries of the timeline read model: applications, their events, agency names."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Identity,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tracking.db.tables import Base
+from tracking.domain.timeline import Reader, TimelineEntry, TrackedApplication
+
+
+class KnownAgency(Base):
+    __tablename__ = "known_agencies"
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    timezone: Mapped[str | None] = mapped_column(String(40))
+    revision: Mapped[int] = mapped_column(Integer)
+
+
+class TrackedApplicationRow(Base):
+    __tablename__ = "tracked_applications"
+
+    application_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    registration_number: Mapped[str] = mapped_column(String(64), unique=True)
+    tracking_code_hash: Mapped[str] = mapped_column(String(64))
+    service_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    service_version: Mapped[int] = mapped_column(Integer)
+    service_name: Mapped[str] = mapped_column(Text)
+    agency_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
+    owner_account_id: Mapped[uuid.UUID | None] = mapped_column(UUID, index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    stage: Mapped[str | None] = mapped_column(String(100))
+    stage_name: Mapped[str | None] = mapped_column(Text)
+    sequence: Mapped[int] = mapped_column(Integer)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TimelineEntryRow(Base):
+    __tablename__ = "timeline_entries"
+    __table_args__ = (UniqueConstraint("application_id", "sequence"),)
+
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
+    application_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    sequence: Mapped[int] = mapped_column(Integer)
+    event_type: Mapped[str] = mapped_column(String(100))
+    old_status: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    stage: Mapped[str | None] = mapped_column(String(100))
+    stage_name: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    internal_note: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+_APP = cast(Table, TrackedApplicationRow.__table__)
+_ENTRY = cast(Table, TimelineEntryRow.__table__)
+_AGENCY = cast(Table, KnownAgency.__table__)
+_APP_FIELDS = tuple(TrackedApplication.__dataclass_fields__)
+_ENTRY_FIELDS = tuple(f for f in TimelineEntry.__dataclass_fields__)
+
+
+def _application(row: object) -> TrackedApplication:
+    return TrackedApplication(**{name: getattr(row, name) for name in _APP_FIELDS})
+
+
+def _entry(row: object) -> TimelineEntry:
+    return TimelineEntry(**{name: getattr(row, name) for name in _ENTRY_FIELDS})
+
+
+class TimelineRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_entry(self, entry: TimelineEntry) -> TimelineEntry | None:
+        """Store the event in its place; None when its place (application, sequence) is taken."""
+        values = {name: getattr(entry, name) for name in _ENTRY_FIELDS if name != "position"}
+        result = await self._session.execute(
+            insert(_ENTRY).values(**values).on_conflict_do_nothing().returning(_ENTRY.c.position)
+        )
+        position = result.scalar_one_or_none()
+        if position is None:
+            return None
+        return TimelineEntry(**{**values, "position": position})
+
+    async def save_if_newer(self, application: TrackedApplication) -> None:
+        """Keep ``application`` as the current state unless a higher sequence is stored.
+
+        One statement, so two replicas handling two events of one application concurrently
+        still end with the higher one. The SLA flag, once set, stays.
+        """
+        values = {name: getattr(application, name) for name in _APP_FIELDS}
+        statement = insert(_APP).values(**values)
+        newer: dict[str, Any] = {
+            name: statement.excluded[name] for name in _APP_FIELDS if name != "overdue"
+        }
+        newer["overdue"] = _APP.c.overdue | statement.excluded.overdue
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[_APP.c.application_id],
+                set_=newer,
+                where=_APP.c.sequence < statement.excluded.sequence,
+            )
+        )
+
+    async def mark_overdue(self, application_id: uuid.UUID) -> None:
+        await self._session.execute(
+            _APP.update().where(_APP.c.application_id == application_id).values(overdue=True)
+        )
+
+    async def application(self, application_id: uuid.UUID) -> TrackedApplication | None:
+        row = (
+            await self._session.execute(select(_APP).where(_APP.c.application_id == application_id))
+        ).first()
+        return _application(row) if row is not None else None
+
+    async def by_registration_number(self, registration_number: str) -> TrackedApplication | None:
+        row = (
+            await self._session.execute(
+                select(_APP).where(_APP.c.registration_number == registration_number)
+            )
+        ).first()
+        return _application(row) if row is not None else None
+
+    async def entries(self, application_id: uuid.UUID) -> list[TimelineEntry]:
+        rows = await self._session.execute(
+            select(_ENTRY)
+            .where(_ENTRY.c.application_id == application_id)
+            .order_by(_ENTRY.c.sequence)
+        )
+        return [_entry(row) for row in rows]
+
+    async def position_of(self, event_id: uuid.UUID) -> int | None:
+        result = await self._session.execute(
+            select(_ENTRY.c.position).where(_ENTRY.c.event_id == event_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def entries_after(
+        self, *, position: int, reader: Reader, limit: int
+    ) -> list[tuple[TimelineEntry, TrackedApplication]]:
+        """The reader's applications' events that arrived after ``position``, in arrival order."""
+        audience = []
+        if reader.account_id is not None:
+            audience.append(_APP.c.owner_account_id == reader.account_id)
+        if reader.agency_id is not None:
+            audience.append(_APP.c.agency_id == reader.agency_id)
+        if not audience:
+            return []
+        rows = await self._session.execute(
+            select(_ENTRY, *(_APP.c[name].label(f"app_{name}") for name in _APP_FIELDS))
+            .join(_APP, _APP.c.application_id == _ENTRY.c.application_id)
+            .where(_ENTRY.c.position > position, or_(*audience))
+            .order_by(_ENTRY.c.position)
+            .limit(limit)
+        )
+        found = []
+        for row in rows:
+            app = TrackedApplication(**{name: getattr(row, f"app_{name}") for name in _APP_FIELDS})
+            found.append((_entry(row), app))
+        return found
+
+    async def remember_agency(
+        self, *, agency_id: uuid.UUID, name: str, timezone: str | None, revision: int
+    ) -> None:
+        """Keep the agency's name of the highest revision announced."""
+        statement = insert(_AGENCY).values(
+            agency_id=agency_id, name=name, timezone=timezone, revision=revision
+        )
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[_AGENCY.c.agency_id],
+                set_={
+                    "name": statement.excluded.name,
+                    "timezone": statement.excluded.timezone,
+                    "revision": statement.excluded.revision,
+                },
+                where=_AGENCY.c.revision < statement.excluded.revision,
+            )
+        )
+
+    async def agency_name(self, agency_id: uuid.UUID) -> str | None:
+        result = await self._session.execute(
+            select(_AGENCY.c.name).where(_AGENCY.c.agency_id == agency_id)
+        )
+        return result.scalar_one_or_none()

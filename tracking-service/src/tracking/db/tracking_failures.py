@@ -1,0 +1,64 @@
+"""Wrong tracking codes per registration number, counted over a sliding window."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import BigInteger, DateTime, Identity, String, Table, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tracking.db.tables import Base
+
+
+class TrackingFailure(Base):
+    __tablename__ = "tracking_failures"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    registration_number: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+_FAILURE = cast(Table, TrackingFailure.__table__)
+
+
+class TrackingFailureRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def lock_number(self, registration_number: str) -> None:
+        """Serialise the checks of one number until the transaction ends (replicas too), so
+        concurrent guesses cannot overshoot the limit."""
+        await self._session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))"),
+            {"key": f"tracking:{registration_number}"},
+        )
+
+    async def failures_since(
+        self, registration_number: str, since: datetime
+    ) -> tuple[int, datetime | None]:
+        """How many failures since ``since`` and the oldest of them."""
+        row = (
+            await self._session.execute(
+                select(func.count(), func.min(_FAILURE.c.failed_at)).where(
+                    _FAILURE.c.registration_number == registration_number,
+                    _FAILURE.c.failed_at > since,
+                )
+            )
+        ).one()
+        return int(row[0]), row[1]
+
+    async def record_failure(
+        self, registration_number: str, *, at: datetime, since: datetime
+    ) -> None:
+        """Count one failure and forget this number's failures that left the window."""
+        await self._session.execute(
+            _FAILURE.delete().where(
+                _FAILURE.c.registration_number == registration_number,
+                _FAILURE.c.failed_at <= since,
+            )
+        )
+        await self._session.execute(
+            _FAILURE.insert().values(registration_number=registration_number, failed_at=at)
+        )

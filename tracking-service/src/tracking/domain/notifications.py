@@ -1,0 +1,175 @@
+"""Which notifications an application event gives, their Indonesian texts, and their delivery.
+
+The owner hears of every change of status (not of a stage advance within one status, nor of
+a withdrawal they made themselves) and of every revision request; the handling agency's
+inbox, shared by all its staff, hears of SLA breaches. Each read mark is per account.
+Email and SMS copies for the owner go out through a :class:`NotificationChannel`; events
+carry no contact data, so the address is resolved when the message is sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+Audience = Literal["account", "agency"]
+ChannelName = Literal["email", "sms"]
+
+SUBMITTED = "mpp.application.application.submitted"
+STATUS_CHANGED = "mpp.application.application.status_changed"
+REVISION_REQUESTED = "mpp.application.application.revision_requested"
+COMPLETED = "mpp.application.application.completed"
+WITHDRAWN = "mpp.application.application.withdrawn"
+OVERDUE = "mpp.application.application.overdue"
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationChange:
+    """The facts of an application event that notifications speak of."""
+
+    event_id: uuid.UUID
+    event_type: str
+    application_id: uuid.UUID
+    registration_number: str
+    service_name: str
+    agency_id: uuid.UUID
+    owner_account_id: uuid.UUID | None
+    old_status: str | None
+    status: str
+    actor_kind: str
+    note: str | None
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationDraft:
+    kind: str
+    audience: Audience
+    account_id: uuid.UUID | None
+    agency_id: uuid.UUID | None
+    title: str
+    body: str
+    channels: tuple[ChannelName, ...]
+
+
+def _note(note: str | None) -> str:
+    return note.strip() if note and note.strip() else "lihat catatan petugas di aplikasi"
+
+
+def _owner_text(change: ApplicationChange) -> tuple[str, str, tuple[ChannelName, ...]] | None:
+    """(title, body, channels) for the owner, or None when the owner needs no message."""
+    what = f"Permohonan {change.service_name} nomor {change.registration_number}"
+    if change.event_type == REVISION_REQUESTED:
+        return (
+            "Permohonan perlu diperbaiki",
+            f"{what} memerlukan perbaikan: {_note(change.note)}. "
+            "Silakan perbaiki dan ajukan kembali.",
+            ("email", "sms"),
+        )
+    if change.event_type == OVERDUE or change.status == change.old_status:
+        return None
+    if change.event_type == WITHDRAWN and change.actor_kind == "citizen":
+        return None
+    if change.event_type == COMPLETED or change.status == "completed":
+        return (
+            "Permohonan selesai",
+            f"{what} telah selesai. Silakan ambil atau unduh hasil layanan "
+            "sesuai petunjuk di aplikasi MPP Digital.",
+            ("email", "sms"),
+        )
+    texts = {
+        "submitted": (
+            "Permohonan diterima",
+            f"{what} telah diterima. Pantau prosesnya di aplikasi MPP Digital.",
+        ),
+        "in_review": (
+            "Permohonan sedang diperiksa",
+            f"{what} sedang diperiksa oleh petugas. Tidak ada yang perlu Anda lakukan saat ini.",
+        ),
+        "approved": (
+            "Permohonan disetujui",
+            f"{what} telah disetujui. Anda akan diberi tahu saat hasil layanan siap.",
+        ),
+        "rejected": (
+            "Permohonan ditolak",
+            f"{what} ditolak: {_note(change.note)}. Anda dapat mengajukan permohonan baru "
+            "atau menyampaikan pengaduan.",
+        ),
+        "withdrawn": ("Permohonan dibatalkan", f"{what} telah dibatalkan."),
+    }
+    text = texts.get(change.status)
+    if text is None:
+        return None
+    return (*text, ("email",))
+
+
+def notifications_for(change: ApplicationChange) -> list[NotificationDraft]:
+    """The notifications one event gives (none, one for the owner, one for the agency)."""
+    drafts: list[NotificationDraft] = []
+    if change.event_type == OVERDUE:
+        drafts.append(
+            NotificationDraft(
+                kind="sla_overdue",
+                audience="agency",
+                account_id=None,
+                agency_id=change.agency_id,
+                title="Permohonan melewati batas waktu",
+                body=(
+                    f"Permohonan {change.service_name} nomor {change.registration_number} "
+                    "telah melewati batas waktu layanan (SLA). Segera tindak lanjuti."
+                ),
+                channels=(),
+            )
+        )
+    owner_text = _owner_text(change) if change.owner_account_id is not None else None
+    if owner_text is not None:
+        title, body, channels = owner_text
+        drafts.append(
+            NotificationDraft(
+                kind="revision_requested"
+                if change.event_type == REVISION_REQUESTED
+                else "status_changed",
+                audience="account",
+                account_id=change.owner_account_id,
+                agency_id=None,
+                title=title,
+                body=body,
+                channels=channels,
+            )
+        )
+    return drafts
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One email or SMS to send: the address is resolved just before sending."""
+
+    id: uuid.UUID
+    channel: ChannelName
+    account_id: uuid.UUID
+    recipient: str
+    subject: str
+    body: str
+
+
+class NotificationChannel(Protocol):
+    """Sends a message to its recipient (email, SMS); raises on failure (retried later)."""
+
+    async def send(self, message: OutgoingMessage) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    email: str | None
+    phone: str | None
+
+    def address(self, channel: ChannelName) -> str | None:
+        return self.email if channel == "email" else self.phone
+
+
+class ContactDirectory(Protocol):
+    """Where an account's email and phone come from at send time (identity-service)."""
+
+    async def contact_of(self, account_id: uuid.UUID) -> Contact | None: ...

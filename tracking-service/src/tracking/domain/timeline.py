@@ -1,0 +1,93 @@
+"""The timeline of an application as its events tell it, and who may read which part of it.
+
+Events may arrive twice or out of order. Each takes its place by its per-application
+``sequence``; the current state is always the one of the highest sequence seen, so a late
+older event fills in the history without moving the status back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+# The statuses in which an application waits for the agency (the SLA clock runs).
+OPEN_STATUSES = frozenset({"submitted", "in_review"})
+OVERDUE_EVENT = "mpp.application.application.overdue"
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who asks: an account (citizen or staff) and the agency it works for, if any."""
+
+    account_id: uuid.UUID | None
+    agency_id: uuid.UUID | None
+    is_staff: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedApplication:
+    """The current state of one application: the facts of its highest-sequence event."""
+
+    application_id: uuid.UUID
+    registration_number: str
+    tracking_code_hash: str
+    service_id: uuid.UUID
+    service_version: int
+    service_name: str
+    agency_id: uuid.UUID
+    owner_account_id: uuid.UUID | None
+    status: str
+    stage: str | None
+    stage_name: str | None
+    sequence: int
+    submitted_at: datetime
+    due_at: datetime | None
+    overdue: bool
+    updated_at: datetime
+
+    def is_overdue(self, *, now: datetime) -> bool:
+        """Past its due time while the agency still has to act (the SLA event, or the clock)."""
+        if self.status not in OPEN_STATUSES:
+            return False
+        return self.overdue or (self.due_at is not None and self.due_at <= now)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One event of an application's history."""
+
+    event_id: uuid.UUID
+    application_id: uuid.UUID
+    sequence: int
+    event_type: str
+    old_status: str | None
+    status: str
+    stage: str | None
+    stage_name: str | None
+    note: str | None
+    internal_note: str | None
+    occurred_at: datetime
+    position: int = 0  # arrival order in this service (resuming a live stream)
+
+    @property
+    def is_history(self) -> bool:
+        """Whether it is a step of the history (the SLA notice changes no status)."""
+        return self.event_type != OVERDUE_EVENT
+
+
+def can_read(application: TrackedApplication, reader: Reader) -> bool:
+    """The owner, and the staff and systems of the agency that handles it; nobody else."""
+    if reader.account_id is not None and application.owner_account_id == reader.account_id:
+        return True
+    return reader.agency_id is not None and reader.agency_id == application.agency_id
+
+
+def sees_internal_notes(application: TrackedApplication, reader: Reader) -> bool:
+    """Internal notes are for the handling agency only, never for the owner."""
+    return reader.agency_id is not None and reader.agency_id == application.agency_id
+
+
+def ordered_history(entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    """Oldest first, by sequence: the order the changes were made in, not the order received."""
+    return sorted((e for e in entries if e.is_history), key=lambda e: e.sequence)

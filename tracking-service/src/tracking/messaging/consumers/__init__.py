@@ -1,0 +1,1 @@
+"""Durable consumers of other services' events."""
