@@ -175,6 +175,9 @@ SERVICES: tuple[ServiceAccess, ...] = (
         consumers={
             "tracking-applications": (event_subjects("application"),),
             "tracking-catalog": (event_subjects("catalog"),),
+            # Queues agency webhook deliveries; keeps the report projection and aggregates.
+            "tracking-webhooks": (event_subjects("application"),),
+            "tracking-reports": (event_subjects("application"),),
         },
     ),
     ServiceAccess(
