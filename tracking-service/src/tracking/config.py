@@ -25,6 +25,8 @@ class TrackingSettings(BaseServiceSettings):
     )
     # Encrypts the subscriptions' signing secrets at rest; production refuses to run without.
     webhook_secret_key: SecretStr | None = Field(default=None, repr=False)
+    # Off: this replica queues deliveries but leaves sending them to the others.
+    webhook_deliveries_enabled: bool = True
     webhook_connect_timeout_seconds: float = 3.0
     webhook_timeout_seconds: float = 10.0
     webhook_response_bytes: int = 4096

@@ -34,11 +34,13 @@ def create_app(
         sessionmaker, connection = runtime.session_factory(), runtime.nats_connection()
         dispatcher = WebhookDispatcher(sessionmaker, settings, resolver=resolver)
         app.state.webhook_dispatcher = dispatcher
-        return [
+        started: list[Worker] = [
             webhook_consumer(sessionmaker, connection),
             report_consumer(sessionmaker, connection, calendar=calendar, zone=zone),
-            dispatcher,
         ]
+        if settings.webhook_deliveries_enabled:
+            started.append(dispatcher)
+        return started
 
     async def start_verifier(runtime: ServiceRuntime) -> None:
         install_token_verifier(runtime, http=jwks_http)
