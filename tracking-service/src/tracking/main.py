@@ -3,39 +3,65 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import FastAPI
 
 from mpp_shared.app import ServiceRuntime, Worker, create_service_app
 from mpp_shared.auth import install_token_verifier, stop_token_verifier
-from tracking.api.routes import notifications, stream, timeline, tracking
+from tracking.api.routes import (
+    notifications,
+    reports,
+    stream,
+    surveys,
+    timeline,
+    tracking,
+    webhooks,
+)
 from tracking.config import TrackingSettings
+from tracking.domain.reports import WeekdayCalendar
+from tracking.domain.webhooks import Resolver, SecretBox
 from tracking.messaging.consumers.applications import application_consumer
 from tracking.messaging.consumers.catalog import catalog_consumer
 from tracking.messaging.notification_delivery import delivery_worker
+from tracking.messaging.reports import report_consumer
 from tracking.messaging.stream import StreamHub
+from tracking.messaging.webhooks import SystemResolver, WebhookDispatcher, webhook_consumer
 from tracking.runtime import TrackingRuntime
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def create_app(
-    settings: TrackingSettings, *, jwks_http: httpx.AsyncClient | None = None
+    settings: TrackingSettings,
+    *,
+    jwks_http: httpx.AsyncClient | None = None,
+    resolver: Resolver | None = None,
 ) -> FastAPI:
-    """``jwks_http`` fetches identity-service's signing keys (tests pass a mock transport)."""
+    """``jwks_http`` fetches identity's signing keys, ``resolver`` answers the webhooks' DNS
+    questions (tests pass their own)."""
     tracking_runtime = TrackingRuntime()
+    resolver = resolver or SystemResolver()
+    zone = ZoneInfo(settings.report_timezone)
+    calendar = WeekdayCalendar(zone)
 
     def workers(runtime: ServiceRuntime) -> list[Worker]:
         sessionmaker, connection = runtime.session_factory(), runtime.nats_connection()
         hub = StreamHub(connection, queue_size=settings.stream_queue_size)
         tracking_runtime.hub = hub
+        dispatcher = WebhookDispatcher(sessionmaker, settings, resolver=resolver)
+        app.state.webhook_dispatcher = dispatcher
         found: list[Worker] = [hub]
         if settings.run_consumers:
             found += [
                 application_consumer(sessionmaker, connection, hub),
                 catalog_consumer(sessionmaker, connection),
+                webhook_consumer(sessionmaker, connection),
+                report_consumer(sessionmaker, connection, calendar=calendar, zone=zone),
             ]
+        if settings.webhook_deliveries_enabled:
+            found.append(dispatcher)
         delivery = delivery_worker(settings, sessionmaker, connection)
         if delivery is not None:
             found.append(delivery)
@@ -44,14 +70,28 @@ def create_app(
     async def start_verifier(runtime: ServiceRuntime) -> None:
         install_token_verifier(runtime, http=jwks_http)
 
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="MPP Digital — Tracking",
         description="Timelines, notifications, webhooks, satisfaction surveys and reports.",
-        routers=[timeline.router, tracking.router, notifications.router, stream.router],
+        routers=[
+            timeline.router,
+            tracking.router,
+            notifications.router,
+            stream.router,
+            webhooks.router,
+            surveys.router,
+            reports.router,
+        ],
         migrations_dir=MIGRATIONS_DIR,
         workers=workers,
         on_startup=[start_verifier],
         on_shutdown=[stop_token_verifier],
         state=tracking_runtime,
     )
+    app.state.webhooks = webhooks.WebhookRuntime(
+        resolver=resolver,
+        box=SecretBox(settings.webhook_secret_key_value),
+        allow_private=settings.webhook_allow_private,
+    )
+    return app

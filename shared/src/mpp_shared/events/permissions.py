@@ -183,6 +183,9 @@ SERVICES: tuple[ServiceAccess, ...] = (
         consumers={
             "tracking-applications": (event_subjects("application"),),
             "tracking-catalog": (event_subjects("catalog"),),
+            # Queues agency webhook deliveries; keeps the report projection and aggregates.
+            "tracking-webhooks": (event_subjects("application"),),
+            "tracking-reports": (event_subjects("application"),),
         },
         # Server-Sent Events: the replica that handled an event tells all the others.
         core_publishes=(TRACKING_STREAM,),

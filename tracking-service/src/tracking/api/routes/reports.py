@@ -1,0 +1,241 @@
+"""``/api/v1/reports``: service levels (also as the yearly CSV) and SKM satisfaction."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from mpp_shared.auth import Principal, Role, require_roles
+from mpp_shared.deps import SessionDep
+from mpp_shared.problems import Problem
+from tracking.db.reports import OverdueApplication, ReportRepository
+from tracking.db.surveys import SurveyRepository
+from tracking.domain.reports import (
+    CSV_HEADERS,
+    InvalidPeriod,
+    ServiceLevels,
+    csv_row,
+    last_day_of_month,
+    month_range,
+    total_of,
+)
+from tracking.domain.surveys import ELEMENTS, ElementTotals, Satisfaction, satisfaction
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+Admin = Annotated[Principal, Depends(require_roles(Role.AGENCY_ADMIN, Role.PLATFORM_ADMIN))]
+OVERDUE_LIMIT = 100
+
+
+class ReportQuery(BaseModel):
+    agency_id: uuid.UUID | None = Field(
+        None, description="An agency admin's own agency by default; platform admins: any (all)."
+    )
+    service_id: uuid.UUID | None = None
+    from_: date | None = Field(None, alias="from", description="first day (default: 1 January)")
+    to: date | None = Field(None, description="last day (default: today)")
+
+
+class Period(BaseModel):
+    """The months the report covers: aggregates are monthly, so a period is whole months."""
+
+    from_: date = Field(serialization_alias="from")
+    to: date
+
+
+class OverdueRead(BaseModel):
+    application_id: uuid.UUID
+    registration_number: str
+    service_id: uuid.UUID
+    service_name: str | None
+    status: str
+    submitted_at: datetime
+    due_at: datetime
+
+
+class ServiceLevelsRead(BaseModel):
+    service_id: uuid.UUID | None = None
+    service_name: str | None = None
+    applications: int
+    counts: dict[str, int]
+    finished: int = Field(description="decided (approved or rejected) in the period")
+    median_working_days: float | None
+    p90_working_days: float | None
+    within_sla_ratio: float | None
+
+
+class ServiceLevelReport(ServiceLevelsRead):
+    agency_id: uuid.UUID | None
+    period: Period
+    overdue: list[OverdueRead]
+    services: list[ServiceLevelsRead]
+
+
+class SatisfactionRead(BaseModel):
+    service_id: uuid.UUID | None = None
+    service_name: str | None = None
+    responses: int
+    elements: dict[str, float | None] = Field(description="the average of each element, 1-4")
+    ikm: float | None = Field(description="Indeks Kepuasan Masyarakat, 25-100")
+    grade: Literal["A", "B", "C", "D"] | None
+
+
+class SatisfactionReport(SatisfactionRead):
+    agency_id: uuid.UUID | None
+    period: Period
+    services: list[SatisfactionRead]
+
+
+def _scope(principal: Principal, wanted: uuid.UUID | None) -> uuid.UUID | None:
+    """The agency reported on; an agency admin sees only its own."""
+    if principal.has_role(Role.PLATFORM_ADMIN):
+        return wanted
+    if principal.agency_id is None or (wanted is not None and wanted != principal.agency_id):
+        raise Problem("Agency admins see their own agency's reports.", status=403, code="forbidden")
+    return principal.agency_id
+
+
+def _period(request: Request, query: ReportQuery) -> tuple[date, date]:
+    today = datetime.now(UTC).astimezone(ZoneInfo(request.app.state.settings.report_timezone))
+    start = query.from_ or today.date().replace(month=1, day=1)
+    end = query.to or today.date()
+    try:
+        return month_range(start, end)
+    except InvalidPeriod as exc:
+        raise Problem(
+            str(exc),
+            status=422,
+            code="invalid_period",
+            errors=[{"loc": ["query", "to"], "msg": str(exc)}],
+        ) from exc
+
+
+def _levels(line: ServiceLevels) -> ServiceLevelsRead:
+    return ServiceLevelsRead(
+        service_id=line.service_id,
+        service_name=line.service_name,
+        applications=line.applications,
+        counts=dict(sorted(line.counts.items())),
+        finished=line.finished,
+        median_working_days=line.median_working_days,
+        p90_working_days=line.p90_working_days,
+        within_sla_ratio=line.within_sla_ratio,
+    )
+
+
+def _overdue(item: OverdueApplication) -> OverdueRead:
+    return OverdueRead(
+        application_id=item.application_id,
+        registration_number=item.registration_number,
+        service_id=item.service_id,
+        service_name=item.service_name,
+        status=item.status,
+        submitted_at=item.submitted_at,
+        due_at=item.due_at,
+    )
+
+
+@router.get("/service-levels", response_model=ServiceLevelReport, response_model_by_alias=True)
+async def service_levels(
+    request: Request,
+    principal: Admin,
+    session: SessionDep,
+    query: Annotated[ReportQuery, Query()],
+    format: Literal["json", "csv"] = "json",
+) -> Response:
+    """Applications by status (counted in the month of their first submission), processing
+    time in working days from submission to the decision without revision pauses (median and
+    90th percentile, in the month of the decision), the share decided by ``due_at``, and the
+    applications overdue now. ``?format=csv``: the yearly report, one row per service."""
+    agency = _scope(principal, query.agency_id)
+    first, last = _period(request, query)
+    repository = ReportRepository(session)
+    lines = await repository.service_levels(
+        agency_id=agency, service_id=query.service_id, first_month=first, last_month=last
+    )
+    period_end = last_day_of_month(last)
+    if format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(CSV_HEADERS)
+        for line in lines:
+            writer.writerow(csv_row(line))
+        name = f"laporan-tingkat-layanan-{agency or 'semua'}-{first:%Y%m%d}-{period_end:%Y%m%d}.csv"
+        return Response(
+            # A BOM, so that spreadsheet programs read the UTF-8 names right.
+            content="\ufeff" + buffer.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    overdue = await repository.overdue(
+        agency_id=agency, service_id=query.service_id, now=datetime.now(UTC), limit=OVERDUE_LIMIT
+    )
+    total = _levels(total_of(lines))
+    report = ServiceLevelReport(
+        **total.model_dump(exclude={"service_id", "service_name"}),
+        agency_id=agency,
+        period=Period(from_=first, to=period_end),
+        overdue=[_overdue(o) for o in overdue],
+        services=[_levels(line) for line in lines],
+    )
+    return Response(content=report.model_dump_json(by_alias=True), media_type="application/json")
+
+
+def _number(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _satisfaction(
+    result: Satisfaction, *, service_id: uuid.UUID | None = None, name: str | None = None
+) -> SatisfactionRead:
+    return SatisfactionRead(
+        service_id=service_id,
+        service_name=name,
+        responses=result.responses,
+        elements={e: _number(v) for e, v in result.elements.items()},
+        ikm=_number(result.ikm),
+        grade=result.grade,
+    )
+
+
+@router.get("/satisfaction", response_model=SatisfactionReport, response_model_by_alias=True)
+async def satisfaction_report(
+    request: Request,
+    principal: Admin,
+    session: SessionDep,
+    query: Annotated[ReportQuery, Query()],
+) -> Response:
+    """SKM: the average of each element, IKM = their mean x 25 and its grade (A ≥ 88.31,
+    B ≥ 76.61, C ≥ 65.00, D below), for the agency and per service (``services``)."""
+    agency = _scope(principal, query.agency_id)
+    first, last = _period(request, query)
+    per_service = await SurveyRepository(session).totals(
+        agency_id=agency, service_id=query.service_id, first_month=first, last_month=last
+    )
+    names = await ReportRepository(session).service_names(per_service)
+    total = ElementTotals(responses=0, sums=dict.fromkeys(ELEMENTS, 0))
+    for totals in per_service.values():
+        total = total + totals
+    services = sorted(
+        (
+            _satisfaction(satisfaction(t), service_id=s, name=names.get(s))
+            for s, t in per_service.items()
+        ),
+        key=lambda x: (x.service_name or "", str(x.service_id)),
+    )
+    overall = _satisfaction(satisfaction(total))
+    report = SatisfactionReport(
+        **overall.model_dump(exclude={"service_id", "service_name"}),
+        agency_id=agency,
+        period=Period(from_=first, to=last_day_of_month(last)),
+        services=services,
+    )
+    return Response(content=report.model_dump_json(by_alias=True), media_type="application/json")

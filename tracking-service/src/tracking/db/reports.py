@@ -1,0 +1,352 @@
+"""The application projection (one fact row per application) and the report aggregates.
+
+Reports never scan the facts: ``report_status_counts`` (by submission month),
+``report_durations`` (a histogram of working days by the month of the decision) and
+``report_finished`` (decisions and those within the SLA) are kept per agency, service and
+month as the events arrive; a report sums at most (services x months) rows of each.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tracking.db.tables import Base
+from tracking.domain.reports import OPEN_STATUSES, ServiceLevels
+
+metadata = Base.metadata
+
+report_applications = Table(
+    "report_applications",
+    metadata,
+    Column("application_id", UUID(as_uuid=True), primary_key=True),
+    Column("agency_id", UUID(as_uuid=True), nullable=False),
+    Column("service_id", UUID(as_uuid=True), nullable=False),
+    Column("owner_account_id", UUID(as_uuid=True)),
+    Column("registration_number", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("last_sequence", Integer, nullable=False),
+    # The month (first day, local time) the application is counted in: its first submission.
+    Column("counted_month", Date, nullable=False),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True)),
+    # Set while the agency waits for the citizen's revision; those working days do not count.
+    Column("revision_since", DateTime(timezone=True)),
+    Column("paused_days", Integer, nullable=False, server_default="0"),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("working_days", Integer),
+    Column("within_sla", Boolean),
+    Column("overdue", Boolean, nullable=False, server_default="false"),
+    Index(
+        "ix_report_applications_open",
+        "agency_id",
+        "due_at",
+        postgresql_where=text("status IN ('submitted', 'in_review', 'revision_requested')"),
+    ),
+)
+
+report_services = Table(
+    "report_services",
+    metadata,
+    Column("service_id", UUID(as_uuid=True), primary_key=True),
+    Column("agency_id", UUID(as_uuid=True), nullable=False),
+    Column("name", Text, nullable=False),
+)
+
+report_status_counts = Table(
+    "report_status_counts",
+    metadata,
+    Column("agency_id", UUID(as_uuid=True), nullable=False),
+    Column("service_id", UUID(as_uuid=True), nullable=False),
+    Column("month", Date, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("applications", Integer, nullable=False),
+    PrimaryKeyConstraint("agency_id", "month", "service_id", "status"),
+)
+
+report_durations = Table(
+    "report_durations",
+    metadata,
+    Column("agency_id", UUID(as_uuid=True), nullable=False),
+    Column("service_id", UUID(as_uuid=True), nullable=False),
+    Column("month", Date, nullable=False),
+    Column("working_days", Integer, nullable=False),
+    Column("applications", Integer, nullable=False),
+    PrimaryKeyConstraint("agency_id", "month", "service_id", "working_days"),
+)
+
+report_finished = Table(
+    "report_finished",
+    metadata,
+    Column("agency_id", UUID(as_uuid=True), nullable=False),
+    Column("service_id", UUID(as_uuid=True), nullable=False),
+    Column("month", Date, nullable=False),
+    Column("finished", Integer, nullable=False),
+    Column("within_sla", Integer, nullable=False),
+    PrimaryKeyConstraint("agency_id", "month", "service_id"),
+)
+
+
+@dataclass
+class ApplicationFact:
+    application_id: uuid.UUID
+    agency_id: uuid.UUID
+    service_id: uuid.UUID
+    owner_account_id: uuid.UUID | None
+    registration_number: str
+    status: str
+    last_sequence: int
+    counted_month: date
+    submitted_at: datetime
+    due_at: datetime | None
+    revision_since: datetime | None
+    paused_days: int
+    finished_at: datetime | None
+    working_days: int | None
+    within_sla: bool | None
+    overdue: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueApplication:
+    application_id: uuid.UUID
+    registration_number: str
+    service_id: uuid.UUID
+    service_name: str | None
+    status: str
+    submitted_at: datetime
+    due_at: datetime
+
+
+class ReportRepository:
+    """In the caller's transaction; never commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- the projection --------------------------------------------------------------------
+    async def fact(
+        self, application_id: uuid.UUID, *, lock: bool = False
+    ) -> ApplicationFact | None:
+        query = select(report_applications).where(
+            report_applications.c.application_id == application_id
+        )
+        if lock:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
+        return ApplicationFact(**row._mapping) if row is not None else None
+
+    async def save_fact(self, fact: ApplicationFact) -> None:
+        values = fact.__dict__.copy()
+        statement = pg_insert(report_applications).values(**values)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[report_applications.c.application_id],
+                set_={k: statement.excluded[k] for k in values if k != "application_id"},
+            )
+        )
+
+    async def remember_service(
+        self, *, service_id: uuid.UUID, agency_id: uuid.UUID, name: str
+    ) -> None:
+        statement = pg_insert(report_services).values(
+            service_id=service_id, agency_id=agency_id, name=name
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[report_services.c.service_id],
+                set_={"name": statement.excluded.name},
+                where=report_services.c.name != statement.excluded.name,
+            )
+        )
+
+    async def count_status(
+        self, *, agency_id: uuid.UUID, service_id: uuid.UUID, month: date, status: str, by: int
+    ) -> None:
+        statement = pg_insert(report_status_counts).values(
+            agency_id=agency_id, service_id=service_id, month=month, status=status, applications=by
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                constraint="pk_report_status_counts",
+                set_={"applications": report_status_counts.c.applications + by},
+            )
+        )
+
+    async def count_finished(
+        self,
+        *,
+        agency_id: uuid.UUID,
+        service_id: uuid.UUID,
+        month: date,
+        working_days: int,
+        within_sla: bool,
+    ) -> None:
+        histogram = pg_insert(report_durations).values(
+            agency_id=agency_id,
+            service_id=service_id,
+            month=month,
+            working_days=working_days,
+            applications=1,
+        )
+        await self.session.execute(
+            histogram.on_conflict_do_update(
+                constraint="pk_report_durations",
+                set_={"applications": report_durations.c.applications + 1},
+            )
+        )
+        within = 1 if within_sla else 0
+        finished = pg_insert(report_finished).values(
+            agency_id=agency_id, service_id=service_id, month=month, finished=1, within_sla=within
+        )
+        await self.session.execute(
+            finished.on_conflict_do_update(
+                constraint="pk_report_finished",
+                set_={
+                    "finished": report_finished.c.finished + 1,
+                    "within_sla": report_finished.c.within_sla + within,
+                },
+            )
+        )
+
+    # -- the report ------------------------------------------------------------------------
+    async def service_levels(
+        self,
+        *,
+        agency_id: uuid.UUID | None,
+        service_id: uuid.UUID | None,
+        first_month: date,
+        last_month: date,
+    ) -> list[ServiceLevels]:
+        """One line per service with anything in the months ``first_month..last_month``."""
+        lines: dict[uuid.UUID, ServiceLevels] = {}
+
+        def line(service: uuid.UUID) -> ServiceLevels:
+            return lines.setdefault(service, ServiceLevels(service_id=service))
+
+        def within(table: Table, query: Any) -> Any:
+            query = query.where(table.c.month.between(first_month, last_month))
+            if agency_id is not None:
+                query = query.where(table.c.agency_id == agency_id)
+            if service_id is not None:
+                query = query.where(table.c.service_id == service_id)
+            return query
+
+        c = report_status_counts.c
+        for r in await self.session.execute(
+            within(
+                report_status_counts,
+                select(c.service_id, c.status, func.sum(c.applications).label("n")).group_by(
+                    c.service_id, c.status
+                ),
+            )
+        ):
+            if r.n:
+                line(r.service_id).counts[r.status] += int(r.n)
+        d = report_durations.c
+        for r in await self.session.execute(
+            within(
+                report_durations,
+                select(d.service_id, d.working_days, func.sum(d.applications).label("n")).group_by(
+                    d.service_id, d.working_days
+                ),
+            )
+        ):
+            line(r.service_id).histogram[int(r.working_days)] += int(r.n)
+        f = report_finished.c
+        for r in await self.session.execute(
+            within(
+                report_finished,
+                select(
+                    f.service_id,
+                    func.sum(f.finished).label("finished"),
+                    func.sum(f.within_sla).label("within"),
+                ).group_by(f.service_id),
+            )
+        ):
+            line(r.service_id).finished += int(r.finished)
+            line(r.service_id).within_sla += int(r.within)
+        names = await self.service_names(lines)
+        for service, entry in lines.items():
+            entry.service_name = names.get(service)
+            entry.counts = Counter({k: v for k, v in entry.counts.items() if v})
+        return sorted(lines.values(), key=lambda x: (x.service_name or "", str(x.service_id)))
+
+    async def service_names(self, services: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        wanted = list(services)
+        if not wanted:
+            return {}
+        rows = await self.session.execute(
+            select(report_services.c.service_id, report_services.c.name).where(
+                report_services.c.service_id.in_(wanted)
+            )
+        )
+        return {r.service_id: r.name for r in rows}
+
+    async def overdue(
+        self,
+        *,
+        agency_id: uuid.UUID | None,
+        service_id: uuid.UUID | None,
+        now: datetime,
+        limit: int,
+    ) -> list[OverdueApplication]:
+        a = report_applications.c
+        query = (
+            select(
+                a.application_id,
+                a.registration_number,
+                a.service_id,
+                report_services.c.name,
+                a.status,
+                a.submitted_at,
+                a.due_at,
+            )
+            .outerjoin(report_services, report_services.c.service_id == a.service_id)
+            .where(
+                a.status.in_(sorted(OPEN_STATUSES)),
+                a.due_at.is_not(None),
+                or_(a.overdue, a.due_at < now),
+            )
+            .order_by(a.due_at, a.application_id)
+            .limit(limit)
+        )
+        if agency_id is not None:
+            query = query.where(a.agency_id == agency_id)
+        if service_id is not None:
+            query = query.where(a.service_id == service_id)
+        return [
+            OverdueApplication(
+                application_id=r.application_id,
+                registration_number=r.registration_number,
+                service_id=r.service_id,
+                service_name=r.name,
+                status=r.status,
+                submitted_at=r.submitted_at,
+                due_at=r.due_at,
+            )
+            for r in await self.session.execute(query)
+        ]
