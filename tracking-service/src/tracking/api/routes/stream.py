@@ -133,6 +133,8 @@ def _event_id(value: str | None) -> uuid.UUID | None:
 
 @router.get(
     "/stream",
+    # Explicit: FastAPI cannot read a default status from this response class's signature.
+    status_code=200,
     response_class=EventStreamResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "An event stream."}},
 )
