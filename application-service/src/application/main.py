@@ -38,9 +38,15 @@ def create_app(
 
     def workers(runtime: ServiceRuntime) -> list[Worker]:
         sessionmaker, connection = runtime.session_factory(), runtime.nats_connection()
+        snapshot = SnapshotLoader(
+            sessionmaker, connection, timeout=settings.snapshot_timeout_seconds
+        )
+        # Not ready before the read copy holds what the catalogue published: until then an
+        # application for an existing service would be refused as unknown.
+        runtime.readiness["catalogue"] = snapshot.ready
         return [
             catalog_consumer(sessionmaker, connection),
-            SnapshotLoader(sessionmaker, connection, timeout=settings.snapshot_timeout_seconds),
+            snapshot,
             overdue_sweep(sessionmaker, interval=settings.overdue_sweep_seconds),
         ]
 

@@ -63,6 +63,8 @@ class SnapshotLoader:
 
     Cheap enough to run at every start (a page per 50 versions, each kept once), so it does,
     even when the read copy is not empty: events that the stream no longer holds are filled in.
+    The service is not ready (``ready``) until it has succeeded once; retries back off to
+    ``max_backoff`` at most, so readiness follows soon after the catalogue comes up.
     """
 
     def __init__(
@@ -71,7 +73,7 @@ class SnapshotLoader:
         connection: NatsConnection,
         *,
         timeout: float = 5.0,
-        max_backoff: float = 60.0,
+        max_backoff: float = 5.0,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._connection = connection
@@ -79,6 +81,10 @@ class SnapshotLoader:
         self._max_backoff = max_backoff
         self._task: asyncio.Task[None] | None = None
         self.loaded = asyncio.Event()
+
+    async def ready(self) -> bool:
+        """A readiness check: the snapshot has been loaded once since the start."""
+        return self.loaded.is_set()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="catalog-snapshot")
