@@ -59,6 +59,7 @@ async def test_a_fresh_service_is_ready_only_once_the_catalogue_snapshot_is_load
             headers=citizen().headers,
         )
 
-    assert asked and asked[0].all_versions is True
+    assert asked
+    assert asked[0].all_versions is True
     assert created.status_code == 201, created.text
     assert created.json()["service_version"] == published.version
