@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from mpp_shared.app import ServiceRuntime, Worker, create_service_app
 from mpp_shared.auth import install_token_verifier, stop_token_verifier
+from mpp_shared.calendar import default_calendar
 from tracking.api.routes import (
     notifications,
     reports,
@@ -20,7 +21,7 @@ from tracking.api.routes import (
     webhooks,
 )
 from tracking.config import TrackingSettings
-from tracking.domain.reports import WeekdayCalendar
+from tracking.domain.reports import LocalWorkingDays
 from tracking.domain.webhooks import Resolver, SecretBox
 from tracking.messaging.consumers.applications import application_consumer
 from tracking.messaging.consumers.catalog import catalog_consumer
@@ -44,7 +45,7 @@ def create_app(
     tracking_runtime = TrackingRuntime()
     resolver = resolver or SystemResolver()
     zone = ZoneInfo(settings.report_timezone)
-    calendar = WeekdayCalendar(zone)
+    calendar = LocalWorkingDays(default_calendar(), zone)
 
     def workers(runtime: ServiceRuntime) -> list[Worker]:
         sessionmaker, connection = runtime.session_factory(), runtime.nats_connection()

@@ -6,10 +6,12 @@ import ipaddress
 import statistics
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from tracking.domain.reports import WeekdayCalendar, percentile
+from mpp_shared.calendar import default_calendar
+from tracking.domain.reports import LocalWorkingDays, percentile
 from tracking.domain.surveys import ELEMENTS, ElementTotals, satisfaction
 from tracking.domain.webhooks import (
     ForbiddenAddress,
@@ -100,7 +102,11 @@ def test_percentiles_from_a_histogram_match_statistics() -> None:
     assert percentile({}, 0.5) is None
 
 
-def test_weekday_calendar_skips_weekends() -> None:
+def test_processing_days_skip_weekends_and_national_holidays() -> None:
+    days = LocalWorkingDays(default_calendar(), ZoneInfo("Asia/Jakarta"))
     friday = datetime(2026, 3, 6, 3, tzinfo=UTC)
-    assert WeekdayCalendar().working_days_between(friday, friday + timedelta(days=3)) == 1
-    assert WeekdayCalendar().working_days_between(friday, friday) == 0
+    assert days.working_days_between(friday, friday + timedelta(days=3)) == 1
+    assert days.working_days_between(friday, friday) == 0
+    # Friday 14 August 2026 to Tuesday the 18th: Monday the 17th is Independence Day.
+    before = datetime(2026, 8, 14, 3, tzinfo=UTC)
+    assert days.working_days_between(before, before + timedelta(days=4)) == 1

@@ -11,6 +11,8 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from mpp_shared.calendar import WorkingCalendar
+
 # Statuses whose applications still wait for the agency (an overdue one is late).
 OPEN_STATUSES: frozenset[str] = frozenset({"submitted", "in_review", "revision_requested"})
 DECISIONS: frozenset[str] = frozenset({"approved", "rejected"})
@@ -39,25 +41,16 @@ class WorkingDays(Protocol):
 
 
 @dataclass(frozen=True)
-class WeekdayCalendar:
-    """Monday to Friday in one time zone: the fallback when no holiday calendar is wired."""
+class LocalWorkingDays:
+    """The shared working-day calendar (weekends, national holidays, cuti bersama), with the
+    days of ``start`` and ``end`` read in one time zone."""
 
-    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))
-
-    def is_working_day(self, day: date) -> bool:
-        return day.weekday() < 5
+    calendar: WorkingCalendar
+    zone: ZoneInfo
 
     def working_days_between(self, start: datetime, end: datetime) -> int:
         first, last = start.astimezone(self.zone).date(), end.astimezone(self.zone).date()
-        if last <= first:
-            return 0
-        days = (last - first).days
-        full_weeks, rest = divmod(days, 7)
-        count = full_weeks * 5
-        for offset in range(1, rest + 1):
-            if self.is_working_day(first + timedelta(days=full_weeks * 7 + offset)):
-                count += 1
-        return count
+        return self.calendar.working_dates_in(first, last)
 
 
 def processing_days(
