@@ -54,6 +54,7 @@ class GatewayRuntime:
     jwks: JwksClient | None = None
     revocations: RevocationList | None = None
     revocation_feed: RevocationFeed | None = None
+    nats: NatsConnection | None = None
     metrics: HttpMetrics | None = None
     metrics_server: tuple[WSGIServer, threading.Thread] | None = None
     tasks: list[asyncio.Task[object]] = field(default_factory=list)
@@ -83,10 +84,16 @@ class GatewayRuntime:
             leeway_seconds=settings.jwt_leeway_seconds,
         )
         self.revocations = RevocationList(leeway_seconds=settings.jwt_leeway_seconds)
+        shares_counts = settings.rate_limit_enabled and settings.rate_limit_sync == "nats"
+        if settings.revocations == "nats" or shares_counts:
+            # One connection for the revocation feed and the shared counters; both register
+            # what to do on (re)connection before it starts.
+            self.nats = NatsConnection.for_settings(settings)
         if settings.revocations == "nats":
+            assert self.nats is not None
             self.revocation_feed = RevocationFeed(
                 self.revocations,
-                NatsConnection.for_settings(settings, name="gateway-revocations"),
+                self.nats,
                 stream=settings.events_stream,
                 replay_seconds=settings.revocation_replay_seconds,
                 retry_max=settings.startup_retry_max_seconds,
@@ -100,13 +107,16 @@ class GatewayRuntime:
         )
         if settings.rate_limit_enabled:
             self.limiter = RateLimiter(settings.rate_limits, max_keys=settings.rate_limit_max_keys)
-            if settings.rate_limit_sync == "nats":
+            if shares_counts:
+                assert self.nats is not None
                 self.sync = NatsCounterSync(
                     self.limiter.counter,
-                    NatsConnection.for_settings(settings, name="gateway-ratelimit"),
+                    self.nats,
                     interval=settings.rate_limit_sync_interval_seconds,
                 )
                 await self.sync.start()
+        if self.nats is not None:
+            await self.nats.start()
         self.proxy.start(self.authenticator, self.limiter)
         port = settings.metrics_listen_port
         if port is not None and self.metrics is not None:
@@ -149,6 +159,9 @@ class GatewayRuntime:
             await self.sync.stop()
         if self.revocation_feed is not None:
             await self.revocation_feed.stop()
+        if self.nats is not None:
+            await self.nats.close()
+            self.nats = None
         await self.proxy.stop()
         if self.metrics_server is not None:
             server, thread = self.metrics_server

@@ -179,7 +179,11 @@ class RateLimiter:
 
 
 class NatsCounterSync:
-    """Publishes this replica's hits and counts the other replicas' hits, over core NATS."""
+    """Publishes this replica's hits and counts the other replicas' hits, over core NATS.
+
+    The connection is the caller's (the gateway shares one with its revocation feed): create
+    this before starting it, so the subscription is made on the first connection.
+    """
 
     def __init__(
         self,
@@ -204,13 +208,11 @@ class NatsCounterSync:
         return self.connection.connected
 
     async def start(self) -> None:
-        await self.connection.start()
         self._task = asyncio.create_task(self._publish_forever(), name="ratelimit-sync")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         await cancel_and_wait(task)
-        await self.connection.close()
 
     async def _subscribe(self, connection: NatsConnection) -> None:
         if self._subscription is not None:

@@ -136,16 +136,17 @@ async def test_replicas_share_counts_over_nats_and_fall_back_to_local_counting(
     server = private_nats()
     limits = {"default": RateLimit(per_ip=1000), "login": RateLimit(per_ip=6)}
     replicas = [RateLimiter(limits) for _ in range(2)]
-    syncs = [
-        NatsCounterSync(
-            r.counter,
-            NatsConnection(server.url, name=f"gw{n}", options=server.connect_options("gateway")),
-            interval=0.05,
-        )
-        for n, r in enumerate(replicas)
+    connections = [
+        NatsConnection(server.url, name=f"gw{n}", options=server.connect_options("gateway"))
+        for n in range(len(replicas))
     ]
-    for sync in syncs:
+    syncs = [
+        NatsCounterSync(r.counter, c, interval=0.05)
+        for r, c in zip(replicas, connections, strict=True)
+    ]
+    for sync, connection in zip(syncs, connections, strict=True):
         await sync.start()
+        await connection.start()
     try:
         await _wait_for(lambda: all(sync.shared for sync in syncs))
         await asyncio.sleep(0.2)  # subscriptions are registered on the server
@@ -166,8 +167,9 @@ async def test_replicas_share_counts_over_nats_and_fall_back_to_local_counting(
         await asyncio.sleep(0.2)
         assert second.check("login", "10.2.2.2", None) is None
     finally:
-        for sync in syncs:
+        for sync, connection in zip(syncs, connections, strict=True):
             await sync.stop()
+            await connection.close()
 
 
 def test_the_permission_table_reserves_the_counters_subject_for_gateways() -> None:
@@ -183,11 +185,8 @@ async def test_another_service_cannot_feed_counts_to_the_gateways(
 ) -> None:
     server = private_nats()
     limiter = RateLimiter({"default": RateLimit(per_ip=1000), "login": RateLimit(per_ip=6)})
-    sync = NatsCounterSync(
-        limiter.counter,
-        NatsConnection(server.url, name="gw", options=server.connect_options("gateway")),
-        interval=0.05,
-    )
+    connection = NatsConnection(server.url, name="gw", options=server.connect_options("gateway"))
+    sync = NatsCounterSync(limiter.counter, connection, interval=0.05)
     errors: list[str] = []
 
     async def on_error(exc: Exception) -> None:
@@ -197,6 +196,7 @@ async def test_another_service_cannot_feed_counts_to_the_gateways(
         server.url, error_cb=on_error, **server.connect_options("catalog")
     )
     await sync.start()
+    await connection.start()
     try:
         await _wait_for(lambda: sync.shared)
         await asyncio.sleep(0.2)
@@ -213,3 +213,4 @@ async def test_another_service_cannot_feed_counts_to_the_gateways(
     finally:
         await intruder.close()
         await sync.stop()
+        await connection.close()

@@ -135,6 +135,9 @@ class RevocationList:
 class RevocationFeed:
     """A worker (start/stop) that fills a ``RevocationList`` from the events stream.
 
+    The connection is the caller's, started after this feed (which follows the stream from
+    each connection on) and closed after it stops.
+
     Each replica subscribes with an ordered consumer of its own, filtered to
     ``mpp.identity.access.revoked`` and delivering from ``replay_seconds`` ago (longer than any
     access token lives), so a replica that starts late knows every revocation still in force.
@@ -181,14 +184,12 @@ class RevocationFeed:
         if not self._registered:
             self.connection.on_connect(self._connected)
             self._registered = True
-        await self.connection.start()
         self._task = asyncio.create_task(self._run(), name="revocation-feed")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         await cancel_and_wait(task)
         await self._unsubscribe()
-        await self.connection.close()
 
     async def _connected(self, connection: NatsConnection) -> None:
         # After a reconnection the server may have lost the consumer (a restart forgets
