@@ -7,12 +7,8 @@ through one queue group; each request is read in a transaction of its own.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,6 +16,7 @@ from catalog.db.repositories import SqlSnapshotReader
 from catalog.domain.snapshot import InvalidCursor, services_snapshot
 from mpp_shared.contracts.catalog import v1 as contract
 from mpp_shared.events import NatsConnection
+from mpp_shared.events.rpc import RpcResponder
 
 log = logging.getLogger(__name__)
 
@@ -46,68 +43,16 @@ async def answer_snapshot(body: bytes, sessionmaker: async_sessionmaker[AsyncSes
         return contract.RpcError(error="internal_error")
 
 
-class SnapshotResponder:
-    """A worker answering ``SNAPSHOT_SUBJECT`` in the queue group, subscribed on each connect."""
+def snapshot_responder(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    connection: NatsConnection,
+    subject: str = contract.SNAPSHOT_SUBJECT,
+    queue: str = QUEUE,
+) -> RpcResponder:
+    """The worker answering ``SNAPSHOT_SUBJECT`` in the queue group."""
 
-    def __init__(
-        self,
-        *,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        connection: NatsConnection,
-        subject: str = contract.SNAPSHOT_SUBJECT,
-        queue: str = QUEUE,
-    ) -> None:
-        self.subject = subject
-        self._queue = queue
-        self._sessionmaker = sessionmaker
-        self._connection = connection
-        self._subscription: Subscription | None = None
-        self._lock = asyncio.Lock()
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._registered = False
-        self._stopping = False
+    async def reply(body: bytes) -> BaseModel:
+        return await answer_snapshot(body, sessionmaker)
 
-    async def start(self) -> None:
-        self._stopping = False
-        if not self._registered:
-            self._connection.on_connect(self._on_connect)
-            self._registered = True
-        if self._connection.connected:
-            await self._subscribe()
-
-    async def _on_connect(self, _: NatsConnection) -> None:
-        await self._subscribe()
-
-    async def _subscribe(self) -> None:
-        async with self._lock:
-            if self._stopping:
-                return
-            # The client subscribes again by itself after a reconnect; only the first connect
-            # (or a new client) needs us.
-            if self._subscription is not None and self._connection.connected:
-                return
-            self._subscription = await self._connection.client.subscribe(
-                self.subject, queue=self._queue, cb=self._on_message
-            )
-            log.info("answering requests", extra={"subject": self.subject})
-
-    async def _on_message(self, msg: Msg) -> None:
-        # In a task of its own: a slow database must not hold up the next request.
-        task = asyncio.create_task(self._reply(msg))
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-
-    async def _reply(self, msg: Msg) -> None:
-        reply = await answer_snapshot(msg.data, self._sessionmaker)
-        if msg.reply:
-            with contextlib.suppress(Exception):
-                await msg.respond(reply.model_dump_json().encode())
-
-    async def stop(self) -> None:
-        self._stopping = True
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
-        if self._inflight:
-            await asyncio.wait(self._inflight, timeout=5)
+    return RpcResponder(subject=subject, queue=queue, reply=reply, connection=connection)

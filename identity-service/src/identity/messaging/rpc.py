@@ -1,20 +1,16 @@
 """NATS request-reply responders: prefill and consent grants for application-service, and
 the contact addresses tracking-service sends notification copies to.
 
-Subjects live outside ``mpp.>`` (the events stream would answer them); replicas share
-requests through one queue group.
+Each subject is answered by a ``mpp_shared.events.rpc.RpcResponder`` in one queue group, each
+request in a transaction of its own.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,6 +25,7 @@ from identity.domain.consents import (
 from identity.domain.exceptions import InvalidInput, NotFound
 from mpp_shared.contracts.identity import v1 as contracts
 from mpp_shared.events import NatsConnection
+from mpp_shared.events.rpc import Reply, RpcResponder
 
 log = logging.getLogger(__name__)
 
@@ -103,90 +100,32 @@ async def handle(
         return contracts.RpcError(error="internal_error")
 
 
-class RpcResponder:
-    """A worker answering one subject in a queue group, subscribed whenever NATS connects."""
-
-    def __init__(
-        self,
-        *,
-        subject: str,
-        answer: Answer,
-        queue: str,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        connection: NatsConnection,
-    ) -> None:
-        self.subject = subject
-        self._answer = answer
-        self._queue = queue
-        self._sessionmaker = sessionmaker
-        self._connection = connection
-        self._subscription: Subscription | None = None
-        self._lock = asyncio.Lock()
-        self._inflight: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        self._connection.on_connect(self._on_connect)
-        if self._connection.connected:
-            await self._subscribe()
-
-    async def _on_connect(self, _: NatsConnection) -> None:
-        await self._subscribe()
-
-    async def _subscribe(self) -> None:
-        async with self._lock:
-            # The client re-subscribes by itself after a reconnect; only the first connect
-            # (or a new client) needs us.
-            if self._subscription is not None and self._connection.connected:
-                return
-            self._subscription = await self._connection.client.subscribe(
-                self.subject, queue=self._queue, cb=self._on_message
-            )
-            log.info("answering requests", extra={"subject": self.subject})
-
-    async def _on_message(self, msg: Msg) -> None:
-        # Answered in a task of its own: a slow database must not hold up the next request.
-        task = asyncio.create_task(self._reply(msg))
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-
-    async def _reply(self, msg: Msg) -> None:
-        reply = await handle(self._answer, msg.data, self._sessionmaker)
-        if msg.reply:
-            with contextlib.suppress(Exception):
-                await msg.respond(reply.model_dump_json().encode())
-
-    async def stop(self) -> None:
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
-        if self._inflight:
-            await asyncio.wait(self._inflight, timeout=5)
-
-
 def rpc_responders(
     sessionmaker: async_sessionmaker[AsyncSession], connection: NatsConnection, *, queue: str
 ) -> list[RpcResponder]:
+    def reply_with(answer: Answer) -> Reply:
+        async def reply(body: bytes) -> BaseModel:
+            return await handle(answer, body, sessionmaker)
+
+        return reply
+
     return [
         RpcResponder(
             subject=contracts.PREFILL_SUBJECT,
-            answer=answer_prefill,
             queue=queue,
-            sessionmaker=sessionmaker,
+            reply=reply_with(answer_prefill),
             connection=connection,
         ),
         RpcResponder(
             subject=contracts.CONSENT_GRANT_SUBJECT,
-            answer=answer_consent_grant,
             queue=queue,
-            sessionmaker=sessionmaker,
+            reply=reply_with(answer_consent_grant),
             connection=connection,
         ),
         RpcResponder(
             subject=contracts.CONTACT_SUBJECT,
-            answer=answer_contact,
             queue=queue,
-            sessionmaker=sessionmaker,
+            reply=reply_with(answer_contact),
             connection=connection,
         ),
     ]
