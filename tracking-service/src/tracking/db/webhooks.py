@@ -295,7 +295,7 @@ class WebhookRepository:
                 next_attempt_at=now,
                 created_at=now,
             )
-            .on_conflict_do_nothing(constraint="uq_webhook_deliveries_subscription_id")
+            .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
         )
 
     async def deliveries(

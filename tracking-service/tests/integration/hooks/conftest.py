@@ -215,3 +215,18 @@ def application_event(
         occurred_at=occurred_at or submitted_at,
     )
     return new_event(type=type_, source=application.SOURCE, data=data)
+
+
+# ---- helpers as fixtures: test modules cannot import this conftest under importlib mode ----
+
+
+@pytest.fixture
+def make_event() -> Callable[..., CloudEvent]:
+    """``make_event(agency_id=…, **facts)``: an application event as application-service's."""
+    return application_event
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The dispatcher's clock, moved by the test (retries are due rows, not sleeps)."""
+    return Clock()
