@@ -191,7 +191,7 @@ class ReportRepository:
         )
         await self.session.execute(
             statement.on_conflict_do_update(
-                constraint="pk_report_status_counts",
+                index_elements=list(report_status_counts.primary_key.columns),
                 set_={"applications": report_status_counts.c.applications + by},
             )
         )
@@ -214,7 +214,7 @@ class ReportRepository:
         )
         await self.session.execute(
             histogram.on_conflict_do_update(
-                constraint="pk_report_durations",
+                index_elements=list(report_durations.primary_key.columns),
                 set_={"applications": report_durations.c.applications + 1},
             )
         )
@@ -224,7 +224,7 @@ class ReportRepository:
         )
         await self.session.execute(
             finished.on_conflict_do_update(
-                constraint="pk_report_finished",
+                index_elements=list(report_finished.primary_key.columns),
                 set_={
                     "finished": report_finished.c.finished + 1,
                     "within_sla": report_finished.c.within_sla + within,

@@ -97,7 +97,7 @@ class SurveyRepository:
         )
         await self.session.execute(
             totals.on_conflict_do_update(
-                constraint="pk_survey_totals",
+                index_elements=list(survey_totals.primary_key.columns),
                 set_={
                     "responses": survey_totals.c.responses + 1,
                     **{e: survey_totals.c[e] + totals.excluded[e] for e in ELEMENTS},
