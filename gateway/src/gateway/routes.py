@@ -147,6 +147,16 @@ ROUTES: tuple[Route, ...] = (
         roles=USERS,
         agency_clients=True,
     ),
+    # complete may attach the output document (the permit, the certificate): an upload.
+    Route(
+        "/api/v1/agency/applications/{id}/actions",
+        "application",
+        POST,
+        Auth.TOKEN,
+        AGENCY_STAFF,
+        agency_clients=True,
+        body=Body.UPLOAD,
+    ),
     Route(
         "/api/v1/agency/applications/**",
         "application",

@@ -94,6 +94,7 @@ def test_paths_that_are_not_public_have_no_route(method: str, path: str) -> None
 def test_specific_routes_win_over_prefixes() -> None:
     timeline = TABLE.match("GET", "/api/v1/applications/1/timeline")
     documents = TABLE.match("POST", "/api/v1/applications/1/documents")
+    action = TABLE.match("POST", "/api/v1/agency/applications/1/actions")
     catalogue_write = TABLE.match("POST", "/api/v1/services")
     catalogue_read = TABLE.match("GET", "/api/v1/services")
 
@@ -101,6 +102,9 @@ def test_specific_routes_win_over_prefixes() -> None:
     assert timeline.service == "tracking"
     assert documents is not None
     assert documents.body is Body.UPLOAD
+    assert action is not None
+    assert action.body is Body.UPLOAD  # complete may attach the output document
+    assert action.agency_clients
     assert catalogue_read is not None
     assert catalogue_read.auth is Auth.PUBLIC
     assert catalogue_write is not None
