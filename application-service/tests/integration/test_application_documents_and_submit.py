@@ -319,3 +319,41 @@ async def test_withdraw_before_a_decision(
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "withdrawn"
     assert (await client.post(path, headers=who.headers)).status_code == 409
+
+
+async def test_a_slow_upload_holds_no_database_connection_while_it_streams(
+    client: httpx.AsyncClient, citizen: Callable[..., Any], service: dict[str, Any], samples: Any
+) -> None:
+    who = citizen()
+    application_id = await _draft(client, who, service)
+    pool = client.app.state.runtime.engine.pool  # type: ignore[attr-defined]
+    boundary = "slow-upload-boundary"
+    resume = asyncio.Event()
+    streaming = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="requirement_code"\r\n\r\n'
+            f'kk\r\n--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="kk.pdf"\r\nContent-Type: application/pdf\r\n\r\n'
+        ).encode() + samples.pdf[:1024]
+        # A caller on a slow line: the rest of the file comes later.
+        streaming.set()
+        await resume.wait()
+        yield samples.pdf[1024:] + f"\r\n--{boundary}--\r\n".encode()
+
+    upload = asyncio.create_task(
+        client.post(
+            f"/api/v1/applications/{application_id}/documents",
+            content=body(),
+            headers={**who.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+    )
+    await streaming.wait()
+    await asyncio.sleep(0.3)  # the service has read the fields and the first part of the file
+    held_while_streaming = pool.checkedout()
+    resume.set()
+    response = await upload
+
+    assert response.status_code == 201, response.text
+    assert held_while_streaming == 0

@@ -154,6 +154,7 @@ async def upload_document(
     request: Request,
     application_id: uuid.UUID,
     principal: CurrentPrincipal,
+    session: SessionDep,
     repo: Repository,
     runtime: AppRuntime,
 ) -> JSONResponse:
@@ -173,6 +174,10 @@ async def upload_document(
             requirement_code=fields["requirement_code"],
         )
         checked.update(application=application, requirement=requirement)
+        # End the read transaction before the file streams in: its connection goes back to the
+        # pool rather than waiting on a slow upload. The attach below runs in a transaction of
+        # its own, and the application's version check refuses it if anything changed meanwhile.
+        await session.commit()
         return UploadRules(
             max_bytes=int(requirement.max_size_mb * MIB),
             accepted_types=requirement.accepted_types,
