@@ -51,6 +51,9 @@ class EventStreamResponse(Response):
             },
             media_type="text/event-stream; charset=utf-8",
         )
+        # Response sets "content-length: 0" for its empty body; a server then refuses (and
+        # cuts) the first event. The stream's length is unknown: chunked.
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self._hub = hub
         self._client = client
         self._backlog = backlog
