@@ -4,7 +4,6 @@ worker that sends them through a transport which connects only to vetted address
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import json
 import logging
@@ -20,10 +19,12 @@ from typing import Any
 
 import httpcore
 import httpx
+from sqlalchemy import event as orm_event
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mpp_shared.events import CloudEvent, EventConsumer, NatsConnection, new_event, record_event
-from mpp_shared.tasks import cancel_and_wait
+from mpp_shared.scheduler import PeriodicSweep
 from tracking.config import TrackingSettings
 from tracking.db.webhooks import ClaimedDelivery, WebhookRepository
 from tracking.domain.webhooks import (
@@ -46,6 +47,7 @@ from tracking.domain.webhooks import (
 log = logging.getLogger(__name__)
 
 CONSUMER_NAME = "tracking-webhooks"
+SWEEP_NAME = "webhook-deliveries"
 APPLICATION_EVENTS = "mpp.application.>"
 WEBHOOK_DISABLED = "mpp.tracking.webhook.disabled"
 TRACKING_SOURCE = "/tracking"
@@ -207,11 +209,14 @@ class Outcome:
 class WebhookDispatcher:
     """Sends due deliveries; every replica runs one, and each delivery goes to one of them.
 
-    Each pass leases due rows (``claim_due``: SKIP LOCKED, a lease in ``next_attempt_at``)
-    up to the free slots of a global pool (``webhook_concurrency``) and of each receiver
-    (``webhook_per_receiver_concurrency``), and sends each in its own task: a receiver that
-    hangs holds at most its own slots until the timeout, never the others'. A retry is the
-    same row due again later, not a sleeping task, so a restart loses nothing.
+    The loop is the shared scheduler's :class:`~mpp_shared.scheduler.PeriodicSweep`. Each
+    pass leases due rows (``claim_due``: SKIP LOCKED, a lease in ``next_attempt_at``) up to
+    the free slots of a global pool (``webhook_concurrency``) and of each receiver
+    (``webhook_per_receiver_concurrency``); once the pass committed, each claimed delivery is
+    sent in its own task, outside any transaction: a receiver that hangs holds at most its own
+    slots until the timeout, never the others' nor the rows' locks. A retry is the same row
+    due again later, not a sleeping task, so a restart loses nothing. "Now" is the database's
+    unless a ``clock`` is given (the tests move time on).
     """
 
     def __init__(
@@ -220,7 +225,7 @@ class WebhookDispatcher:
         settings: TrackingSettings,
         *,
         resolver: Resolver,
-        clock: Clock = utc_now,
+        clock: Clock | None = None,
         draw: Callable[[], float] = random.random,
     ) -> None:
         self._sessionmaker = sessionmaker
@@ -241,8 +246,9 @@ class WebhookDispatcher:
         self._client: httpx.AsyncClient | None = None
         self._in_flight: dict[uuid.UUID, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._wakeup = asyncio.Event()
-        self._loop_task: asyncio.Task[None] | None = None
+        self._sweep = PeriodicSweep(
+            SWEEP_NAME, sessionmaker, self._claim, interval=settings.webhook_poll_seconds
+        )
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -251,11 +257,10 @@ class WebhookDispatcher:
         return self._client
 
     async def start(self) -> None:
-        self._loop_task = asyncio.create_task(self._run(), name="webhook-dispatcher")
+        await self._sweep.start()
 
     async def stop(self) -> None:
-        task, self._loop_task = self._loop_task, None
-        await cancel_and_wait(task)
+        await self._sweep.stop()
         # Attempts in flight end within the delivery timeout; a lease covers any cut short.
         await self.drain()
         if self._client is not None:
@@ -263,53 +268,61 @@ class WebhookDispatcher:
             self._client = None
 
     def wake(self) -> None:
-        self._wakeup.set()
+        self._sweep.wake()
 
     async def drain(self) -> None:
         """Wait for the attempts in flight (the tests' way of settling a pass)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                claimed = await self.run_once()
-            except Exception:
-                log.exception("webhook claim failed; will try again")
-                claimed = 0
-            if claimed == 0 or len(self._tasks) >= self._settings.webhook_concurrency:
-                self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._settings.webhook_poll_seconds)
-
     async def run_once(self) -> int:
-        """Lease what is due and start sending it; how many deliveries were started."""
+        """One pass: lease what is due and start sending it; how many deliveries started."""
+        return await self._sweep.run_once()
+
+    async def _now(self, session: AsyncSession) -> datetime:
+        if self._clock is not None:
+            return self._clock()
+        now = await session.scalar(select(func.now()))
+        assert isinstance(now, datetime)
+        return now
+
+    async def _claim(self, session: AsyncSession) -> int:
+        """The sweep's pass, in its transaction: lease due rows, send them once committed."""
         settings = self._settings
         free = settings.webhook_concurrency - len(self._tasks)
         if free <= 0:
-            return 0
+            return 0  # a finishing attempt wakes the sweep
         per_receiver = settings.webhook_per_receiver_concurrency
-        now = self._clock()
-        async with self._sessionmaker() as session, session.begin():
-            claimed = await WebhookRepository(session).claim_due(
-                now=now,
-                lease_until=now + timedelta(seconds=settings.webhook_lease_seconds),
-                per_subscription={s: per_receiver - n for s, n in self._in_flight.items()},
-                default_per_subscription=per_receiver,
-                limit=free,
+        now = await self._now(session)
+        claimed = await WebhookRepository(session).claim_due(
+            now=now,
+            lease_until=now + timedelta(seconds=settings.webhook_lease_seconds),
+            per_subscription={s: per_receiver - n for s, n in self._in_flight.items()},
+            default_per_subscription=per_receiver,
+            limit=free,
+        )
+        if claimed:
+            # Sent only once the lease is committed: a pass rolled back sends nothing, and
+            # its rows stay due for any replica.
+            orm_event.listen(
+                session.sync_session, "after_commit", lambda _: self._send_all(claimed), once=True
             )
+        return len(claimed)
+
+    def _send_all(self, claimed: list[ClaimedDelivery]) -> None:
         for delivery in claimed:
             self._in_flight[delivery.subscription_id] = (
                 self._in_flight.get(delivery.subscription_id, 0) + 1
             )
-            task = asyncio.create_task(self._attempt(delivery), name=f"webhook:{delivery.id}")
+            task = asyncio.get_running_loop().create_task(
+                self._attempt(delivery), name=f"webhook:{delivery.id}"
+            )
             self._tasks.add(task)
             task.add_done_callback(self._finished)
-        return len(claimed)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        self._wakeup.set()  # a slot is free
+        self._sweep.wake()  # a slot is free
 
     async def _attempt(self, delivery: ClaimedDelivery) -> None:
         try:
@@ -329,7 +342,7 @@ class WebhookDispatcher:
             )
 
     async def _send(self, delivery: ClaimedDelivery) -> Outcome:
-        started_at = self._clock()
+        started_at = self._clock() if self._clock is not None else utc_now()
         start = time.monotonic()
         status_code: int | None = None
         error: str | None = None
@@ -373,8 +386,8 @@ class WebhookDispatcher:
         return Outcome(started_at, latency_ms, status_code, error)
 
     async def _record(self, delivery: ClaimedDelivery, outcome: Outcome) -> None:
-        now = self._clock()
         async with self._sessionmaker() as session, session.begin():
+            now = await self._now(session)
             repository = WebhookRepository(session)
             await repository.record_attempt(
                 delivery_id=delivery.id,
