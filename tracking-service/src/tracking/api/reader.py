@@ -24,6 +24,7 @@ async def get_reader(principal: CurrentPrincipal) -> Reader:
         account_id=_account_id(principal.subject),
         agency_id=principal.agency_id,
         is_staff=principal.is_staff,
+        roles=frozenset(principal.roles),
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     exists,
     false,
     literal,
@@ -41,8 +42,10 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(32))
     account_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
     agency_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
-    application_id: Mapped[uuid.UUID] = mapped_column(UUID)
-    registration_number: Mapped[str] = mapped_column(String(64))
+    application_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    registration_number: Mapped[str | None] = mapped_column(String(64))
+    # An agency notification for one role of its staff only (None: all of them).
+    staff_role: Mapped[str | None] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -86,8 +89,8 @@ _OUT = cast(Table, OutgoingMessageRow.__table__)
 class InboxItem:
     id: uuid.UUID
     kind: str
-    application_id: uuid.UUID
-    registration_number: str
+    application_id: uuid.UUID | None
+    registration_number: str | None
     title: str
     body: str
     created_at: datetime
@@ -125,7 +128,12 @@ def _visible(reader: Reader) -> ColumnElement[bool]:
     if reader.account_id is not None:
         audience.append(_NOTE.c.account_id == reader.account_id)
     if reader.is_staff and reader.agency_id is not None:
-        audience.append(_NOTE.c.agency_id == reader.agency_id)
+        audience.append(
+            and_(
+                _NOTE.c.agency_id == reader.agency_id,
+                or_(_NOTE.c.staff_role.is_(None), _NOTE.c.staff_role.in_(sorted(reader.roles))),
+            )
+        )
     return or_(*audience) if audience else false()
 
 
@@ -144,9 +152,10 @@ class NotificationRepository:
         draft: NotificationDraft,
         *,
         event_id: uuid.UUID,
-        application_id: uuid.UUID,
-        registration_number: str,
+        application_id: uuid.UUID | None,
+        registration_number: str | None,
         at: datetime,
+        staff_role: str | None = None,
     ) -> uuid.UUID | None:
         """Store the notification and its outgoing copies; None if this event gave it already."""
         notification_id = uuid.uuid4()
@@ -160,6 +169,7 @@ class NotificationRepository:
                 agency_id=draft.agency_id,
                 application_id=application_id,
                 registration_number=registration_number,
+                staff_role=staff_role,
                 title=draft.title,
                 body=draft.body,
                 created_at=at,

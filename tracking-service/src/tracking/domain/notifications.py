@@ -142,6 +142,31 @@ def notifications_for(change: ApplicationChange) -> list[NotificationDraft]:
     return drafts
 
 
+WEBHOOK_DISABLED_KIND = "webhook_disabled"
+AGENCY_ADMIN_ROLE = "agency_admin"
+
+
+def webhook_disabled_notification(
+    *, agency_id: uuid.UUID, host: str, failures: int, failing_since: datetime
+) -> NotificationDraft:
+    """For the agency's admins (they manage webhooks): a subscription that kept failing was
+    disabled; they must fix the receiver and register it again."""
+    return NotificationDraft(
+        kind=WEBHOOK_DISABLED_KIND,
+        audience="agency",
+        account_id=None,
+        agency_id=agency_id,
+        title="Webhook dinonaktifkan",
+        body=(
+            f"Webhook ke {host} dinonaktifkan setelah {failures} kali gagal berturut-turut "
+            f"sejak {failing_since:%d-%m-%Y %H:%M} UTC; kiriman yang tertunda dipindahkan ke "
+            "antrean gagal. Periksa sistem penerima, lalu daftarkan kembali webhook dan kirim "
+            "ulang kiriman yang gagal."
+        ),
+        channels=(),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """One email or SMS to send: the address is resolved just before sending."""

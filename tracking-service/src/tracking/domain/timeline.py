@@ -23,6 +23,7 @@ class Reader:
     account_id: uuid.UUID | None
     agency_id: uuid.UUID | None
     is_staff: bool
+    roles: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

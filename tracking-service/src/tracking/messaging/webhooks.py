@@ -26,7 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mpp_shared.events import CloudEvent, EventConsumer, NatsConnection, new_event, record_event
 from mpp_shared.scheduler import PeriodicSweep
 from tracking.config import TrackingSettings
+from tracking.db.notifications import NotificationRepository
 from tracking.db.webhooks import ClaimedDelivery, WebhookRepository
+from tracking.domain.notifications import AGENCY_ADMIN_ROLE, webhook_disabled_notification
 from tracking.domain.webhooks import (
     DELIVERY_ID_HEADER,
     EVENT_ID_HEADER,
@@ -429,17 +431,29 @@ class WebhookDispatcher:
                         "webhook subscription disabled",
                         extra={"subscription": str(delivery.subscription_id)},
                     )
-                    await record_event(
-                        session,
-                        new_event(
-                            type=WEBHOOK_DISABLED,
-                            source=TRACKING_SOURCE,
-                            subject=str(delivery.subscription_id),
-                            data={
-                                "subscription_id": str(delivery.subscription_id),
-                                "agency_id": str(agency_id),
-                                "reason": reason,
-                                "disabled_at": now.isoformat(),
-                            },
+                    disabled = new_event(
+                        type=WEBHOOK_DISABLED,
+                        source=TRACKING_SOURCE,
+                        subject=str(delivery.subscription_id),
+                        data={
+                            "subscription_id": str(delivery.subscription_id),
+                            "agency_id": str(agency_id),
+                            "reason": reason,
+                            "disabled_at": now.isoformat(),
+                        },
+                    )
+                    await record_event(session, disabled)
+                    # The agency's admins manage its webhooks: they hear of it in-app.
+                    await NotificationRepository(session).add(
+                        webhook_disabled_notification(
+                            agency_id=agency_id,
+                            host=httpx.URL(delivery.url).host,
+                            failures=failures,
+                            failing_since=failing_since or now,
                         ),
+                        event_id=disabled.event_id,
+                        application_id=None,
+                        registration_number=None,
+                        at=now,
+                        staff_role=AGENCY_ADMIN_ROLE,
                     )

@@ -26,8 +26,9 @@ class NotificationRead(BaseModel):
     kind: str
     # "account": addressed to the caller; "agency": the agency inbox all its staff share.
     audience: Literal["account", "agency"]
-    application_id: uuid.UUID
-    registration_number: str
+    # None for a notification about no application (a webhook subscription disabled).
+    application_id: uuid.UUID | None
+    registration_number: str | None
     title: str
     body: str
     created_at: datetime
