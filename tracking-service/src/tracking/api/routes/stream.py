@@ -51,6 +51,9 @@ class EventStreamResponse(Response):
             },
             media_type="text/event-stream; charset=utf-8",
         )
+        # A stream has no length: without this, Starlette's "content-length: 0" for an empty
+        # body would tell any proxy in between (the gateway) that the response is over.
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self._hub = hub
         self._client = client
         self._backlog = backlog
