@@ -125,8 +125,11 @@ class PublicApi:
             "POST",
             "/api/v1/clients",
             token=admin_token,
-            json={"name": f"system-{uuid.uuid4().hex[:8]}", "agency_id": agency_id,
-                  "scopes": scopes},
+            json={
+                "name": f"system-{uuid.uuid4().hex[:8]}",
+                "agency_id": agency_id,
+                "scopes": scopes,
+            },
         )
         return str(client["client_id"]), str(client["client_secret"])
 
@@ -258,7 +261,10 @@ class WebhookReceiver:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[bool]], *, timeout: float, interval: float = 0.5
+    check: Callable[[], Awaitable[bool]],
+    *,
+    timeout: float,  # noqa: ASYNC109 - how long to keep asking, not a cancel scope
+    interval: float = 0.5,
 ) -> bool:
     """Whether ``check`` came true within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
