@@ -184,13 +184,13 @@ async def test_two_replicas_of_everything_do_each_thing_once(platform: Platform)
 async def test_rate_limits_are_counted_across_the_gateways(platform: Platform) -> None:
     """Registration allows 10 attempts a minute per address: 10 in all, not 10 per gateway."""
     stack = platform.stack
-    before = {
-        name: _served_by(stack.root, name, "/api/v1/citizens") for name in ("gateway", "gateway-2")
-    }
+    gateways = ("gateway", "gateway-2")
+    before = {name: _served_by(stack.root, name, "/api/v1/citizens") for name in gateways}
     statuses = []
-    for _ in range(16):
-        # A new connection each time: the balancer spreads connections, not requests.
-        async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=10) as http:
+    for attempt in range(16):
+        # Each gateway in turn, as a balancer spreading the callers would send them.
+        url = stack.instances[gateways[attempt % 2]].url
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
             response = await http.post("/api/v1/citizens", json={})
         statuses.append(response.status_code)
         await asyncio.sleep(0.25)  # longer than the replicas' counter exchange (0.1 s)
