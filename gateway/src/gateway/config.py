@@ -42,6 +42,8 @@ class GatewaySettings(BaseServiceSettings):
     service_name: str = "gateway"
     port: int = 8080
 
+    # Each a base URL, or several separated by commas: the replicas of that service, between
+    # which the gateway balances (a replica that cannot be reached is skipped).
     identity_url: str = "http://127.0.0.1:8081"
     catalog_url: str = "http://127.0.0.1:8082"
     application_url: str = "http://127.0.0.1:8083"
@@ -140,6 +142,7 @@ class GatewaySettings(BaseServiceSettings):
         check_internal_secret(self.internal_secret, environment=self.environment)
         if "default" not in self.rate_limits:
             raise ValueError("rate_limits needs a 'default' class")
+        self.upstream_replicas()
         return self
 
     @property
@@ -153,13 +156,28 @@ class GatewaySettings(BaseServiceSettings):
             return self.port + 1000 if self.port + 1000 <= 65535 else None
         return self.metrics_port or None
 
-    def upstreams(self) -> dict[str, str]:
-        return {
-            "identity": self.identity_url.rstrip("/"),
-            "catalog": self.catalog_url.rstrip("/"),
-            "application": self.application_url.rstrip("/"),
-            "tracking": self.tracking_url.rstrip("/"),
+    def upstream_replicas(self) -> dict[str, tuple[str, ...]]:
+        """Every replica's base URL, by service, in the order configured."""
+        configured = {
+            "identity": self.identity_url,
+            "catalog": self.catalog_url,
+            "application": self.application_url,
+            "tracking": self.tracking_url,
         }
+        return {name: _replica_urls(name, value) for name, value in configured.items()}
+
+    def upstreams(self) -> dict[str, str]:
+        """The first replica's base URL, by service."""
+        return {name: urls[0] for name, urls in self.upstream_replicas().items()}
 
     def rate_limit(self, name: str) -> RateLimit:
         return self.rate_limits.get(name) or self.rate_limits["default"]
+
+
+def _replica_urls(service: str, value: str) -> tuple[str, ...]:
+    urls = tuple(part.strip().rstrip("/") for part in value.split(",") if part.strip())
+    if not urls:
+        raise ValueError(f"no URL for the {service} service")
+    if len(set(urls)) != len(urls):
+        raise ValueError(f"the {service} service's URLs name one replica twice")
+    return urls

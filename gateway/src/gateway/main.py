@@ -134,7 +134,7 @@ class GatewayRuntime:
             else:
                 log.info("metrics listening", extra={"host": settings.metrics_host, "port": port})
         self.openapi = OpenApiAggregator(
-            settings.upstreams(),
+            settings.upstream_replicas(),
             self.table,
             self.http,
             title=TITLE,
@@ -194,7 +194,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         on_startup=[start_gateway],
         on_shutdown=[stop_gateway],
         readiness={
-            **upstream_readiness(settings.upstreams(), lambda: holder[0].http_client()),
+            **upstream_readiness(settings.upstream_replicas(), lambda: holder[0].http_client()),
             **edge_readiness(lambda: holder[0]),
         },
     )

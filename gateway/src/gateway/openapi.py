@@ -6,7 +6,7 @@ import asyncio
 import copy
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -176,7 +176,7 @@ class OpenApiAggregator:
 
     def __init__(
         self,
-        upstreams: Mapping[str, str],
+        upstreams: Mapping[str, str | Sequence[str]],
         table: RoutingTable,
         http: httpx.AsyncClient,
         *,
@@ -187,7 +187,11 @@ class OpenApiAggregator:
         retry_seconds: float = 1.0,
         retry_initial: float = 0.2,
     ) -> None:
-        self.upstreams = dict(upstreams)
+        # Each service's replicas: any one of them has the service's document.
+        self.upstreams = {
+            name: (urls,) if isinstance(urls, str) else tuple(urls)
+            for name, urls in upstreams.items()
+        }
         self.table = table
         self.http = http
         self.title = title
@@ -229,7 +233,15 @@ class OpenApiAggregator:
         if changed:
             self.document = self._merge()
 
-    async def _fetch(self, base_url: str) -> dict[str, Any]:
+    async def _fetch(self, base_urls: Sequence[str]) -> dict[str, Any]:
+        for base_url in base_urls[:-1]:
+            try:
+                return await self._fetch_one(base_url)
+            except (httpx.HTTPError, ValueError):
+                continue  # another replica may answer
+        return await self._fetch_one(base_urls[-1])
+
+    async def _fetch_one(self, base_url: str) -> dict[str, Any]:
         response = await self.http.get(base_url + "/openapi.json", timeout=5.0)
         response.raise_for_status()
         document = response.json()

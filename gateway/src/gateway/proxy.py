@@ -34,6 +34,7 @@ from gateway.upstream import (
     UpstreamConnection,
     UpstreamError,
     UpstreamPool,
+    UpstreamReplicas,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -167,7 +168,8 @@ class Proxy:
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.cors = cors
         self.access_log = access_log
-        self.pools: dict[str, UpstreamPool] = {}
+        # Each service's replicas (one pool each) by service name.
+        self.pools: dict[str, UpstreamReplicas] = {}
         self.authenticator: EdgeAuthenticator | None = None
         self.limiter: RateLimiter | None = None
         self.security = security_headers(hsts_seconds=settings.hsts_seconds)
@@ -175,7 +177,10 @@ class Proxy:
         self.timeout = settings.upstream_timeout_seconds
         self.body_timeout = settings.client_body_timeout_seconds
         self.send_timeout = settings.client_send_timeout_seconds
-        self.internal = InternalAddresses(settings.upstreams().values(), settings.public_url)
+        self.internal = InternalAddresses(
+            (url for urls in settings.upstream_replicas().values() for url in urls),
+            settings.public_url,
+        )
         self.max_body = {
             Body.JSON: settings.max_body_bytes,
             Body.UPLOAD: settings.max_upload_bytes,
@@ -189,9 +194,9 @@ class Proxy:
         self.authenticator = authenticator
         self.limiter = limiter
         self.pools = {
-            name: UpstreamPool(
+            name: UpstreamReplicas(
                 name,
-                url,
+                urls,
                 connect_timeout=self.settings.upstream_connect_timeout_seconds,
                 idle_seconds=self.settings.upstream_idle_seconds,
                 max_idle=self.settings.upstream_max_idle_connections,
@@ -203,7 +208,7 @@ class Proxy:
                 connect_backoff_seconds=self.settings.upstream_connect_backoff_seconds,
                 failure_threshold=self.settings.upstream_failure_threshold,
             )
-            for name, url in self.settings.upstreams().items()
+            for name, urls in self.settings.upstream_replicas().items()
         }
 
     async def stop(self) -> None:
@@ -358,7 +363,7 @@ class Proxy:
         limit: int,
         extra: list[tuple[bytes, bytes]],
     ) -> int:
-        pool = self.pools[route.service]
+        replicas = self.pools[route.service]
         method: str = scope["method"]
         raw_path = scope.get("raw_path") or quote(scope["path"]).encode("ascii")
         query = scope.get("query_string")
@@ -366,7 +371,9 @@ class Proxy:
         method_bytes = method.encode("ascii")
         has_body = bool(request.content_length) or request.chunked
 
-        lines = [method_bytes, b" ", target, b" HTTP/1.1\r\nhost: ", pool.authority, b"\r\n"]
+        # The host line names the replica, chosen once the body's first piece is at hand.
+        request_line = b"".join((method_bytes, b" ", target, b" HTTP/1.1\r\nhost: "))
+        lines = [b"\r\n"]
         lines.extend(request.forward)
         first_body = b""
         complete_body = True
@@ -388,21 +395,33 @@ class Proxy:
             lines.append(b"content-length: 0\r\n")
         lines.append(b"\r\n")
         lines.append(first_body)
-        head = b"".join(lines)
+        rest = b"".join(lines)
 
         retryable = complete_body and method in _IDEMPOTENT
         try:
-            conn = await self._send_request(
-                pool,
-                head,
-                method,
-                receive,
-                request,
-                limit,
-                sent=len(first_body),
-                complete_body=complete_body,
-                retryable=retryable,
-            )
+            candidates = replicas.candidates()
+            for index, pool in enumerate(candidates):
+                last = index == len(candidates) - 1
+                try:
+                    conn = await self._send_request(
+                        pool,
+                        b"".join((request_line, pool.authority, rest)),
+                        method,
+                        receive,
+                        request,
+                        limit,
+                        sent=len(first_body),
+                        complete_body=complete_body,
+                        retryable=retryable,
+                        # Another replica waits: fail over at once rather than back off.
+                        connect_attempts=None if last else 1,
+                    )
+                except UpstreamUnavailable:
+                    if last:
+                        raise
+                    # Nothing reached this replica: the next one gets the same request.
+                    continue
+                break
         except UpstreamBusy as exc:
             log.warning("service busy", extra={"upstream": route.service, "error": str(exc)})
             raise Problem(
@@ -452,6 +471,7 @@ class Proxy:
         sent: int,
         complete_body: bool,
         retryable: bool,
+        connect_attempts: int | None = None,
     ) -> UpstreamConnection | None:
         """Send the request and wait for the response head; None if the caller went away.
 
@@ -462,7 +482,11 @@ class Proxy:
         attempts = 2 if retryable else 1
         for attempt in range(attempts):
             idle = pool.idle_connection() if attempt == 0 else None
-            conn = idle if idle is not None else await pool.connection(fresh=attempt > 0)
+            conn = (
+                idle
+                if idle is not None
+                else await pool.connection(fresh=attempt > 0, connect_attempts=connect_attempts)
+            )
             try:
                 conn.begin(head, head_only=method == "HEAD", request_complete=complete_body)
                 if not complete_body:

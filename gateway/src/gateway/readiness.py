@@ -6,7 +6,8 @@ document is merged, and the revocations in force have been replayed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import httpx
@@ -18,16 +19,25 @@ if TYPE_CHECKING:
 
 
 def upstream_readiness(
-    upstreams: Mapping[str, str], http: Callable[[], httpx.AsyncClient]
+    upstreams: Mapping[str, Sequence[str]], http: Callable[[], httpx.AsyncClient]
 ) -> dict[str, ReadinessCheck]:
-    def check(base_url: str) -> ReadinessCheck:
-        async def ready() -> bool:
-            response = await http().get(base_url + "/readyz", timeout=1.5)
+    """A service is ready when one of its replicas is (the gateway balances over the ready)."""
+
+    def check(base_urls: Sequence[str]) -> ReadinessCheck:
+        async def one(base_url: str) -> bool:
+            try:
+                response = await http().get(base_url + "/readyz", timeout=1.5)
+            except httpx.HTTPError:
+                return False
             return response.status_code == 200
+
+        async def ready() -> bool:
+            answers = await asyncio.gather(*(one(url) for url in base_urls))
+            return any(answers)
 
         return ready
 
-    return {name: check(url) for name, url in upstreams.items()}
+    return {name: check(urls) for name, urls in upstreams.items()}
 
 
 def edge_readiness(runtime: Callable[[], GatewayRuntime]) -> dict[str, ReadinessCheck]:

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -432,9 +432,24 @@ class UpstreamPool:
             conn.close()
         return None
 
-    async def connection(self, *, fresh: bool = False) -> UpstreamConnection:
+    @property
+    def resting(self) -> bool:
+        """Found unreachable by the last requests: answering at once instead of connecting."""
+        return self.loop.time() < self._down_until
+
+    @property
+    def in_use(self) -> int:
+        """Connections open or being opened and not idle: exchanges under way."""
+        return len(self._all) + self._connecting - len(self._idle)
+
+    async def connection(
+        self, *, fresh: bool = False, connect_attempts: int | None = None
+    ) -> UpstreamConnection:
         """An idle connection, or a new one, or the first one free; raises
-        ``UpstreamUnavailable`` (cannot connect) or ``UpstreamBusy`` (cap and queue full)."""
+        ``UpstreamUnavailable`` (cannot connect) or ``UpstreamBusy`` (cap and queue full).
+
+        ``connect_attempts`` overrides the pool's own (1: fail at once, another replica
+        is there to try)."""
         if not fresh:
             idle = self.idle_connection()
             if idle is not None:
@@ -450,7 +465,7 @@ class UpstreamPool:
             if handed is not None:
                 return handed
             # A slot was reserved for this caller (_connecting counts it).
-        return await self._connect()
+        return await self._connect(connect_attempts or self.connect_attempts)
 
     async def _wait_in_line(self) -> UpstreamConnection | None:
         if len(self._waiters) >= self.queue_size:
@@ -476,13 +491,13 @@ class UpstreamPool:
         finally:
             timer.cancel()
 
-    async def _connect(self) -> UpstreamConnection:
+    async def _connect(self, attempts: int) -> UpstreamConnection:
         """Open a connection in the slot already reserved; a few tries with a short backoff."""
         loop = self.loop
         factory: Callable[[], UpstreamConnection] = lambda: UpstreamConnection(self)  # noqa: E731
         error: BaseException | None = None
         try:
-            for attempt in range(self.connect_attempts):
+            for attempt in range(max(1, attempts)):
                 if attempt:
                     delay = self.connect_backoff_seconds * (2 ** (attempt - 1))
                     await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311
@@ -565,6 +580,45 @@ class UpstreamPool:
         self._idle.clear()
         # Let the transports run their connection_lost callbacks.
         await asyncio.sleep(0)
+
+
+class UpstreamReplicas:
+    """The pools of every replica of one service, and which of them takes the next request.
+
+    The replica with the fewest exchanges under way goes first, ties taken in turn (round
+    robin); replicas found unreachable a moment ago (``UpstreamPool.resting``) go last. A
+    caller tries the replicas in that order until one connects: nothing has been sent to a
+    replica it could not connect to, so any request may go on to the next.
+    """
+
+    def __init__(self, name: str, base_urls: Sequence[str], **pool_options: Any) -> None:
+        if not base_urls:
+            raise ValueError(f"upstream {name}: no replica")
+        self.name = name
+        self.pools = [UpstreamPool(name, url, **pool_options) for url in base_urls]
+        self._turn = 0
+
+    def __len__(self) -> int:
+        return len(self.pools)
+
+    def candidates(self) -> list[UpstreamPool]:
+        """Every replica, in the order to try them for the next request."""
+        pools = self.pools
+        if len(pools) == 1:
+            return pools
+        start = self._turn % len(pools)
+        self._turn += 1
+        rotated = pools[start:] + pools[:start]
+        # sorted() is stable: among equally loaded replicas the rotation decides.
+        return sorted(rotated, key=lambda pool: (pool.resting, pool.in_use))
+
+    @property
+    def open_connections(self) -> int:
+        return sum(pool.open_connections for pool in self.pools)
+
+    async def close(self) -> None:
+        for pool in self.pools:
+            await pool.close()
 
 
 def _expire_wait(waiter: asyncio.Future[UpstreamConnection | None], name: str) -> None:

@@ -24,12 +24,22 @@ class StackEnv:
         return f"http://127.0.0.1:{self.ports[GATEWAY.name]}"
 
 
-def free_stack_env(base: Mapping[str, str] | None = None, **extra: str) -> StackEnv:
-    """``base`` (the process's environment by default) with free ports for every server."""
+def free_stack_env(
+    base: Mapping[str, str] | None = None, *, replicas: int = 1, **extra: str
+) -> StackEnv:
+    """``base`` (the process's environment by default) with free ports for every server
+    (``replicas`` of every service and of the gateway, behind a balancer when more than one)."""
     specs = (GATEWAY, *SERVICES)
     ports = {spec.name: free_port() for spec in specs}
     env = dict(os.environ if base is None else base)
     env.update({f"{spec.env_prefix}PORT": str(ports[spec.name]) for spec in specs})
+    env["MPP_REPLICAS"] = str(replicas)
+    if replicas > 1:
+        for spec in specs:
+            # Replica 1 of a service takes its PORT; the gateways all sit behind the balancer.
+            first = 1 if spec is GATEWAY else 2
+            for number in range(first, replicas + 1):
+                env[f"{spec.env_prefix}PORT_{number}"] = str(free_port())
     env.update(
         MPP_DEV_POSTGRES_PORT=str(free_port()),
         MPP_DEV_NATS_PORT=str(free_port()),
@@ -42,12 +52,20 @@ def free_stack_env(base: Mapping[str, str] | None = None, **extra: str) -> Stack
 @contextmanager
 def running_stack(root: Path, stack_env: StackEnv) -> Iterator[StackEnv]:
     """The whole system with its demo data under ``root``, stopped on the way out."""
+    with running_devstack(root, stack_env):
+        yield stack_env
+
+
+@contextmanager
+def running_devstack(root: Path, stack_env: StackEnv) -> Iterator[DevStack]:
+    """Like :func:`running_stack`, giving the stack itself: its hooks stop, kill and restart
+    one process, NATS or PostgreSQL (the fault tests)."""
     stack = DevStack(root, stack_env.env)
     try:
         try:
             stack.start()
         except SystemExit as exc:  # what `make run` says before it exits; not a test's exit
             raise RuntimeError(f"the stack did not start: {exc.code}") from None
-        yield stack_env
+        yield stack
     finally:
         stack.stop()

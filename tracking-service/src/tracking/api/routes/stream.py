@@ -51,8 +51,8 @@ class EventStreamResponse(Response):
             },
             media_type="text/event-stream; charset=utf-8",
         )
-        # Response sets "content-length: 0" for its empty body; a server then refuses (and
-        # cuts) the first event. The stream's length is unknown: chunked.
+        # A stream has no length: without this, Starlette's "content-length: 0" for an empty
+        # body would tell any proxy in between (the gateway) that the response is over.
         self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self._hub = hub
         self._client = client
