@@ -166,7 +166,8 @@ async def test_killing_the_stream_leader_loses_and_doubles_no_event(
             assert info.cluster is not None
             assert len(info.cluster.replicas or []) == 2, name
         before = await _stream(observer)
-        assert before is not None and before.cluster is not None
+        assert before is not None
+        assert before.cluster is not None
         old_leader = before.cluster.leader
         assert old_leader is not None
 
@@ -205,7 +206,8 @@ async def test_killing_the_stream_leader_loses_and_doubles_no_event(
         in_stream = await _stream_message_ids(observer)
         assert sorted(in_stream) == sorted(written), "the stream lost or doubled an event"
         after = await _stream(observer)
-        assert after is not None and after.cluster is not None
+        assert after is not None
+        assert after.cluster is not None
         assert moved_to != old_leader
         assert after.state.messages == len(written) == 120
     finally:

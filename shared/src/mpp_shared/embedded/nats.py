@@ -156,7 +156,7 @@ class EmbeddedNats:
             return False
         url = f"http://{self.host}:{self.monitor_port}/healthz"
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=2) as response:
                 return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False
