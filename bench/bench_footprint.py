@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import cpu_seconds, write_section  # noqa: E402
+from harness import cpu_seconds, write_section
 
-from mpp_shared.devstack import DevStack  # noqa: E402
-from mpp_shared.testing.stack import free_stack_env  # noqa: E402
+from mpp_shared.devstack import DevStack
+from mpp_shared.testing.stack import free_stack_env
 
 PROGRAMS = ("gateway", "identity", "catalog", "application", "tracking")
 SEARCHES = ("ktp", "akta%20kelahiran", "pasport", "izin%20usaha", "kartu%20keluarga")
@@ -104,7 +104,7 @@ one at a time ({LOGINS} logins, then {READS} rounds of a catalogue search, `/me`
 applications and notifications). Load average (1 min): {load_before:.2f} before,
 {load_after:.2f} after.
 
-| program | RSS after start (MiB) | RSS after the requests (MiB) | peak RSS (MiB) | CPU s during the requests |
+| program | RSS at start (MiB) | RSS after (MiB) | peak RSS (MiB) | CPU s in the requests |
 |---|---:|---:|---:|---:|
 {rows}
 
