@@ -7,6 +7,7 @@ returns the problems it finds, so that the tests at the end can show it catches 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import tomllib
@@ -20,6 +21,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from mpp_shared import container
+from mpp_shared.embedded import free_port
 from mpp_shared.events import permissions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +30,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 INIT_SCRIPT = ROOT / "deploy" / "postgres" / "init-databases.sh"
 NATS_CONFIG = ROOT / "deploy" / "nats" / "nats.conf"
+DOCKERFILE = ROOT / "Dockerfile"
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,9 @@ class Component:
         return f"MPP_{self.package.upper()}_"
 
     @property
-    def dockerfile(self) -> Path:
-        return ROOT / self.folder / "Dockerfile"
+    def build_args(self) -> dict[str, str]:
+        """The Dockerfile's SERVICE and SERVICE_DIR (its default: ``<service>-service``)."""
+        return {"SERVICE": self.package, "SERVICE_DIR": self.folder}
 
 
 COMPONENTS = (
@@ -179,6 +184,41 @@ def stage_count(instructions: tuple[Instruction, ...]) -> int:
 def final_stage(instructions: tuple[Instruction, ...]) -> list[Instruction]:
     last = stage_count(instructions) - 1
     return [i for i in instructions if i.stage == last]
+
+
+ARG_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def build_arguments(given: dict[str, str]) -> dict[str, str]:
+    """SERVICE and SERVICE_DIR as the Dockerfile resolves them from ``given`` build args."""
+    resolved = dict(given)
+    for instruction in dockerfile(DOCKERFILE):
+        if instruction.keyword == "ARG" and instruction.stage == 0:
+            name, _, default = instruction.args.partition("=")
+            if name not in resolved and default:
+                resolved[name] = expand(default, resolved)
+    return {name: resolved.get(name, "") for name in ("SERVICE", "SERVICE_DIR")}
+
+
+def expand(text: str, arguments: dict[str, str]) -> str:
+    """``${NAME}`` and ``$NAME`` of the build arguments; other variables are left alone."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        return arguments.get(name, match.group(0))
+
+    return ARG_REFERENCE.sub(value, text)
+
+
+def built_for(component: Component) -> tuple[Instruction, ...]:
+    """The Dockerfile's instructions with the build arguments of ``component`` filled in."""
+    arguments = build_arguments({"SERVICE": component.package, "SERVICE_DIR": component.folder})
+    if component.folder == f"{component.package}-service":
+        # Compose may leave SERVICE_DIR to its default; check the default gives the same.
+        assert build_arguments({"SERVICE": component.package}) == arguments
+    return tuple(
+        Instruction(i.keyword, expand(i.args, arguments), i.stage) for i in dockerfile(DOCKERFILE)
+    )
 
 
 def env_values(instructions: list[Instruction]) -> dict[str, str]:
@@ -541,15 +581,34 @@ def test_services_get_only_their_own_settings(component: Component) -> None:
 
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.service)
-def test_compose_builds_each_image_from_its_dockerfile(component: Component) -> None:
+def test_compose_builds_each_image_from_the_one_dockerfile(component: Component) -> None:
     service = services_of(compose())[component.service]
     context = (COMPOSE_FILE.parent / service["build"]["context"]).resolve()
 
     assert context == ROOT
-    assert (context / service["build"]["dockerfile"]).resolve() == component.dockerfile
-    assert component.dockerfile.is_file()
+    assert (context / service["build"]["dockerfile"]).resolve() == DOCKERFILE
+    assert build_arguments(service["build"].get("args") or {}) == component.build_args
     healthcheck = " ".join(service["healthcheck"]["test"])
     assert f"127.0.0.1:{component.port}/healthz" in healthcheck
+
+
+def test_no_service_keeps_a_dockerfile_of_its_own() -> None:
+    assert DOCKERFILE.is_file()
+    assert sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("*/Dockerfile")) == []
+
+
+def test_the_dockerfile_accepts_exactly_the_five_services() -> None:
+    (check,) = [
+        i
+        for i in dockerfile(DOCKERFILE)
+        if i.keyword == "RUN" and i.stage == 0 and "case" in i.args
+    ]
+    accepted = re.search(r"\b([a-z|]+)\)\s*;;", check.args)
+
+    assert accepted is not None
+    assert sorted(accepted.group(1).split("|")) == sorted(c.package for c in COMPONENTS)
+    assert "exit 1" in check.args
+    assert {c.package: c.port for c in COMPONENTS} == container.PORTS
 
 
 def test_bind_mounted_files_exist() -> None:
@@ -560,12 +619,11 @@ def test_bind_mounted_files_exist() -> None:
                 assert (COMPOSE_FILE.parent / source).exists(), f"{name}: {source}"
 
 
-# ---- the Dockerfiles --------------------------------------------------------------------------
+# ---- the Dockerfile, as built for each service --------------------------------------------
 
 
-@pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.service)
-def test_image_is_multi_stage_on_python_slim_with_a_pinned_uv(component: Component) -> None:
-    instructions = dockerfile(component.dockerfile)
+def test_image_is_multi_stage_on_python_slim_with_a_pinned_uv() -> None:
+    instructions = dockerfile(DOCKERFILE)
     bases = [i.args.split()[0] for i in instructions if i.keyword == "FROM"]
     uv_copies = [i for i in instructions if i.keyword == "COPY" and "astral-sh/uv" in i.args]
 
@@ -578,7 +636,7 @@ def test_image_is_multi_stage_on_python_slim_with_a_pinned_uv(component: Compone
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.service)
 def test_dependencies_are_synced_in_a_cached_layer_before_the_code(component: Component) -> None:
-    instructions = dockerfile(component.dockerfile)
+    instructions = built_for(component)
     builder = [i for i in instructions if i.stage == 0]
     syncs = [n for n, i in enumerate(builder) if i.keyword == "RUN" and "uv sync" in i.args]
     first_code_copy = min(
@@ -604,19 +662,21 @@ def test_dependencies_are_synced_in_a_cached_layer_before_the_code(component: Co
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.service)
 def test_everything_copied_from_the_context_exists(component: Component) -> None:
-    for instruction in dockerfile(component.dockerfile):
+    for instruction in built_for(component):
         if instruction.keyword == "COPY":
             flags, sources, _ = copy_args(instruction)
             if "from" not in flags:
                 for source in sources:
                     assert (ROOT / source).exists(), f"{component.folder}: COPY {source}"
+    entry = ROOT / component.folder / "src" / component.package / "__main__.py"
+    assert entry.is_file()
 
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.service)
 def test_runtime_stage_holds_the_venv_shared_and_only_its_own_service(
     component: Component,
 ) -> None:
-    instructions = dockerfile(component.dockerfile)
+    instructions = built_for(component)
     runtime_copies = [copy_args(i) for i in final_stage(instructions) if i.keyword == "COPY"]
     builder_copies = [copy_args(i) for i in instructions if i.stage == 0 and i.keyword == "COPY"]
 
@@ -630,9 +690,9 @@ def test_runtime_stage_holds_the_venv_shared_and_only_its_own_service(
     code = {src for _, sources, _ in builder_copies for src in sources if "pyproject" not in src}
     others = {c.folder for c in COMPONENTS if c != component}
     assert not {src for src in code if src.split("/")[0] in others}
+    assert component.folder in code  # the whole folder: src/, migrations/, alembic.ini, data
     if component.database:
         # main.py finds migrations/ at parents[2]: /app/<folder>/migrations.
-        assert f"{component.folder}/migrations" in code
         assert (ROOT / component.folder / "migrations" / "env.py").is_file()
 
 
@@ -640,22 +700,66 @@ def test_runtime_stage_holds_the_venv_shared_and_only_its_own_service(
 def test_runtime_stage_runs_the_service_as_non_root_with_a_healthcheck(
     component: Component,
 ) -> None:
-    runtime = final_stage(dockerfile(component.dockerfile))
+    runtime = final_stage(built_for(component))
     by_keyword = {i.keyword: i.args for i in runtime}
     env = env_values(runtime)
 
     user = by_keyword["USER"].split(":")[0]
     assert user not in {"root", "0"}
-    assert by_keyword["EXPOSE"].split() == [str(component.port)]
-    assert env[f"{component.prefix}HOST"] == "0.0.0.0"  # noqa: S104 - inside the container
+    assert env["MPP_SERVICE"] == component.package
     assert env["PATH"].startswith("/app/.venv/bin:")
     assert env["PYTHONUNBUFFERED"] == "1"
     assert by_keyword["STOPSIGNAL"] == "SIGTERM"
-    assert json.loads(by_keyword["CMD"]) == ["python", "-m", component.package]
+    assert json.loads(by_keyword["CMD"]) == ["python", "-m", "mpp_shared.container"]
     healthcheck = by_keyword["HEALTHCHECK"]
-    assert "urllib.request" in healthcheck
-    assert "/healthz" in healthcheck
-    assert str(component.port) in healthcheck
+    assert "mpp_shared.container" in healthcheck
+    assert "--healthcheck" in healthcheck
+
+
+def test_the_entry_point_runs_the_named_service_on_every_interface(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[tuple[str, str | None]] = []
+    monkeypatch.setattr(
+        container.runpy,
+        "run_module",
+        lambda name, **_: ran.append((name, os.environ.get("MPP_CATALOG_HOST"))),
+    )
+    monkeypatch.delenv("MPP_CATALOG_HOST", raising=False)
+    monkeypatch.setenv("MPP_SERVICE", "catalog")
+
+    assert container.main([]) == 0
+    assert ran == [("catalog", "0.0.0.0")]  # noqa: S104 - inside the container
+    monkeypatch.setenv("MPP_CATALOG_HOST", "10.0.0.7")
+    container.main([])
+    assert ran[-1] == ("catalog", "10.0.0.7")
+    monkeypatch.setenv("MPP_SERVICE", "payments")
+    with pytest.raises(SystemExit, match="MPP_SERVICE must be one of"):
+        container.main([])
+
+
+def test_the_entry_points_healthcheck_fails_when_nothing_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MPP_SERVICE", "tracking")
+    monkeypatch.setenv("MPP_TRACKING_PORT", str(free_port()))
+
+    assert container.main(["--healthcheck"]) == 1
+
+
+def test_a_wrong_build_argument_is_caught_by_these_checks() -> None:
+    # What the tests above would see if compose built the gateway without SERVICE_DIR.
+    wrong = Component("gateway", "gateway-service", "gateway", 8080, None)
+    missing = [
+        source
+        for i in built_for(wrong)
+        if i.keyword == "COPY" and "from" not in copy_args(i)[0]
+        for source in copy_args(i)[1]
+        if not (ROOT / source).exists()
+    ]
+
+    assert missing == ["gateway-service"]
+    assert build_arguments({"SERVICE": "gateway"}) != GATEWAY.build_args
 
 
 def test_dockerignore_keeps_local_state_and_tests_out_of_images() -> None:

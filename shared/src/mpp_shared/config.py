@@ -59,6 +59,16 @@ class BaseServiceSettings(BaseSettings):
     nats_tls_key_file: Path | None = None
     events_stream: str = "MPP"
     events_duplicate_window_seconds: float = 120.0
+    # How many servers of a JetStream cluster keep each of the project's streams (1 for a single
+    # server; 3 for a three-node cluster, so that losing a node loses no event). One variable for
+    # every process, without a service prefix: they all create and update the same streams.
+    # (The field's own name is the second alias, so that code can pass it as an argument.)
+    nats_stream_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        validation_alias=AliasChoices("MPP_NATS_STREAM_REPLICAS", "nats_stream_replicas"),
+    )
 
     # Public URL of the gateway: the issuer of tokens and the base of links in responses.
     public_url: str = "http://127.0.0.1:8080"

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from mpp_shared.embedded import EmbeddedNats, EmbeddedPostgres
+from mpp_shared.embedded import EmbeddedNats, EmbeddedNatsCluster, EmbeddedPostgres
 from mpp_shared.embedded.process import kill_stale, port_open, spawn, stop_process
 from mpp_shared.events.permissions import NatsAuthorization
 
@@ -100,12 +100,27 @@ class DevStack:
         self.nats_authorization = NatsAuthorization.load_or_create(
             self.run_dir / "nats" / "passwords.json", overrides=self.env
         )
-        self.nats = EmbeddedNats(
-            self.run_dir / "nats" / "store",
-            port=self.nats_port,
-            monitor_port=_port(env, "MPP_DEV_NATS_MONITOR_PORT", 58222),
-            authorization=self.nats_authorization,
-        )
+        monitor_port = _port(env, "MPP_DEV_NATS_MONITOR_PORT", 58222)
+        # MPP_DEV_NATS_CLUSTER=3: a JetStream cluster of three servers on consecutive ports
+        # (clients 54222-54224, routes 56222-56224, monitoring 58222-58224), streams replicated.
+        self.nats_cluster_size = int(env.get("MPP_DEV_NATS_CLUSTER", "1"))
+        self.nats: EmbeddedNats | EmbeddedNatsCluster
+        if self.nats_cluster_size > 1:
+            nodes = range(self.nats_cluster_size)
+            self.nats = EmbeddedNatsCluster(
+                self.run_dir / "nats" / "cluster",
+                ports=[self.nats_port + i for i in nodes],
+                cluster_ports=[self.nats_port + 2000 + i for i in nodes],
+                monitor_ports=[monitor_port + i for i in nodes],
+                authorization=self.nats_authorization,
+            )
+        else:
+            self.nats = EmbeddedNats(
+                self.run_dir / "nats" / "store",
+                port=self.nats_port,
+                monitor_port=monitor_port,
+                authorization=self.nats_authorization,
+            )
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.stopping = False
 
@@ -136,7 +151,7 @@ class DevStack:
         say(f"PostgreSQL on 127.0.0.1:{self.pg_port} (data in .run/postgres)")
         self.postgres.start()
         say(
-            f"NATS JetStream on 127.0.0.1:{self.nats_port} (data in .run/nats; "
+            f"NATS JetStream on {self.nats.url} (data in .run/nats; "
             "one user per service, passwords in .run/nats/passwords.json)"
         )
         self.nats.start()
@@ -165,7 +180,8 @@ class DevStack:
     def _clear_leftovers(self) -> None:
         # A run killed with SIGKILL may leave servers behind; their pid files name them.
         kill_stale(self.postgres.pid_file, expect="postgres")
-        kill_stale(self.nats.pid_file, expect="nats-server")
+        for node in self.nats.nodes if isinstance(self.nats, EmbeddedNatsCluster) else [self.nats]:
+            kill_stale(node.pid_file, expect="nats-server")
         for instance in self.instances.values():
             kill_stale(self.run_dir / f"{instance.name}.pid", expect=f"-m {instance.spec.name}")
         kill_stale(self.run_dir / f"{BALANCER}.pid", expect="mpp_shared.embedded.balancer")
@@ -193,6 +209,7 @@ class DevStack:
         p = spec.env_prefix
         env[f"{p}PORT"] = str(self.instances[Instance(spec, number, 0).name].port)
         env.setdefault(f"{p}NATS_URL", self.nats.url)
+        env.setdefault("MPP_NATS_STREAM_REPLICAS", str(self.nats_cluster_size))
         credentials = self.nats_authorization.credentials(spec.name)
         env.setdefault(f"{p}NATS_USER", credentials.user)
         env.setdefault(f"{p}NATS_PASSWORD", credentials.password)

@@ -46,10 +46,24 @@ class NatsConnection:
     blocks start-up on the broker.
     """
 
-    def __init__(self, url: str, *, name: str, options: Mapping[str, Any] | None = None) -> None:
-        """``options``: more ``nats.connect`` arguments (user, password, inbox prefix, TLS)."""
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        options: Mapping[str, Any] | None = None,
+        stream_replicas: int = 1,
+    ) -> None:
+        """``options``: more ``nats.connect`` arguments (user, password, inbox prefix, TLS).
+
+        ``stream_replicas``: how many servers keep the streams this process creates or updates
+        (the relay and the consumers ask here, so that every stream of a cluster gets the same).
+        """
+        if stream_replicas < 1:
+            raise ValueError("stream_replicas must be at least 1")
         self.url = url
         self.name = name
+        self.stream_replicas = stream_replicas
         self._options = dict(options or {})
         self._client: Client | None = None
         self._task: asyncio.Task[None] | None = None
@@ -65,7 +79,16 @@ class NatsConnection:
             settings.nats_url,
             name=name or settings.service_name,
             options=connect_options(settings),
+            stream_replicas=settings.nats_stream_replicas,
         )
+
+    @property
+    def servers(self) -> list[str]:
+        """The servers of ``url``, which may list several (a cluster), comma-separated.
+
+        nats-py takes a single string as one server, so a list must be passed as a list.
+        """
+        return [server.strip() for server in self.url.split(",") if server.strip()]
 
     def on_connect(self, callback: OnConnect) -> None:
         """Run ``callback`` after the first connection and after each reconnection."""
@@ -96,7 +119,7 @@ class NatsConnection:
         while True:
             try:
                 self._client = await nats.connect(
-                    self.url,
+                    self.servers,
                     name=self.name,
                     connect_timeout=2,
                     reconnect_time_wait=1,

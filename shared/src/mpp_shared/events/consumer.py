@@ -228,8 +228,8 @@ class EventConsumer:
         except NotFoundError:
             # Normally the publishers' relays create it; a consumer that starts first
             # must not wait for them (the relays bring its settings up to date later).
-            await ensure_stream(js, name=self._stream)
-        await ensure_dead_letter_stream(js)
+            await ensure_stream(js, name=self._stream, replicas=self._connection.stream_replicas)
+        await ensure_dead_letter_stream(js, replicas=self._connection.stream_replicas)
         config = ConsumerConfig(
             name=self.name,
             durable_name=self.name,

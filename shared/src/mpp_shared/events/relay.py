@@ -172,7 +172,10 @@ class OutboxRelay:
         js = self._connection.jetstream
         if not self._streams_ready:
             await ensure_event_streams(
-                js, name=self._stream, duplicate_window_seconds=self._duplicate_window
+                js,
+                name=self._stream,
+                duplicate_window_seconds=self._duplicate_window,
+                replicas=self._connection.stream_replicas,
             )
             self._streams_ready = True
         if self._broker_returned:

@@ -47,11 +47,13 @@ async def ensure_stream(
     subjects: Sequence[str] = EVENTS_SUBJECTS,
     duplicate_window_seconds: float = DEFAULT_DUPLICATE_WINDOW_SECONDS,
     max_age_seconds: float | None = None,
+    replicas: int = 1,
 ) -> StreamInfo:
     """Create the file-storage stream ``name``, or bring an existing one to this configuration.
 
     Safe to call from every replica on every (re)connect: an unchanged stream is left alone.
-    ``max_age_seconds=None`` keeps messages until an operator sets a limit.
+    ``max_age_seconds=None`` keeps messages until an operator sets a limit. ``replicas``: how
+    many servers of a JetStream cluster keep it (a clustered server changes it in place).
     """
     wanted = StreamConfig(
         name=name,
@@ -62,6 +64,7 @@ async def ensure_stream(
         # Explicit, because the outbox relay's at-least-once publishing relies on it.
         duplicate_window=duplicate_window_seconds,
         max_age=max_age_seconds,
+        num_replicas=replicas,
     )
     try:
         info = await js.stream_info(name)
@@ -82,7 +85,7 @@ async def ensure_stream(
 
 
 async def ensure_dead_letter_stream(
-    js: JetStreamContext, *, name: str = DEAD_LETTER_STREAM
+    js: JetStreamContext, *, name: str = DEAD_LETTER_STREAM, replicas: int = 1
 ) -> StreamInfo:
     """The stream that keeps dead letters until an operator deals with them."""
     return await ensure_stream(
@@ -90,6 +93,7 @@ async def ensure_dead_letter_stream(
         name=name,
         subjects=[f"{DEAD_LETTER_PREFIX}.>"],
         duplicate_window_seconds=DEFAULT_DUPLICATE_WINDOW_SECONDS,
+        replicas=replicas,
     )
 
 
@@ -98,10 +102,13 @@ async def ensure_event_streams(
     *,
     name: str = EVENTS_STREAM,
     duplicate_window_seconds: float = DEFAULT_DUPLICATE_WINDOW_SECONDS,
+    replicas: int = 1,
 ) -> None:
     """Both streams: the events stream and the dead-letter stream."""
-    await ensure_stream(js, name=name, duplicate_window_seconds=duplicate_window_seconds)
-    await ensure_dead_letter_stream(js)
+    await ensure_stream(
+        js, name=name, duplicate_window_seconds=duplicate_window_seconds, replicas=replicas
+    )
+    await ensure_dead_letter_stream(js, replicas=replicas)
 
 
 def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
@@ -112,4 +119,5 @@ def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
         or abs((current.max_age or 0) - (wanted.max_age or 0)) > 1e-6
         or current.retention != wanted.retention
         or current.discard != wanted.discard
+        or (current.num_replicas or 1) != (wanted.num_replicas or 1)
     )
