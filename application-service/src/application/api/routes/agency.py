@@ -29,13 +29,21 @@ OUTPUT_TYPES = ("application/pdf", "image/png", "image/jpeg")
 NO_STORE = {"Cache-Control": "no-store"}
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 class QueueQuery(PageQuery):
     """The agency's queue: oldest due first."""
 
     status: Status | None = None
     service_id: uuid.UUID | None = None
     stage: str | None = Field(None, max_length=100)
-    overdue: bool | None = Field(None, description="Due time passed without a decision.")
+    overdue: bool | None = Field(
+        None,
+        description="Due time passed while the clock runs (submitted or in_review; the clock "
+        "is paused in revision_requested).",
+    )
     submitted_from: datetime | None = Field(None, description="Submitted at or after (RFC 3339).")
     submitted_to: datetime | None = Field(None, description="Submitted before (RFC 3339).")
 
@@ -56,7 +64,7 @@ async def list_queue(
                 errors=[{"loc": ["query", name], "msg": "time without offset"}],
             )
     page = query.page()
-    now = datetime.now(UTC)
+    now = _now()
     found = await services.list_agency_queue(
         repo=repo,
         principal=principal,
@@ -154,7 +162,7 @@ async def act(
             content_type=received.content_type,
             sha256=received.sha256,
             blob_key=key,
-            created_at=datetime.now(UTC),
+            created_at=_now(),
         )
     else:
         raw = await request.body()
@@ -174,14 +182,14 @@ async def act(
             stage=body.stage,
             expected_version=body.version,
             output=output,
-            now=datetime.now(UTC),
+            now=_now(),
         )
     except BaseException:
         if output is not None:
             await store.delete(output.blob_key)
         raise
     return JSONResponse(
-        ApplicationRead.of(view, now=datetime.now(UTC)).model_dump(mode="json"), headers=NO_STORE
+        ApplicationRead.of(view, now=_now()).model_dump(mode="json"), headers=NO_STORE
     )
 
 
