@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field, ValidationError
 
+from application.api.blobs import discard_blob
 from application.api.deps import AppRuntime, Events, Repository
 from application.api.schemas import ActionRequest, ApplicationRead, ApplicationSummary, summary
 from application.domain import services
@@ -17,6 +18,8 @@ from application.domain.exceptions import InvalidInput
 from application.domain.lifecycle import Action, Status
 from application.domain.models import ApplicationView, Document
 from mpp_shared.auth import CurrentPrincipal
+from mpp_shared.db.commit import commit_or_problem
+from mpp_shared.deps import SessionDep
 from mpp_shared.openapi import problems
 from mpp_shared.pagination import Page, PageQuery, encode_cursor
 from mpp_shared.problems import Problem
@@ -124,6 +127,7 @@ async def act(
     repo: Repository,
     events: Events,
     runtime: AppRuntime,
+    session: SessionDep,
 ) -> JSONResponse:
     """``start_review``, ``advance_stage``, ``request_revision`` (note required), ``approve``,
     ``reject`` (note required), ``complete`` (JSON, or multipart with an output ``file``)."""
@@ -146,7 +150,7 @@ async def act(
             key=key,
         )
         if received.fields["action"] != Action.COMPLETE.value:
-            await store.delete(key)
+            await discard_blob(store, key)
             raise InvalidInput(
                 "Dokumen hasil hanya dapat dilampirkan pada tindakan 'complete'.",
                 errors=[{"loc": ["body", "action"], "msg": "only complete takes a file"}],
@@ -184,9 +188,12 @@ async def act(
             output=output,
             now=_now(),
         )
+        if output is not None:
+            # Committed here: a failed commit must take the stored output file with it.
+            await commit_or_problem(session)
     except BaseException:
         if output is not None:
-            await store.delete(output.blob_key)
+            await discard_blob(store, output.blob_key)
         raise
     return JSONResponse(
         ApplicationRead.of(view, now=_now()).model_dump(mode="json"), headers=NO_STORE
