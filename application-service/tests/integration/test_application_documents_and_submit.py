@@ -440,3 +440,52 @@ async def test_an_output_document_whose_commit_fails_leaves_no_file_behind(
     read = (await client.get(f"/api/v1/applications/{application_id}", headers=who.headers)).json()
     assert read["status"] == "approved"
     assert [d["kind"] for d in read["documents"]] == ["input"]
+
+
+class _CountingUpload:
+    """A multipart body of a ``size``-byte "PDF" for requirement ``kk``, streamed in chunks
+    without a Content-Length; ``pulled`` is how much of it the server read."""
+
+    BOUNDARY = "mpp-oversize-boundary"
+
+    def __init__(self, size: int, *, chunk: int = 64 * 1024) -> None:
+        self.size, self.chunk, self.pulled = size, chunk, 0
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.BOUNDARY}"
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        head = (
+            f'--{self.BOUNDARY}\r\nContent-Disposition: form-data; name="requirement_code"'
+            f'\r\n\r\nkk\r\n--{self.BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+            'filename="big.pdf"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.7\n'
+        ).encode()
+        self.pulled += len(head)
+        yield head
+        sent = 9
+        while sent < self.size:
+            step = min(self.chunk, self.size - sent)
+            self.pulled += step
+            yield b"0" * step
+            sent += step
+        yield f"\r\n--{self.BOUNDARY}--\r\n".encode()
+
+
+async def test_an_oversize_file_is_refused_without_reading_it_all(
+    client: httpx.AsyncClient, service: dict[str, Any], citizen: Callable[..., Any], samples: Any
+) -> None:
+    who = citizen()
+    application_id = await _draft(client, who, service)
+    files_before = samples.blob_files(client)
+    body = _CountingUpload(40 * 1024 * 1024)  # the requirement allows 1 MB
+    response = await client.post(
+        f"/api/v1/applications/{application_id}/documents",
+        content=body,
+        headers={**who.headers, "Content-Type": body.content_type},
+    )
+    assert response.status_code == 413, response.text
+    assert response.json()["code"] == "file_too_large"
+    # Read up to the limit and a chunk or two more, not the forty megabytes.
+    assert body.pulled < 1024 * 1024 + 4 * body.chunk
+    assert samples.blob_files(client) == files_before
