@@ -354,6 +354,42 @@ def nats_user_problems(document: dict[str, Any], users: list[str]) -> list[str]:
     return problems
 
 
+def settings_names(component: Component) -> set[str]:
+    """The environment variables the component's settings class reads."""
+    import importlib
+
+    from mpp_shared.config import BaseServiceSettings
+
+    module = importlib.import_module(f"{component.package}.config")
+    [settings] = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, BaseServiceSettings)
+        and value is not BaseServiceSettings
+        and value.__module__ == module.__name__
+    ]
+    prefix = str(settings.model_config.get("env_prefix", ""))
+    names: set[str] = set()
+    for name, field in settings.model_fields.items():
+        alias = field.validation_alias
+        choices = getattr(alias, "choices", None)
+        if choices:
+            names |= {str(choice).upper() for choice in choices}
+        else:
+            names.add(f"{prefix}{name}".upper())
+    return names
+
+
+def unread_settings(env: dict[str, str], read: set[str]) -> list[str]:
+    return sorted(f"{name} is read by no setting" for name in env if name.upper() not in read)
+
+
+def with_defaults(text: str) -> str:
+    """``text`` with each ``${NAME:-default}`` replaced by its default (others left as they are)."""
+    return re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}", r"\1", text)
+
+
 # ---- docker-compose.yml ----------------------------------------------------------------------
 
 
@@ -389,8 +425,28 @@ def test_application_waits_for_its_bucket_to_be_created() -> None:
 
     assert depends_on["minio-init"]["condition"] == "service_completed_successfully"
     assert services["minio-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
-    bucket = environment(services["application"])["MPP_APPLICATION_S3_BUCKET"]
-    assert environment(services["minio-init"])["BUCKET"] == bucket
+    store = environment(services["application"])["MPP_APPLICATION_BLOB_STORE_URL"]
+    bucket = environment(services["minio-init"])["BUCKET"]
+    assert urlsplit(store).hostname == urlsplit(f"s3://{bucket}").hostname
+
+
+def test_application_stores_documents_in_minio_through_the_s3_adapter() -> None:
+    from mpp_shared.blobstore import blob_store_from_url
+    from mpp_shared.blobstore.s3 import S3BlobStore
+
+    services = services_of(compose())
+    env = environment(services["application"])
+    url = with_defaults(env["MPP_APPLICATION_BLOB_STORE_URL"])
+    store = blob_store_from_url(url, access_key="placeholder", secret_key="placeholder")
+
+    assert isinstance(store, S3BlobStore)
+    assert store.bucket == with_defaults(environment(services["minio-init"])["BUCKET"])
+    assert store.endpoint_url == "http://minio:9000"
+    # The credentials are the bucket's own user that minio-init creates, not MinIO's root.
+    init = environment(services["minio-init"])
+    assert env["MPP_APPLICATION_BLOB_STORE_ACCESS_KEY"] == init["APP_ACCESS_KEY"]
+    assert env["MPP_APPLICATION_BLOB_STORE_SECRET_KEY"] == init["APP_SECRET_KEY"]
+    assert "MINIO_ROOT" not in str(env)
 
 
 def test_gateway_waits_for_every_service_to_be_healthy() -> None:
@@ -433,7 +489,10 @@ def test_secrets_the_brief_names_come_from_env_file() -> None:
             "MPP_BOOTSTRAP_ADMIN_EMAIL",
             "MPP_BOOTSTRAP_ADMIN_PASSWORD",
         ],
-        "application": ["MPP_APPLICATION_S3_ACCESS_KEY", "MPP_APPLICATION_S3_SECRET_KEY"],
+        "application": [
+            "MPP_APPLICATION_BLOB_STORE_ACCESS_KEY",
+            "MPP_APPLICATION_BLOB_STORE_SECRET_KEY",
+        ],
     }
     for service, names in required.items():
         env = environment(services[service])
@@ -578,6 +637,14 @@ def test_services_get_only_their_own_settings(component: Component) -> None:
     strays = {n for n in env if not n.startswith(component.prefix)} - UNPREFIXED_SETTINGS
     assert strays == set()
     assert f"{component.prefix}DATABASE_URL" in env or component.database is None
+
+
+@pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.service)
+def test_every_setting_passed_is_one_the_service_reads(component: Component) -> None:
+    # The settings ignore unknown variables: a misnamed one would be dropped without a word.
+    env = environment(services_of(compose())[component.service])
+
+    assert unread_settings(env, settings_names(component)) == []
 
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.service)
@@ -806,6 +873,15 @@ def test_literal_secrets_are_reported() -> None:
         "db: POSTGRES_PASSWORD is not ${VAR:?...} from .env",
         "app: MPP_APP_DATABASE_URL has a literal password in it",
         "app: MPP_APP_S3_SECRET_KEY is not ${VAR:?...} from .env",
+    ]
+
+
+def test_a_setting_no_service_reads_is_reported() -> None:
+    application = next(c for c in COMPONENTS if c.service == "application")
+    env = {"MPP_APPLICATION_BLOB_STORE_URL": "s3://b", "MPP_APPLICATION_S3_BUCKET": "b"}
+
+    assert unread_settings(env, settings_names(application)) == [
+        "MPP_APPLICATION_S3_BUCKET is read by no setting"
     ]
 
 

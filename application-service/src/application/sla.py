@@ -15,13 +15,16 @@ SWEEP_NAME = "application-overdue"
 BATCH = 100
 
 
-async def announce_overdue_applications(session: AsyncSession) -> int:
+async def announce_overdue_applications(
+    session: AsyncSession, *, now: datetime | None = None
+) -> int:
     """One pass in one transaction: the rows are claimed ``FOR UPDATE SKIP LOCKED``, so two
     replicas never announce the same application, and ``overdue_notified_at`` is set with the
-    event, so no later pass announces it again."""
+    event, so no later pass announces it again. Only applications whose clock runs are due:
+    one waiting in ``revision_requested`` is paused, not late."""
     repo = SqlApplicationRepository(session)
     events = OutboxApplicationEvents(session)
-    now = datetime.now(UTC)
+    now = now if now is not None else datetime.now(UTC)
     claimed = await repo.claim_overdue(now=now, limit=BATCH)
     for application in claimed:
         await announce_overdue(repo=repo, events=events, application=application, now=now)

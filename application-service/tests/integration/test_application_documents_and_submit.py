@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from mpp_shared.events.tables import outbox
 
@@ -357,3 +357,135 @@ async def test_a_slow_upload_holds_no_database_connection_while_it_streams(
 
     assert response.status_code == 201, response.text
     assert held_while_streaming == 0
+
+
+# A commit that fails after the file was stored: a constraint checked only at COMMIT refuses
+# the document row of a file named so (the insert itself succeeds).
+FAILING_COMMIT_SQL = [
+    """CREATE OR REPLACE FUNCTION refuse_document_at_commit() RETURNS trigger
+       LANGUAGE plpgsql AS $$
+       BEGIN
+         IF NEW.filename = 'commit-fails.pdf' THEN
+           RAISE EXCEPTION 'refused at commit' USING ERRCODE = 'check_violation';
+         END IF;
+         RETURN NULL;
+       END $$""",
+    "DROP TRIGGER IF EXISTS documents_refused_at_commit ON documents",
+    """CREATE CONSTRAINT TRIGGER documents_refused_at_commit AFTER INSERT ON documents
+       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_document_at_commit()""",
+]
+
+
+@pytest.fixture
+async def failing_commit(client: httpx.AsyncClient) -> AsyncIterator[None]:
+    sessionmaker = client.app.state.runtime.session_factory()  # type: ignore[attr-defined]
+    async with sessionmaker() as session, session.begin():
+        for statement in FAILING_COMMIT_SQL:
+            await session.execute(text(statement))
+    yield
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text("DROP TRIGGER documents_refused_at_commit ON documents"))
+
+
+async def test_an_upload_whose_commit_fails_leaves_no_file_behind(
+    client: httpx.AsyncClient,
+    service: dict[str, Any],
+    citizen: Callable[..., Any],
+    samples: Any,
+    failing_commit: None,
+) -> None:
+    who = citizen()
+    application_id = await _draft(client, who, service)
+    kept = (await _upload(client, who, application_id, samples.pdf)).json()
+    files_before = samples.blob_files(client)
+    assert kept["id"] in {p.name for p in files_before}
+
+    response = await _upload(client, who, application_id, samples.pdf, filename="commit-fails.pdf")
+    assert response.status_code == 500, response.text
+    assert response.json()["code"] == "commit_failed"
+    # Neither the new file nor the row remain; the replaced document and its file are kept.
+    assert samples.blob_files(client) == files_before
+    read = (await client.get(f"/api/v1/applications/{application_id}", headers=who.headers)).json()
+    assert [d["id"] for d in read["documents"]] == [kept["id"]]
+
+
+async def test_an_output_document_whose_commit_fails_leaves_no_file_behind(
+    client: httpx.AsyncClient,
+    service: dict[str, Any],
+    citizen: Callable[..., Any],
+    samples: Any,
+    application_token: Callable[..., dict[str, str]],
+    failing_commit: None,
+) -> None:
+    who = citizen()
+    application_id = await _ready(client, who, service, samples)
+    submitted = await client.post(
+        f"/api/v1/applications/{application_id}/submit", headers=who.headers
+    )
+    assert submitted.status_code == 200, submitted.text
+    officer = application_token(roles=["officer"], agency_id=service["agency_id"])
+    actions = f"/api/v1/agency/applications/{application_id}/actions"
+    for action in ("start_review", "approve"):
+        assert (await client.post(actions, json={"action": action}, headers=officer)).is_success
+    files_before = samples.blob_files(client)
+
+    response = await client.post(
+        actions,
+        data={"action": "complete"},
+        files={"file": ("commit-fails.pdf", samples.pdf, "application/pdf")},
+        headers=officer,
+    )
+    assert response.status_code == 500, response.text
+    assert samples.blob_files(client) == files_before
+    read = (await client.get(f"/api/v1/applications/{application_id}", headers=who.headers)).json()
+    assert read["status"] == "approved"
+    assert [d["kind"] for d in read["documents"]] == ["input"]
+
+
+class _CountingUpload:
+    """A multipart body of a ``size``-byte "PDF" for requirement ``kk``, streamed in chunks
+    without a Content-Length; ``pulled`` is how much of it the server read."""
+
+    BOUNDARY = "mpp-oversize-boundary"
+
+    def __init__(self, size: int, *, chunk: int = 64 * 1024) -> None:
+        self.size, self.chunk, self.pulled = size, chunk, 0
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.BOUNDARY}"
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        head = (
+            f'--{self.BOUNDARY}\r\nContent-Disposition: form-data; name="requirement_code"'
+            f'\r\n\r\nkk\r\n--{self.BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+            'filename="big.pdf"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.7\n'
+        ).encode()
+        self.pulled += len(head)
+        yield head
+        sent = 9
+        while sent < self.size:
+            step = min(self.chunk, self.size - sent)
+            self.pulled += step
+            yield b"0" * step
+            sent += step
+        yield f"\r\n--{self.BOUNDARY}--\r\n".encode()
+
+
+async def test_an_oversize_file_is_refused_without_reading_it_all(
+    client: httpx.AsyncClient, service: dict[str, Any], citizen: Callable[..., Any], samples: Any
+) -> None:
+    who = citizen()
+    application_id = await _draft(client, who, service)
+    files_before = samples.blob_files(client)
+    body = _CountingUpload(40 * 1024 * 1024)  # the requirement allows 1 MB
+    response = await client.post(
+        f"/api/v1/applications/{application_id}/documents",
+        content=body,
+        headers={**who.headers, "Content-Type": body.content_type},
+    )
+    assert response.status_code == 413, response.text
+    assert response.json()["code"] == "file_too_large"
+    # Read up to the limit and a chunk or two more, not the forty megabytes.
+    assert body.pulled < 1024 * 1024 + 4 * body.chunk
+    assert samples.blob_files(client) == files_before

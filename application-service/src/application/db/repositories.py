@@ -23,14 +23,15 @@ from application.db.tables import (
     RegistrationCounter,
 )
 from application.domain.exceptions import ConcurrentChange
-from application.domain.lifecycle import Status
+from application.domain.lifecycle import CLOCK_RUNNING, Status
 from application.domain.models import Application, Document, Note, ServiceVersionCopy
 from application.domain.ports import QueueFilter, Slice
 from mpp_shared.contracts.catalog.v1 import ServicePublished
 from mpp_shared.pagination import InvalidCursor
 
-# Undecided: the SLA clock runs (or is paused, in revision_requested).
-OPEN_STATUSES = (Status.SUBMITTED.value, Status.IN_REVIEW.value, Status.REVISION_REQUESTED.value)
+# The SLA clock runs: submitted or in review. Paused in revision_requested, so never overdue
+# there (the due time moves on resubmission), and stopped once decided.
+CLOCK_RUNNING_STATUSES = tuple(sorted(status.value for status in CLOCK_RUNNING))
 
 
 class SqlApplicationRepository:
@@ -120,7 +121,9 @@ class SqlApplicationRepository:
             conditions.append(ApplicationRow.service_id == where.service_id)
         if where.stage is not None:
             conditions.append(ApplicationRow.stage == where.stage)
-        overdue = and_(ApplicationRow.due_at < now, ApplicationRow.status.in_(OPEN_STATUSES))
+        overdue = and_(
+            ApplicationRow.due_at < now, ApplicationRow.status.in_(CLOCK_RUNNING_STATUSES)
+        )
         if where.overdue is True:
             conditions.append(overdue)
         elif where.overdue is False:
@@ -160,7 +163,7 @@ class SqlApplicationRepository:
             select(ApplicationRow)
             .where(
                 ApplicationRow.overdue_notified_at.is_(None),
-                ApplicationRow.status.in_(OPEN_STATUSES),
+                ApplicationRow.status.in_(CLOCK_RUNNING_STATUSES),
                 ApplicationRow.due_at < now,
             )
             .order_by(ApplicationRow.due_at)

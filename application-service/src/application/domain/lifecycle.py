@@ -66,6 +66,9 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
 DECIDED: frozenset[Status] = frozenset(
     {Status.APPROVED, Status.REJECTED, Status.COMPLETED, Status.WITHDRAWN}
 )
+# The SLA clock runs only here: it has not started in a draft, it is paused while the citizen
+# revises (API.md: that time does not count), and it stops with a decision.
+CLOCK_RUNNING: frozenset[Status] = frozenset({Status.SUBMITTED, Status.IN_REVIEW})
 # The owner may edit the form and the documents only here.
 EDITABLE: frozenset[Status] = frozenset({Status.DRAFT, Status.REVISION_REQUESTED})
 

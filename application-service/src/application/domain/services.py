@@ -30,6 +30,7 @@ from application.domain.exceptions import (
 from application.domain.forms import check_form_size, get_path, set_path
 from application.domain.lifecycle import (
     AGENCY_ACTIONS,
+    CLOCK_RUNNING,
     DECIDED,
     EDITABLE,
     Action,
@@ -253,8 +254,10 @@ async def submit_application(
             due_at=application.due_at, paused_from=paused_from, resumed_at=now, timezone=timezone
         )
         application.revision_requested_at = None
-        # A new due time may lie ahead again: the overdue notice may fire once more.
-        application.overdue_notified_at = None
+        # The due time moved ahead again: when it passes, that is news once more. One that
+        # already passed and still has (announced before the pause) is not announced twice.
+        if application.due_at > now:
+            application.overdue_notified_at = None
     application.status = new_status
     application.updated_at = now
     await _publish(
@@ -460,11 +463,11 @@ async def readable_document(
 
 
 def is_overdue(application: Application, now: datetime) -> bool:
+    """The due time passed while the clock runs; never while paused for a revision."""
     return (
         application.due_at is not None
         and application.due_at < now
-        and application.status not in DECIDED
-        and application.status is not Status.DRAFT
+        and application.status in CLOCK_RUNNING
     )
 
 

@@ -52,8 +52,10 @@ async def ensure_stream(
     """Create the file-storage stream ``name``, or bring an existing one to this configuration.
 
     Safe to call from every replica on every (re)connect: an unchanged stream is left alone.
-    ``max_age_seconds=None`` keeps messages until an operator sets a limit. ``replicas``: how
-    many servers of a JetStream cluster keep it (a clustered server changes it in place).
+    ``max_age_seconds=None`` keeps messages until an operator sets a limit, and keeps the limit
+    an operator set: the age, message and byte limits of an existing stream are never undone.
+    ``replicas``: how many servers of a JetStream cluster keep it (a clustered server changes
+    it in place).
     """
     wanted = StreamConfig(
         name=name,
@@ -78,7 +80,13 @@ async def ensure_stream(
         else:
             log.info("stream created", extra={"stream": name, "subjects": list(subjects)})
             return info
+    if max_age_seconds is None:
+        wanted.max_age = info.config.max_age
     if _differs(info.config, wanted):
+        # The operator's other limits stay as they are.
+        wanted.max_msgs = info.config.max_msgs
+        wanted.max_bytes = info.config.max_bytes
+        wanted.max_msgs_per_subject = info.config.max_msgs_per_subject
         info = await js.update_stream(wanted)
         log.info("stream updated", extra={"stream": name, "subjects": list(subjects)})
     return info

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field, ValidationError
 
+from application.api.blobs import discard_blob
 from application.api.deps import AppRuntime, Events, Repository
 from application.api.schemas import ActionRequest, ApplicationRead, ApplicationSummary, summary
 from application.domain import services
@@ -17,6 +18,8 @@ from application.domain.exceptions import InvalidInput
 from application.domain.lifecycle import Action, Status
 from application.domain.models import ApplicationView, Document
 from mpp_shared.auth import CurrentPrincipal
+from mpp_shared.db.commit import commit_or_problem
+from mpp_shared.deps import SessionDep
 from mpp_shared.openapi import problems
 from mpp_shared.pagination import Page, PageQuery, encode_cursor
 from mpp_shared.problems import Problem
@@ -29,13 +32,21 @@ OUTPUT_TYPES = ("application/pdf", "image/png", "image/jpeg")
 NO_STORE = {"Cache-Control": "no-store"}
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 class QueueQuery(PageQuery):
     """The agency's queue: oldest due first."""
 
     status: Status | None = None
     service_id: uuid.UUID | None = None
     stage: str | None = Field(None, max_length=100)
-    overdue: bool | None = Field(None, description="Due time passed without a decision.")
+    overdue: bool | None = Field(
+        None,
+        description="Due time passed while the clock runs (submitted or in_review; the clock "
+        "is paused in revision_requested).",
+    )
     submitted_from: datetime | None = Field(None, description="Submitted at or after (RFC 3339).")
     submitted_to: datetime | None = Field(None, description="Submitted before (RFC 3339).")
 
@@ -56,7 +67,7 @@ async def list_queue(
                 errors=[{"loc": ["query", name], "msg": "time without offset"}],
             )
     page = query.page()
-    now = datetime.now(UTC)
+    now = _now()
     found = await services.list_agency_queue(
         repo=repo,
         principal=principal,
@@ -116,6 +127,7 @@ async def act(
     repo: Repository,
     events: Events,
     runtime: AppRuntime,
+    session: SessionDep,
 ) -> JSONResponse:
     """``start_review``, ``advance_stage``, ``request_revision`` (note required), ``approve``,
     ``reject`` (note required), ``complete`` (JSON, or multipart with an output ``file``)."""
@@ -138,7 +150,7 @@ async def act(
             key=key,
         )
         if received.fields["action"] != Action.COMPLETE.value:
-            await store.delete(key)
+            await discard_blob(store, key)
             raise InvalidInput(
                 "Dokumen hasil hanya dapat dilampirkan pada tindakan 'complete'.",
                 errors=[{"loc": ["body", "action"], "msg": "only complete takes a file"}],
@@ -154,7 +166,7 @@ async def act(
             content_type=received.content_type,
             sha256=received.sha256,
             blob_key=key,
-            created_at=datetime.now(UTC),
+            created_at=_now(),
         )
     else:
         raw = await request.body()
@@ -174,14 +186,17 @@ async def act(
             stage=body.stage,
             expected_version=body.version,
             output=output,
-            now=datetime.now(UTC),
+            now=_now(),
         )
+        if output is not None:
+            # Committed here: a failed commit must take the stored output file with it.
+            await commit_or_problem(session)
     except BaseException:
         if output is not None:
-            await store.delete(output.blob_key)
+            await discard_blob(store, output.blob_key)
         raise
     return JSONResponse(
-        ApplicationRead.of(view, now=datetime.now(UTC)).model_dump(mode="json"), headers=NO_STORE
+        ApplicationRead.of(view, now=_now()).model_dump(mode="json"), headers=NO_STORE
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
+from application.api.blobs import discard_blob
 from application.api.deps import AppRuntime, Events, Pagination, Repository
 from application.api.schemas import (
     ApplicationCreate,
@@ -27,14 +27,13 @@ from application.domain import services
 from application.domain.exceptions import DocumentNotFound
 from application.domain.models import ApplicationView, Document
 from mpp_shared.auth import CurrentPrincipal
-from mpp_shared.blobstore import BlobNotFound, BlobStore
+from mpp_shared.blobstore import BlobNotFound
+from mpp_shared.db.commit import commit_or_problem
 from mpp_shared.deps import SessionDep
 from mpp_shared.idempotency import IdempotencyKey, idempotent, request_fingerprint
 from mpp_shared.openapi import problems
 from mpp_shared.pagination import Page, encode_cursor
 from mpp_shared.uploads import UploadRules, receive_document
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
 
@@ -208,16 +207,18 @@ async def upload_document(
         replaced = await services.attach_document(
             repo=repo, application=checked["application"], document=document, now=now
         )
+        # Committed here, not after the handler: a commit that fails (a concurrent change, the
+        # database gone) must take the stored file with it, or nothing would ever name it.
+        await commit_or_problem(session)
     except BaseException:
-        await store.delete(key)
+        await discard_blob(store, key)
         raise
     return JSONResponse(
         DocumentRead.of(document).model_dump(mode="json"),
         status_code=201,
         headers=NO_STORE,
-        # Runs after the response, so after the commit: the old blob goes only once the new
-        # document is kept.
-        background=BackgroundTask(_delete_blob, store, replaced.blob_key) if replaced else None,
+        # The old blob goes only once the new document is kept (committed above).
+        background=BackgroundTask(discard_blob, store, replaced.blob_key) if replaced else None,
     )
 
 
@@ -338,11 +339,3 @@ def _page(items: list[Any], position: dict[str, Any] | None) -> JSONResponse:
         },
         headers=NO_STORE,
     )
-
-
-async def _delete_blob(store: BlobStore, key: str) -> None:
-    try:
-        await store.delete(key)
-    except Exception:
-        # An orphaned blob costs space, never correctness; the document row is what counts.
-        log.warning("old document blob not deleted", extra={"key": key})
