@@ -57,7 +57,11 @@ async def seeded(
         admin = catalog_token(roles=["platform_admin"])
         agency = await client.post(
             "/api/v1/agencies",
-            json={"name": "Disdukcapil Kota Samarinda (loket)", "kind": "opd", "region_code": "64.72"},
+            json={
+                "name": "Disdukcapil Kota Samarinda (loket)",
+                "kind": "opd",
+                "region_code": "64.72",
+            },
             headers=admin,
         )
         assert agency.status_code == 201, agency.text
@@ -148,6 +152,8 @@ async def test_unknown_location_and_malformed_request_are_error_replies(
 ) -> None:
     unknown = contract.LocationRequest(location_id=uuid.uuid4()).model_dump_json().encode()
     answer = await _ask(application, unknown)
-    assert isinstance(answer, contract.RpcError) and answer.error == "not_found"
+    assert isinstance(answer, contract.RpcError)
+    assert answer.error == "not_found"
     malformed = await _ask(application, b'{"location_id": "not-a-uuid"}')
-    assert isinstance(malformed, contract.RpcError) and malformed.error == "invalid_request"
+    assert isinstance(malformed, contract.RpcError)
+    assert malformed.error == "invalid_request"

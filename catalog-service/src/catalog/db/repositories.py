@@ -392,7 +392,7 @@ class SqlLocationReader:
             location_id=location.id,
             name=location.name,
             region_code=location.region_code,
-            timezone=timezone_of_region(location.region_code).key,  # type: ignore[arg-type]
+            timezone=timezone_of_region(location.region_code).key,
             opening_hours=location.opening_hours,
             counters=[
                 LocationCounter(

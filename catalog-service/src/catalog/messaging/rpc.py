@@ -2,8 +2,9 @@
 and one MPP location's hours and counters (for counter bookings).
 
 ``rpc.catalog.services.snapshot`` and ``rpc.catalog.locations.get`` (contracts in
-``mpp_shared.contracts.catalog.v1``); only application-service may ask (``mpp_shared.events.permissions``). Replicas share the requests
-through one queue group; each request is read in a transaction of its own.
+``mpp_shared.contracts.catalog.v1``); only application-service may ask
+(``mpp_shared.events.permissions``). Replicas share the requests through one queue group; each
+request is read in a transaction of its own.
 """
 
 from __future__ import annotations
