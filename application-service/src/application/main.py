@@ -9,8 +9,9 @@ import httpx
 from fastapi import FastAPI
 
 from application.api.errors import install_application_error_handlers
-from application.api.routes import agency, applications, bookings
+from application.api.routes import agency, applications, bookings, complaints
 from application.bookings_clock import booking_sweep
+from application.complaints_clock import complaint_sweep
 from application.config import ApplicationSettings
 from application.domain.bookings import BookingPolicy
 from application.messaging.consumers.catalog import catalog_consumer
@@ -57,6 +58,7 @@ def create_app(
             booking_sweep(
                 sessionmaker, policy=state.booking_policy, interval=settings.booking_sweep_seconds
             ),
+            complaint_sweep(sessionmaker, interval=settings.overdue_sweep_seconds),
         ]
 
     async def start(runtime: ServiceRuntime) -> None:
@@ -82,6 +84,8 @@ def create_app(
             bookings.router,
             bookings.agency_router,
             bookings.queue_router,
+            complaints.router,
+            complaints.agency_router,
         ],
         migrations_dir=MIGRATIONS_DIR,
         workers=workers,

@@ -63,6 +63,8 @@ class ApplicationRuntime:
     booking_policy: BookingPolicy = field(default_factory=BookingPolicy)
     # Holidays for booking slots (the shared calendar; tests put their own days off in).
     calendar: SlotCalendar = field(default_factory=default_calendar)
+    # Working days between two instants, for the complaint reports' response times.
+    working_time: WorkingCalendar = field(default_factory=default_calendar)
 
     def blobs(self) -> BlobStore:
         if self.blob_store is None:

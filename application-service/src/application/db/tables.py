@@ -169,6 +169,60 @@ class QueueSerialRow(Base):
     last_serial: Mapped[int] = mapped_column(Integer)
 
 
+class ComplaintRow(Base):
+    __tablename__ = "complaints"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    tracking_number: Mapped[str] = mapped_column(String(40), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(12))
+    account_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    contact_name: Mapped[str | None] = mapped_column(Text)
+    contact_email: Mapped[str | None] = mapped_column(Text)
+    contact_phone: Mapped[str | None] = mapped_column(Text)
+    service_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    service_name: Mapped[str] = mapped_column(Text)
+    agency_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    timezone: Mapped[str] = mapped_column(String(20))
+    application_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    subject: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    response_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lapor_reference: Mapped[str | None] = mapped_column(Text)
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event_sequence: Mapped[int] = mapped_column(Integer)
+
+
+class ComplaintMessageRow(Base):
+    __tablename__ = "complaint_messages"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    complaint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complaints.id"))
+    author_kind: Mapped[str] = mapped_column(String(10))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ComplaintSettingsRow(Base):
+    __tablename__ = "complaint_settings"
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    response_working_days: Mapped[int] = mapped_column(Integer)
+
+
+class ComplaintCounterRow(Base):
+    __tablename__ = "complaint_counters"
+    __table_args__ = (PrimaryKeyConstraint("region_code", "year"),)
+
+    region_code: Mapped[str] = mapped_column(String(13))
+    year: Mapped[int] = mapped_column(Integer)
+    last_serial: Mapped[int] = mapped_column(Integer)
+
+
 __all__ = [
     "ApplicationRow",
     "Base",
@@ -176,6 +230,10 @@ __all__ = [
     "BookingSlotRow",
     "CatalogService",
     "CatalogServiceVersion",
+    "ComplaintCounterRow",
+    "ComplaintMessageRow",
+    "ComplaintRow",
+    "ComplaintSettingsRow",
     "DocumentRow",
     "NoteRow",
     "QueueSerialRow",
