@@ -231,7 +231,7 @@ async def create_booking(
     return response
 
 
-@router.get("", response_model=Page[BookingRead])
+@router.get("", response_model=Page[BookingRead], responses=problems(403))
 async def list_bookings(
     principal: CurrentPrincipal, repo: Bookings, page: Pagination
 ) -> JSONResponse:
@@ -258,7 +258,7 @@ async def get_booking(
     )
 
 
-@router.post("/{booking_id}/cancel", response_model=BookingRead, responses=problems(404, 409))
+@router.post("/{booking_id}/cancel", response_model=BookingRead, responses=problems(403, 404, 409))
 async def cancel_booking(
     booking_id: uuid.UUID, principal: CurrentPrincipal, repo: Bookings, events: BookingEventsDep
 ) -> JSONResponse:

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -211,7 +211,7 @@ def _json(model: BaseModel, status: int = 200) -> JSONResponse:
 
 @router.get("/track/{tracking_number}", response_model=ComplaintPublicRead, responses=problems(404))
 async def track_complaint(
-    tracking_number: Annotated[str, Field(max_length=40)],
+    tracking_number: Annotated[str, Path(max_length=40)],
     repo: Complaints,
     code: Annotated[str | None, Query(max_length=64)] = None,
 ) -> JSONResponse:
@@ -227,7 +227,7 @@ async def track_complaint(
     responses=problems(404, 409, 422),
 )
 async def reply_by_code(
-    tracking_number: str,
+    tracking_number: Annotated[str, Path(max_length=40)],
     body: MessageCreate,
     repo: Complaints,
     events: ComplaintEventsDep,
