@@ -629,7 +629,7 @@ async def expire_unattended(
     await repo.save(booking)
 
 
-# ---- helpers ------------------------------------------------------------------------------------
+# ---- internals ----------------------------------------------------------------------------------
 
 
 def _citizen(principal: Principal) -> uuid.UUID:

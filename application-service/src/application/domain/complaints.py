@@ -469,7 +469,7 @@ async def announce_overdue(
     await repo.save(complaint)
 
 
-# ---- helpers ------------------------------------------------------------------------------------
+# ---- internals ----------------------------------------------------------------------------------
 
 
 def _transition(status: ComplaintStatus, action: ComplaintAction) -> ComplaintStatus:
