@@ -22,6 +22,7 @@ from nats.aio.msg import Msg
 from application.config import ApplicationSettings
 from application.db.repositories import CatalogCopyRepository
 from application.main import create_app
+from mpp_shared.contracts.catalog import v1 as catalog
 from mpp_shared.contracts.catalog.v1 import ServicePublished
 from mpp_shared.contracts.identity import v1 as identity
 from mpp_shared.testing.client import app_client
@@ -312,3 +313,70 @@ def samples() -> Any:
         blob_files = staticmethod(blob_files)
 
     return Samples()
+
+
+@dataclass
+class FakeCatalog:
+    """catalog-service's location answers (``rpc.catalog.locations.get``), from ``locations``."""
+
+    locations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    asked: int = 0
+
+    async def on_location(self, msg: Msg) -> None:
+        self.asked += 1
+        request = json.loads(msg.data)
+        found = self.locations.get(str(request.get("location_id")))
+        if found is None:
+            await msg.respond(catalog.RpcError(error="not_found").model_dump_json().encode())
+            return
+        await msg.respond(catalog.LocationReply.model_validate(found).model_dump_json().encode())
+
+    def add_location(
+        self,
+        *,
+        counters: list[dict[str, Any]],
+        opening_hours: dict[str, list[list[str]]] | None = None,
+        timezone: str = "Asia/Makassar",
+        region_code: str = "64.72",
+    ) -> str:
+        """A location open every day 08:00-15:00 unless told; each counter a dict with
+        ``agency_id`` and ``service_ids`` (``counter_id``/``label`` made up when absent)."""
+        location_id = str(uuid.uuid4())
+        every_day = {day: [["08:00", "15:00"]] for day in WEEKDAYS}
+        self.locations[location_id] = {
+            "location_id": location_id,
+            "name": "Mal Pelayanan Publik Kota Samarinda",
+            "region_code": region_code,
+            "timezone": timezone,
+            "opening_hours": every_day if opening_hours is None else opening_hours,
+            "counters": [
+                {
+                    "counter_id": str(c.get("counter_id") or uuid.uuid4()),
+                    "label": c.get("label") or f"Loket {index + 1}",
+                    "agency_id": str(c["agency_id"]),
+                    "agency_name": c.get("agency_name") or "Disdukcapil Kota Samarinda",
+                    "service_ids": [str(s) for s in c["service_ids"]],
+                }
+                for index, c in enumerate(counters)
+            ],
+        }
+        return location_id
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@pytest.fixture(scope="module")
+async def fake_catalog(infrastructure: TestInfrastructure) -> AsyncIterator[FakeCatalog]:
+    """Answers ``rpc.catalog.locations.get`` as the catalog user for the module's tests."""
+    fake = FakeCatalog()
+    nc = await nats.connect(
+        infrastructure.nats_url, **infrastructure.nats_connect_options("catalog")
+    )
+    sub = await nc.subscribe(catalog.LOCATION_SUBJECT, cb=fake.on_location)
+    await nc.flush()
+    try:
+        yield fake
+    finally:
+        await sub.unsubscribe()
+        await nc.drain()

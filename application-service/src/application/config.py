@@ -31,3 +31,21 @@ class ApplicationSettings(BaseServiceSettings):
     blob_store_secret_key: SecretStr | None = Field(default=None, repr=False)
     # The largest document a citizen may upload, whatever a requirement says.
     max_document_mb: float = 50.0
+
+    # Counter bookings (antrean).
+    # How long catalog-service may take to answer about a location.
+    catalog_timeout_seconds: float = 3.0
+    booking_slot_minutes: int = Field(default=30, ge=5, le=240)
+    # Visits one counter takes per slot.
+    booking_capacity_per_counter: int = Field(default=2, ge=1, le=100)
+    booking_horizon_days: int = Field(default=30, ge=0, le=366)
+    booking_check_in_early_minutes: int = Field(default=60, ge=0, le=720)
+    # A booking nobody checked in for becomes a no-show this long after its slot ended.
+    booking_no_show_grace_minutes: int = Field(default=30, ge=0, le=720)
+    # Online booking is refused after this many no-shows within the window.
+    booking_no_show_limit: int = Field(default=3, ge=1)
+    booking_no_show_window_days: int = Field(default=30, ge=1)
+    # Local time of the day before the visit from which its reminder goes out ("HH:MM").
+    booking_reminder_time: str = Field(default="08:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    # How often the booking clock sends reminders and marks unattended bookings no-show.
+    booking_sweep_seconds: float = 60.0

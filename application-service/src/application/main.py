@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 
 from application.api.errors import install_application_error_handlers
-from application.api.routes import agency, applications
+from application.api.routes import agency, applications, bookings, complaints
+from application.bookings_clock import booking_sweep
+from application.complaints_clock import complaint_sweep
 from application.config import ApplicationSettings
+from application.domain.bookings import BookingPolicy
 from application.messaging.consumers.catalog import catalog_consumer
 from application.messaging.identity import NatsIdentityDirectory
+from application.messaging.locations import NatsLocationDirectory
 from application.messaging.snapshot import SnapshotLoader
 from application.runtime import ApplicationRuntime, FormValidators
 from application.sla import overdue_sweep
@@ -33,7 +38,9 @@ def create_app(
         secret_key=settings.blob_store_secret_key,
     )
     state = ApplicationRuntime(
-        validators=FormValidators(settings.validator_cache_size), blob_store=blob_store
+        validators=FormValidators(settings.validator_cache_size),
+        blob_store=blob_store,
+        booking_policy=booking_policy(settings),
     )
 
     def workers(runtime: ServiceRuntime) -> list[Worker]:
@@ -48,12 +55,19 @@ def create_app(
             catalog_consumer(sessionmaker, connection),
             snapshot,
             overdue_sweep(sessionmaker, interval=settings.overdue_sweep_seconds),
+            booking_sweep(
+                sessionmaker, policy=state.booking_policy, interval=settings.booking_sweep_seconds
+            ),
+            complaint_sweep(sessionmaker, interval=settings.overdue_sweep_seconds),
         ]
 
     async def start(runtime: ServiceRuntime) -> None:
         install_token_verifier(runtime, http=jwks_http)
         state.identity = NatsIdentityDirectory(
             runtime.nats_connection(), timeout=settings.identity_timeout_seconds
+        )
+        state.locations = NatsLocationDirectory(
+            runtime.nats_connection(), timeout=settings.catalog_timeout_seconds
         )
 
     async def stop(runtime: ServiceRuntime) -> None:
@@ -64,7 +78,15 @@ def create_app(
         settings,
         title="MPP Digital — Applications",
         description="Citizens' applications, their documents and the agencies' processing.",
-        routers=[applications.router, agency.router],
+        routers=[
+            applications.router,
+            agency.router,
+            bookings.router,
+            bookings.agency_router,
+            bookings.queue_router,
+            complaints.router,
+            complaints.agency_router,
+        ],
         migrations_dir=MIGRATIONS_DIR,
         workers=workers,
         on_startup=[start],
@@ -73,3 +95,16 @@ def create_app(
     )
     install_application_error_handlers(app)
     return app
+
+
+def booking_policy(settings: ApplicationSettings) -> BookingPolicy:
+    return BookingPolicy(
+        slot_minutes=settings.booking_slot_minutes,
+        capacity_per_counter=settings.booking_capacity_per_counter,
+        horizon_days=settings.booking_horizon_days,
+        check_in_early_minutes=settings.booking_check_in_early_minutes,
+        no_show_grace_minutes=settings.booking_no_show_grace_minutes,
+        no_show_limit=settings.booking_no_show_limit,
+        no_show_window_days=settings.booking_no_show_window_days,
+        reminder_time=time.fromisoformat(settings.booking_reminder_time),
+    )

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from application.domain.bookings import BookingPolicy, LocationDirectory, SlotCalendar
 from application.domain.models import ServiceVersionCopy
 from application.domain.ports import IdentityDirectory
 from mpp_shared.blobstore import BlobStore
@@ -58,6 +59,12 @@ class ApplicationRuntime:
     due_dates: CalendarDueDates = field(default_factory=CalendarDueDates)
     blob_store: BlobStore | None = None
     identity: IdentityDirectory | None = None
+    locations: LocationDirectory | None = None
+    booking_policy: BookingPolicy = field(default_factory=BookingPolicy)
+    # Holidays for booking slots (the shared calendar; tests put their own days off in).
+    calendar: SlotCalendar = field(default_factory=default_calendar)
+    # Working days between two instants, for the complaint reports' response times.
+    working_time: WorkingCalendar = field(default_factory=default_calendar)
 
     def blobs(self) -> BlobStore:
         if self.blob_store is None:
@@ -68,3 +75,8 @@ class ApplicationRuntime:
         if self.identity is None:
             raise RuntimeError("the identity directory is not connected")
         return self.identity
+
+    def location_directory(self) -> LocationDirectory:
+        if self.locations is None:
+            raise RuntimeError("the location directory is not connected")
+        return self.locations

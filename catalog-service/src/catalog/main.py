@@ -17,7 +17,7 @@ from catalog.db import read_pool
 from catalog.db.regions_loader import sync_regions
 from catalog.demo.data import DEMO_REGENCY_CODES
 from catalog.demo.loader import load_demo_data
-from catalog.messaging.rpc import snapshot_responder
+from catalog.messaging.rpc import location_responder, snapshot_responder
 from catalog.runtime import CatalogRuntime
 from mpp_shared.app import ServiceRuntime, Worker, create_service_app
 from mpp_shared.auth import install_token_verifier, stop_token_verifier
@@ -63,11 +63,12 @@ def create_app(settings: CatalogSettings, *, jwks_http: httpx.AsyncClient | None
         await watch_catalog_events(runtime.nats_connection(), cache)
 
     def workers(runtime: ServiceRuntime) -> list[Worker]:
-        # Answers rpc.catalog.services.snapshot for services that start after the events expired.
+        # Answers rpc.catalog.services.snapshot for services that start after the events expired,
+        # and rpc.catalog.locations.get for application-service's counter bookings.
+        sessionmaker, connection = runtime.session_factory(), runtime.nats_connection()
         return [
-            snapshot_responder(
-                sessionmaker=runtime.session_factory(), connection=runtime.nats_connection()
-            )
+            snapshot_responder(sessionmaker=sessionmaker, connection=connection),
+            location_responder(sessionmaker=sessionmaker, connection=connection),
         ]
 
     app = create_service_app(

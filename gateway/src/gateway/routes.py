@@ -37,6 +37,8 @@ STAFF: frozenset[str] = STAFF_ROLES
 ADMINS: frozenset[str] = frozenset({Role.AGENCY_ADMIN, Role.PLATFORM_ADMIN})
 PLATFORM_ADMIN: frozenset[str] = frozenset({Role.PLATFORM_ADMIN})
 AGENCY_STAFF: frozenset[str] = frozenset({Role.OFFICER, Role.AGENCY_ADMIN})
+# At the counter: the resident checks in, or the officer at the desk does it for them.
+COUNTER_VISITORS: frozenset[str] = frozenset({Role.CITIZEN, Role.OFFICER})
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # What a canonical path never holds: "//", a backslash, a "." or ".." segment (also with a
 # ";parameter", which some stacks strip before resolving), control characters. A path with
@@ -164,6 +166,19 @@ ROUTES: tuple[Route, ...] = (
         roles=AGENCY_STAFF,
         agency_clients=True,
     ),
+    # application-service: counter bookings (antrean) and the public queue board
+    Route("/api/v1/bookings/slots", "application", READ),
+    Route("/api/v1/bookings/{id}/check-in", "application", POST, Auth.TOKEN, COUNTER_VISITORS),
+    Route("/api/v1/bookings/**", "application", auth=Auth.TOKEN, roles=USERS),
+    Route("/api/v1/queues/**", "application", READ),
+    Route("/api/v1/agency/locations/**", "application", POST, Auth.TOKEN, AGENCY_STAFF),
+    Route("/api/v1/agency/bookings/**", "application", POST, Auth.TOKEN, AGENCY_STAFF),
+    # application-service: complaints and consultations (anonymous cases too)
+    Route("/api/v1/complaints/track/**", "application", limit="tracking"),
+    Route("/api/v1/complaints", "application", POST, limit="registration"),
+    Route("/api/v1/complaints/**", "application", auth=Auth.TOKEN, roles=CITIZEN),
+    Route("/api/v1/agency/complaints/**", "application", auth=Auth.TOKEN, roles=AGENCY_STAFF),
+    Route("/api/v1/agency/complaint-settings", "application", auth=Auth.TOKEN, roles=AGENCY_STAFF),
 )
 
 

@@ -65,6 +65,26 @@ TABLE = RoutingTable()
         ("POST", "/api/v1/applications/9a1b/survey", "tracking"),
         ("GET", "/api/v1/reports/service-levels", "tracking"),
         ("GET", "/api/v1/reports/satisfaction", "tracking"),
+        ("GET", "/api/v1/bookings/slots", "application"),
+        ("POST", "/api/v1/bookings", "application"),
+        ("GET", "/api/v1/bookings", "application"),
+        ("GET", "/api/v1/bookings/b00c", "application"),
+        ("POST", "/api/v1/bookings/b00c/cancel", "application"),
+        ("POST", "/api/v1/bookings/b00c/check-in", "application"),
+        ("GET", "/api/v1/queues/10c4", "application"),
+        ("POST", "/api/v1/agency/locations/10c4/counters/c0c0/call-next", "application"),
+        ("POST", "/api/v1/agency/bookings/b00c/served", "application"),
+        ("POST", "/api/v1/agency/bookings/b00c/no-show", "application"),
+        ("POST", "/api/v1/complaints", "application"),
+        ("GET", "/api/v1/complaints", "application"),
+        ("GET", "/api/v1/complaints/c0de", "application"),
+        ("POST", "/api/v1/complaints/c0de/messages", "application"),
+        ("GET", "/api/v1/complaints/track/ADU-64.72-2026-000001", "application"),
+        ("POST", "/api/v1/complaints/track/ADU-64.72-2026-000001/messages", "application"),
+        ("GET", "/api/v1/agency/complaints", "application"),
+        ("POST", "/api/v1/agency/complaints/c0de/actions", "application"),
+        ("GET", "/api/v1/agency/complaints/report", "application"),
+        ("PUT", "/api/v1/agency/complaint-settings", "application"),
     ],
 )
 def test_every_public_endpoint_goes_to_its_service(method: str, path: str, service: str) -> None:
@@ -167,3 +187,31 @@ def test_signing_key_rotation_is_for_platform_admins_only() -> None:
     assert rotate is not None
     assert rotate.admits(Principal(subject="a", roles=frozenset({"platform_admin"})))
     assert not rotate.admits(Principal(subject="b", roles=frozenset({"agency_admin"})))
+
+
+def test_counter_and_complaint_routes_are_public_only_where_anonymous_callers_belong() -> None:
+    def route(method: str, path: str) -> Route:
+        found = TABLE.match(method, path)
+        assert found is not None, f"{method} {path} is not routed"
+        return found
+
+    # Slots and the queue board are for anybody; an anonymous complaint needs no token.
+    assert route("GET", "/api/v1/bookings/slots").auth is Auth.PUBLIC
+    assert route("GET", "/api/v1/queues/10c4").auth is Auth.PUBLIC
+    assert route("POST", "/api/v1/complaints").auth is Auth.PUBLIC
+    assert route("POST", "/api/v1/complaints").limit == "registration"
+    assert route("GET", "/api/v1/complaints/track/ADU-1").limit == "tracking"
+    # Booking a place and reading one's own cases need the citizen's token.
+    assert route("POST", "/api/v1/bookings").auth is Auth.TOKEN
+    assert route("GET", "/api/v1/complaints").auth is Auth.TOKEN
+    # The officer at the desk may check a resident in; only staff call numbers.
+    officer = Principal(subject=str(uuid.uuid4()), roles=frozenset({"officer"}))
+    citizen = Principal(subject=str(uuid.uuid4()), roles=frozenset({"citizen"}))
+    assert route("POST", "/api/v1/bookings/b00c/check-in").admits(officer)
+    call = route("POST", "/api/v1/agency/locations/10c4/counters/c0c0/call-next")
+    assert call.admits(officer)
+    assert not call.admits(citizen)
+    assert not route("POST", "/api/v1/agency/complaints/c0de/actions").admits(citizen)
+    # A GET below the public POST is not public.
+    assert TABLE.match("GET", "/api/v1/complaints") is not None
+    assert route("GET", "/api/v1/complaints").auth is Auth.TOKEN

@@ -87,7 +87,7 @@ class SqlApplicationRepository:
     ) -> Slice:
         query = select(ApplicationRow).where(ApplicationRow.owner_account_id == owner)
         if after is not None:
-            created, last_id = _position(after, "c")
+            created, last_id = position_of(after, "c")
             query = query.where(
                 or_(
                     ApplicationRow.created_at < created,
@@ -133,7 +133,7 @@ class SqlApplicationRepository:
         if where.submitted_to is not None:
             conditions.append(ApplicationRow.submitted_at < where.submitted_to)
         if after is not None:
-            due, last_id = _position(after, "d")
+            due, last_id = position_of(after, "d")
             conditions.append(
                 or_(
                     ApplicationRow.due_at > due,
@@ -347,7 +347,7 @@ class CatalogCopyRepository:
         )
 
 
-def _position(after: Mapping[str, Any], key: str) -> tuple[datetime, uuid.UUID]:
+def position_of(after: Mapping[str, Any], key: str) -> tuple[datetime, uuid.UUID]:
     try:
         at = datetime.fromisoformat(str(after[key]))
         last_id = uuid.UUID(str(after["i"]))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -114,12 +115,127 @@ class RegistrationCounter(Base):
     last_serial: Mapped[int] = mapped_column(Integer)
 
 
+class BookingSlotRow(Base):
+    """Places held at one counter in one slot (the conditional upsert that books)."""
+
+    __tablename__ = "booking_slots"
+    __table_args__ = (PrimaryKeyConstraint("counter_id", "slot_start"),)
+
+    counter_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    slot_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    booked: Mapped[int] = mapped_column(Integer)
+
+
+class BookingRow(Base):
+    __tablename__ = "bookings"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    service_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    service_name: Mapped[str] = mapped_column(Text)
+    agency_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    location_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    location_name: Mapped[str] = mapped_column(Text)
+    counter_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    counter_label: Mapped[str] = mapped_column(Text)
+    counter_letter: Mapped[str] = mapped_column(String(4))
+    day: Mapped[date] = mapped_column(Date)
+    slot_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    slot_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    timezone: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12))
+    queue_number: Mapped[str | None] = mapped_column(String(12))
+    remind_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    called_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    served_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    no_show_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event_sequence: Mapped[int] = mapped_column(Integer)
+
+
+class QueueSerialRow(Base):
+    """The last queue number given out per (location, day, counter letter)."""
+
+    __tablename__ = "booking_queue_serials"
+    __table_args__ = (PrimaryKeyConstraint("location_id", "day", "letter"),)
+
+    location_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    day: Mapped[date] = mapped_column(Date)
+    letter: Mapped[str] = mapped_column(String(4))
+    last_serial: Mapped[int] = mapped_column(Integer)
+
+
+class ComplaintRow(Base):
+    __tablename__ = "complaints"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    tracking_number: Mapped[str] = mapped_column(String(40), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(12))
+    account_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    contact_name: Mapped[str | None] = mapped_column(Text)
+    contact_email: Mapped[str | None] = mapped_column(Text)
+    contact_phone: Mapped[str | None] = mapped_column(Text)
+    service_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    service_name: Mapped[str] = mapped_column(Text)
+    agency_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    timezone: Mapped[str] = mapped_column(String(20))
+    application_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    subject: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    response_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lapor_reference: Mapped[str | None] = mapped_column(Text)
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event_sequence: Mapped[int] = mapped_column(Integer)
+
+
+class ComplaintMessageRow(Base):
+    __tablename__ = "complaint_messages"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    complaint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complaints.id"))
+    author_kind: Mapped[str] = mapped_column(String(10))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ComplaintSettingsRow(Base):
+    __tablename__ = "complaint_settings"
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    response_working_days: Mapped[int] = mapped_column(Integer)
+
+
+class ComplaintCounterRow(Base):
+    __tablename__ = "complaint_counters"
+    __table_args__ = (PrimaryKeyConstraint("region_code", "year"),)
+
+    region_code: Mapped[str] = mapped_column(String(13))
+    year: Mapped[int] = mapped_column(Integer)
+    last_serial: Mapped[int] = mapped_column(Integer)
+
+
 __all__ = [
     "ApplicationRow",
     "Base",
+    "BookingRow",
+    "BookingSlotRow",
     "CatalogService",
     "CatalogServiceVersion",
+    "ComplaintCounterRow",
+    "ComplaintMessageRow",
+    "ComplaintRow",
+    "ComplaintSettingsRow",
     "DocumentRow",
     "NoteRow",
+    "QueueSerialRow",
     "RegistrationCounter",
 ]

@@ -147,3 +147,126 @@ class PrefillFailed(ApplicationError):
             f"Layanan identitas menolak pengisian otomatis ({reason}). Tidak ada yang disimpan; "
             "ajukan tanpa pengisian otomatis atau coba lagi nanti."
         )
+
+
+# ---- counter bookings ---------------------------------------------------------------------------
+
+
+class BookingNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Pemesanan antrean tidak ditemukan.")
+
+
+class LocationNotFound(NotFound):
+    code = "location_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("Lokasi MPP tidak ditemukan.")
+
+
+class CounterNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Loket tidak ditemukan di lokasi ini.")
+
+
+class CatalogUnavailable(ApplicationError):
+    """catalog-service did not answer the location question: nothing was booked."""
+
+    status = 503
+    code = "catalog_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Layanan katalog sedang tidak dapat dihubungi. Tidak ada yang disimpan; coba lagi "
+            "sebentar lagi."
+        )
+
+
+class ServiceNotAtCounter(NotPermitted):
+    code = "service_not_at_counter"
+
+    def __init__(self) -> None:
+        super().__init__("Layanan ini tidak dilayani di loket.")
+
+
+class LocationClosed(InvalidInput):
+    code = "location_closed"
+
+
+class Holiday(InvalidInput):
+    code = "holiday"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"Tanggal ini hari libur ({name}); loket tidak melayani.",
+            errors=[{"loc": ["body", "starts_at"], "msg": "holiday"}],
+        )
+
+
+class SlotFull(ApplicationError):
+    status = 409
+    code = "slot_full"
+
+    def __init__(self) -> None:
+        super().__init__("Slot waktu ini sudah penuh; pilih slot lain.")
+
+
+class BookingExists(ApplicationError):
+    status = 409
+    code = "booking_exists"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Anda sudah memiliki pemesanan aktif untuk layanan ini pada hari yang sama."
+        )
+
+
+class BookingSuspended(NotPermitted):
+    code = "booking_suspended"
+
+    def __init__(self, *, no_shows: int, days: int) -> None:
+        super().__init__(
+            f"Anda tidak hadir {no_shows} kali dalam {days} hari terakhir; pemesanan antrean "
+            "daring ditangguhkan sementara. Silakan datang langsung ke loket."
+        )
+
+
+class BookingStateConflict(ApplicationError):
+    status = 409
+    code = "illegal_transition"
+
+
+class CheckInClosed(ApplicationError):
+    status = 409
+    code = "check_in_closed"
+
+
+class CounterBusy(ApplicationError):
+    status = 409
+    code = "counter_busy"
+
+    def __init__(self, number: str) -> None:
+        super().__init__(
+            f"Nomor {number} masih dipanggil di loket ini; tandai dilayani atau tidak hadir dulu."
+        )
+
+
+class QueueEmpty(ApplicationError):
+    status = 409
+    code = "queue_empty"
+
+    def __init__(self) -> None:
+        super().__init__("Tidak ada nomor antrean yang menunggu di loket ini.")
+
+
+# ---- complaints ---------------------------------------------------------------------------------
+
+
+class ComplaintNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Pengaduan tidak ditemukan.")
+
+
+class ComplaintStateConflict(ApplicationError):
+    status = 409
+    code = "illegal_transition"

@@ -32,6 +32,8 @@ from catalog.domain.models import (
     VersionStatus,
 )
 from catalog.domain.snapshot import Position, PublishedVersion
+from mpp_shared.calendar import timezone_of_region
+from mpp_shared.contracts.catalog.v1 import LocationCounter, LocationReply
 
 
 class SqlCatalogRepository:
@@ -357,3 +359,49 @@ def _header(row: ServiceRow) -> ServiceHeader:
         draft_version=row.draft_version,
         retired_at=row.retired_at,
     )
+
+
+class SqlLocationReader:
+    """One MPP location with its counters, as ``rpc.catalog.locations.get`` answers it."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def location(self, location_id: uuid.UUID) -> LocationReply | None:
+        location = await self.session.get(LocationRow, location_id)
+        if location is None:
+            return None
+        counters = (
+            await self.session.execute(
+                select(CounterRow, AgencyRow.name)
+                .join(AgencyRow, AgencyRow.id == CounterRow.agency_id)
+                .where(CounterRow.location_id == location_id)
+                .order_by(CounterRow.position, CounterRow.label)
+            )
+        ).all()
+        served: dict[uuid.UUID, list[uuid.UUID]] = {}
+        if counters:
+            rows = await self.session.execute(
+                select(CounterServiceRow.counter_id, CounterServiceRow.service_id)
+                .where(CounterServiceRow.counter_id.in_([c.id for c, _ in counters]))
+                .order_by(CounterServiceRow.service_id)
+            )
+            for counter_id, service_id in rows:
+                served.setdefault(counter_id, []).append(service_id)
+        return LocationReply(
+            location_id=location.id,
+            name=location.name,
+            region_code=location.region_code,
+            timezone=timezone_of_region(location.region_code).key,
+            opening_hours=location.opening_hours,
+            counters=[
+                LocationCounter(
+                    counter_id=counter.id,
+                    label=counter.label,
+                    agency_id=counter.agency_id,
+                    agency_name=agency_name,
+                    service_ids=served.get(counter.id, []),
+                )
+                for counter, agency_name in counters
+            ],
+        )

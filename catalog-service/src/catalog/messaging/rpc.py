@@ -1,8 +1,10 @@
-"""NATS request-reply: the catalogue snapshot for services that start after the events expired.
+"""NATS request-reply: the catalogue snapshot for services that start after the events expired,
+and one MPP location's hours and counters (for counter bookings).
 
-``rpc.catalog.services.snapshot`` (contract in ``mpp_shared.contracts.catalog.v1``); only
-application-service may ask (``mpp_shared.events.permissions``). Replicas share the requests
-through one queue group; each request is read in a transaction of its own.
+``rpc.catalog.services.snapshot`` and ``rpc.catalog.locations.get`` (contracts in
+``mpp_shared.contracts.catalog.v1``); only application-service may ask
+(``mpp_shared.events.permissions``). Replicas share the requests through one queue group; each
+request is read in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalog.db.repositories import SqlSnapshotReader
+from catalog.db.repositories import SqlLocationReader, SqlSnapshotReader
 from catalog.domain.snapshot import InvalidCursor, services_snapshot
 from mpp_shared.contracts.catalog import v1 as contract
 from mpp_shared.events import NatsConnection
@@ -54,5 +56,36 @@ def snapshot_responder(
 
     async def reply(body: bytes) -> BaseModel:
         return await answer_snapshot(body, sessionmaker)
+
+    return RpcResponder(subject=subject, queue=queue, reply=reply, connection=connection)
+
+
+async def answer_location(body: bytes, sessionmaker: async_sessionmaker[AsyncSession]) -> BaseModel:
+    """The location's hours and counters, or an ``RpcError`` reply (never an exception)."""
+    try:
+        request = contract.LocationRequest.model_validate_json(body or b"{}")
+        async with sessionmaker() as session, session.begin():
+            found = await SqlLocationReader(session).location(request.location_id)
+    except ValidationError:
+        return contract.RpcError(error="invalid_request", detail="location_id: a UUID")
+    except Exception:
+        log.exception("location request failed")
+        return contract.RpcError(error="internal_error")
+    if found is None:
+        return contract.RpcError(error="not_found")
+    return found
+
+
+def location_responder(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    connection: NatsConnection,
+    subject: str = contract.LOCATION_SUBJECT,
+    queue: str = QUEUE,
+) -> RpcResponder:
+    """The worker answering ``LOCATION_SUBJECT`` in the queue group."""
+
+    async def reply(body: bytes) -> BaseModel:
+        return await answer_location(body, sessionmaker)
 
     return RpcResponder(subject=subject, queue=queue, reply=reply, connection=connection)

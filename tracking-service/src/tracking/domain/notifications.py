@@ -1,4 +1,5 @@
-"""Which notifications an application event gives, their Indonesian texts, and their delivery.
+"""Which notifications an application, booking or complaint event gives, their Indonesian
+texts, and their delivery.
 
 The owner hears of every change of status (not of a stage advance within one status, nor of
 a withdrawal they made themselves) and of every revision request; the handling agency's
@@ -13,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
 
 Audience = Literal["account", "agency"]
 ChannelName = Literal["email", "sms"]
@@ -198,3 +200,167 @@ class ContactDirectory(Protocol):
     """Where an account's email and phone come from at send time (identity-service)."""
 
     async def contact_of(self, account_id: uuid.UUID) -> Contact | None: ...
+
+
+# ---- counter bookings and complaint cases -------------------------------------------------------
+
+BOOKING_PREFIX = "mpp.application.booking."
+COMPLAINT_PREFIX = "mpp.application.complaint."
+_ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
+
+
+@dataclass(frozen=True, slots=True)
+class BookingChange:
+    """The facts of a booking event that notifications speak of."""
+
+    event_type: str
+    account_id: uuid.UUID
+    service_name: str
+    location_name: str
+    counter_label: str
+    slot_start: datetime
+    timezone: str
+    status: str
+    queue_number: str | None
+    actor_kind: str
+
+
+def _local(moment: datetime, timezone: str) -> str:
+    local = moment.astimezone(ZoneInfo(timezone))
+    return f"{local:%d-%m-%Y} pukul {local:%H:%M} {_ZONE_NAMES.get(timezone, timezone)}"
+
+
+def booking_notifications(change: BookingChange) -> list[NotificationDraft]:
+    """The owner hears of the booking, the reminder, the call and a no-show (not of what the
+    owner did, nor of being served)."""
+    verb = change.event_type.removeprefix(BOOKING_PREFIX)
+    visit = (
+        f"kunjungan layanan {change.service_name} di {change.location_name}, "
+        f"{change.counter_label}, {_local(change.slot_start, change.timezone)}"
+    )
+    texts: dict[str, tuple[str, str, tuple[ChannelName, ...]]] = {
+        "booked": (
+            "Antrean dipesan",
+            f"Pemesanan {visit} tercatat. Lapor kedatangan di lokasi untuk mendapat nomor antrean.",
+            ("email",),
+        ),
+        "reminder": (
+            "Pengingat kunjungan besok",
+            f"Jangan lupa {visit}. Batalkan di aplikasi bila Anda berhalangan hadir.",
+            ("email", "sms"),
+        ),
+        "checked_in": (
+            "Nomor antrean Anda",
+            f"Nomor antrean Anda {change.queue_number} untuk {visit}.",
+            (),
+        ),
+        "called": (
+            "Nomor Anda dipanggil",
+            f"Nomor antrean {change.queue_number} dipanggil ke {change.counter_label}. "
+            "Silakan menuju loket.",
+            ("sms",),
+        ),
+        "no_show": (
+            "Anda tidak hadir",
+            f"Anda tercatat tidak hadir pada {visit}. Ketidakhadiran berulang menangguhkan "
+            "pemesanan antrean daring.",
+            ("email",),
+        ),
+        "cancelled": (
+            "Antrean dibatalkan",
+            f"Pemesanan {visit} dibatalkan.",
+            ("email",),
+        ),
+    }
+    text = texts.get(verb)
+    if text is None or (verb == "cancelled" and change.actor_kind == "citizen"):
+        return []
+    title, body, channels = text
+    return [
+        NotificationDraft(
+            kind=f"booking_{verb}",
+            audience="account",
+            account_id=change.account_id,
+            agency_id=None,
+            title=title,
+            body=body,
+            channels=channels,
+        )
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintChange:
+    """The facts of a complaint event that notifications speak of (never the texts)."""
+
+    event_type: str
+    tracking_number: str
+    kind: str
+    service_name: str
+    agency_id: uuid.UUID
+    account_id: uuid.UUID | None
+    status: str
+    lapor_reference: str | None
+    actor_kind: str
+
+
+def complaint_notifications(change: ComplaintChange) -> list[NotificationDraft]:
+    """The complainant with an account hears of answers and of every change of status; the
+    agency's inbox hears of new cases, the complainant's replies, escalations and a missed
+    response time. Anonymous complainants follow their case by number and code."""
+    verb = change.event_type.removeprefix(COMPLAINT_PREFIX)
+    case = "Pengaduan" if change.kind == "complaint" else "Konsultasi"
+    what = f"{case} {change.tracking_number} tentang layanan {change.service_name}"
+    to_agency: dict[str, tuple[str, str]] = {
+        "opened": (f"{case} baru", f"{what} masuk. Jawab dalam batas waktu tanggapan."),
+        "message_added": ("Tanggapan baru dari pelapor", f"{what} mendapat tanggapan baru."),
+        "escalated": (f"{case} dieskalasi", f"{what} dieskalasi; mohon ditindaklanjuti."),
+        "overdue": (
+            f"{case} melewati batas waktu",
+            f"{what} belum dijawab dalam batas waktu tanggapan.",
+        ),
+    }
+    to_owner: dict[str, tuple[str, str, tuple[ChannelName, ...]]] = {
+        "opened": (f"{case} diterima", f"{what} telah diterima.", ("email",)),
+        "answered": (
+            f"{case} dijawab",
+            f"{what} telah dijawab. Baca jawabannya di aplikasi MPP Digital.",
+            ("email", "sms"),
+        ),
+        "escalated": (f"{case} dieskalasi", f"{what} diteruskan ke pimpinan instansi.", ("email",)),
+        "forwarded_to_lapor": (
+            f"{case} diteruskan ke SP4N-LAPOR!",
+            f"{what} diteruskan ke SP4N-LAPOR! dengan nomor {change.lapor_reference}.",
+            ("email",),
+        ),
+        "closed": (f"{case} ditutup", f"{what} telah ditutup.", ("email",)),
+    }
+    drafts: list[NotificationDraft] = []
+    agency_text = to_agency.get(verb)
+    if agency_text is not None and not (verb == "escalated" and change.actor_kind == "staff"):
+        drafts.append(
+            NotificationDraft(
+                kind=f"complaint_{verb}",
+                audience="agency",
+                account_id=None,
+                agency_id=change.agency_id,
+                title=agency_text[0],
+                body=agency_text[1],
+                channels=(),
+            )
+        )
+    owner_text = to_owner.get(verb)
+    own_doing = change.actor_kind == "citizen" and verb in ("escalated", "closed")
+    if owner_text is not None and change.account_id is not None and not own_doing:
+        drafts.append(
+            NotificationDraft(
+                kind=f"complaint_{verb}_owner" if verb in to_agency else f"complaint_{verb}",
+                audience="account",
+                account_id=change.account_id,
+                agency_id=None,
+                title=owner_text[0],
+                body=owner_text[1],
+                channels=owner_text[2],
+            )
+        )
+    return drafts

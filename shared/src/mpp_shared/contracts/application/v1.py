@@ -16,6 +16,12 @@ Each change publishes exactly one event: submit and resubmit ``submitted``; ``st
 ``revision_requested``; ``complete`` ``completed``; withdrawal ``withdrawn``; the SLA clock
 ``overdue``. A draft is private to its owner and publishes nothing.
 
+Counter bookings (``mpp.application.booking.*``) and complaint cases
+(``mpp.application.complaint.*``) have events of their own, each with a per-booking or
+per-case ``sequence``: :class:`BookingEvent` and :class:`ComplaintEvent`. They carry no
+personal data either: no name, contact, complaint text or answer text (a consumer that tells
+somebody about an answer says where to read it).
+
 Notes: ``note`` is the text the citizen may read (a revision request, a rejection reason);
 ``internal_note`` is for the agency's staff only and never shown to the owner or in public.
 """
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -39,6 +45,22 @@ APPLICATION_REVISION_REQUESTED = "mpp.application.application.revision_requested
 APPLICATION_COMPLETED = "mpp.application.application.completed"
 APPLICATION_WITHDRAWN = "mpp.application.application.withdrawn"
 APPLICATION_OVERDUE = "mpp.application.application.overdue"
+
+BOOKING_BOOKED = "mpp.application.booking.booked"
+BOOKING_CANCELLED = "mpp.application.booking.cancelled"
+BOOKING_CHECKED_IN = "mpp.application.booking.checked_in"
+BOOKING_CALLED = "mpp.application.booking.called"
+BOOKING_SERVED = "mpp.application.booking.served"
+BOOKING_NO_SHOW = "mpp.application.booking.no_show"
+BOOKING_REMINDER = "mpp.application.booking.reminder"
+
+COMPLAINT_OPENED = "mpp.application.complaint.opened"
+COMPLAINT_MESSAGE_ADDED = "mpp.application.complaint.message_added"
+COMPLAINT_ANSWERED = "mpp.application.complaint.answered"
+COMPLAINT_ESCALATED = "mpp.application.complaint.escalated"
+COMPLAINT_FORWARDED_TO_LAPOR = "mpp.application.complaint.forwarded_to_lapor"
+COMPLAINT_CLOSED = "mpp.application.complaint.closed"
+COMPLAINT_OVERDUE = "mpp.application.complaint.overdue"
 
 ApplicationStatus = Literal[
     "draft",
@@ -115,6 +137,72 @@ class ApplicationOverdue(ApplicationEvent):
     ``old_status == status`` (the status does not change)."""
 
 
+BookingStatus = Literal["booked", "checked_in", "called", "served", "no_show", "cancelled"]
+
+
+class BookingEvent(EventData):
+    """Every ``mpp.application.booking.*`` event: a citizen's visit to a counter.
+
+    ``booked`` (the slot is held), ``cancelled`` (by the citizen; the slot is free again),
+    ``checked_in`` (arrived; ``queue_number`` such as ``A-017`` given), ``called`` (an officer
+    called the number at ``counter_id``), ``served``, ``no_show`` (called and absent, or never
+    checked in by the end of the slot; ``actor_kind`` ``staff`` or ``system``), ``reminder``
+    (the day before the visit, once; the status does not change)."""
+
+    booking_id: uuid.UUID
+    sequence: int = Field(ge=1)  # per booking, in commit order
+    account_id: uuid.UUID
+    service_id: uuid.UUID
+    service_name: str
+    agency_id: uuid.UUID
+    location_id: uuid.UUID
+    location_name: str
+    counter_id: uuid.UUID
+    counter_label: str
+    day: date  # the visit's date, local to the location
+    slot_start: datetime
+    slot_end: datetime
+    timezone: str
+    old_status: BookingStatus | None
+    status: BookingStatus
+    queue_number: str | None = None
+    actor_kind: ActorKind
+    actor_id: str | None = None
+    occurred_at: datetime
+
+
+ComplaintKind = Literal["complaint", "consultation"]
+ComplaintStatus = Literal["open", "answered", "escalated", "forwarded_to_lapor", "closed"]
+
+
+class ComplaintEvent(EventData):
+    """Every ``mpp.application.complaint.*`` event: a complaint or consultation case.
+
+    ``opened``; ``message_added`` (the complainant wrote again); ``answered`` (the agency
+    replied in the thread); ``escalated``; ``forwarded_to_lapor`` (sent on to SP4N-LAPOR!,
+    ``lapor_reference`` set); ``closed``; ``overdue`` (no answer by ``response_due_at``, once
+    per case; the status does not change). ``account_id`` is None for an anonymous case."""
+
+    complaint_id: uuid.UUID
+    sequence: int = Field(ge=1)  # per case, in commit order
+    tracking_number: str
+    kind: ComplaintKind
+    service_id: uuid.UUID
+    service_name: str
+    agency_id: uuid.UUID
+    application_id: uuid.UUID | None
+    account_id: uuid.UUID | None
+    old_status: ComplaintStatus | None
+    status: ComplaintStatus
+    response_due_at: datetime
+    answered_at: datetime | None = None  # the agency's first answer
+    overdue: bool
+    lapor_reference: str | None = None
+    actor_kind: ActorKind | Literal["anonymous"]
+    actor_id: str | None = None
+    occurred_at: datetime
+
+
 __all__ = [
     "APPLICATION_COMPLETED",
     "APPLICATION_OVERDUE",
@@ -122,6 +210,20 @@ __all__ = [
     "APPLICATION_STATUS_CHANGED",
     "APPLICATION_SUBMITTED",
     "APPLICATION_WITHDRAWN",
+    "BOOKING_BOOKED",
+    "BOOKING_CALLED",
+    "BOOKING_CANCELLED",
+    "BOOKING_CHECKED_IN",
+    "BOOKING_NO_SHOW",
+    "BOOKING_REMINDER",
+    "BOOKING_SERVED",
+    "COMPLAINT_ANSWERED",
+    "COMPLAINT_CLOSED",
+    "COMPLAINT_ESCALATED",
+    "COMPLAINT_FORWARDED_TO_LAPOR",
+    "COMPLAINT_MESSAGE_ADDED",
+    "COMPLAINT_OPENED",
+    "COMPLAINT_OVERDUE",
     "SOURCE",
     "ActorKind",
     "ApplicationCompleted",
@@ -132,6 +234,11 @@ __all__ = [
     "ApplicationStatusChanged",
     "ApplicationSubmitted",
     "ApplicationWithdrawn",
+    "BookingEvent",
+    "BookingStatus",
     "Channel",
+    "ComplaintEvent",
+    "ComplaintKind",
+    "ComplaintStatus",
     "tracking_code_hash",
 ]

@@ -24,6 +24,15 @@ A service's ``ServiceRetired`` comes in the page of its latest version, after it
 are read one by one, not as one transaction: a service published meanwhile may be in a later
 page or only in its event; both are the same payload, so handling it twice changes nothing.
 ``RpcError.error`` is ``invalid_request`` (a malformed request or cursor) or ``internal_error``.
+
+One MPP location (``rpc.catalog.locations.get``): its opening hours and counters, for the
+counter bookings of application-service (locations are not published as events)::
+
+    reply = await nc.request(LOCATION_SUBJECT, LocationRequest(location_id=...)
+                             .model_dump_json().encode(), timeout=2)
+    answer = parse_location_reply(reply.data)          # LocationReply or RpcError
+
+``RpcError.error`` is ``not_found``, ``invalid_request`` or ``internal_error``.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ SERVICE_RETIRED = "mpp.catalog.service.retired"
 
 # Request-reply, outside mpp.> (the events stream captures mpp.> and would answer it).
 SNAPSHOT_SUBJECT = "rpc.catalog.services.snapshot"
+LOCATION_SUBJECT = "rpc.catalog.locations.get"
 SNAPSHOT_DEFAULT_LIMIT = 50
 SNAPSHOT_MAX_LIMIT = 100
 # A page stops growing past this many bytes of JSON (NATS' default max_payload is 1 MB).
@@ -159,11 +169,42 @@ class RpcError(_Message):
     detail: str | None = None
 
 
+class LocationRequest(_Message):
+    location_id: uuid.UUID
+
+
+class LocationCounter(_Message):
+    """A counter (loket): the agency that staffs it and the services it serves."""
+
+    counter_id: uuid.UUID
+    label: str
+    agency_id: uuid.UUID
+    agency_name: str
+    service_ids: list[uuid.UUID]
+
+
+class LocationReply(_Message):
+    """``opening_hours``: per weekday (``mon`` … ``sun``) the open intervals in the location's
+    local time (``[["08:00", "15:00"]]``; empty or absent: closed). ``counters`` are in the
+    location's order (position, then label)."""
+
+    location_id: uuid.UUID
+    name: str
+    region_code: str
+    timezone: TimeZoneName
+    opening_hours: dict[str, list[list[str]]]
+    counters: list[LocationCounter]
+
+
 _ReplyT = TypeVar("_ReplyT", bound=BaseModel)
 
 
 def parse_snapshot_reply(body: bytes | str) -> ServicesSnapshotPage | RpcError:
     return _parse(body, ServicesSnapshotPage)
+
+
+def parse_location_reply(body: bytes | str) -> LocationReply | RpcError:
+    return _parse(body, LocationReply)
 
 
 def _parse(body: bytes | str, model: type[_ReplyT]) -> _ReplyT | RpcError:
@@ -176,6 +217,7 @@ def _parse(body: bytes | str, model: type[_ReplyT]) -> _ReplyT | RpcError:
 __all__ = [
     "AGENCY_CREATED",
     "AGENCY_UPDATED",
+    "LOCATION_SUBJECT",
     "SERVICE_PUBLISHED",
     "SERVICE_RETIRED",
     "SNAPSHOT_DEFAULT_LIMIT",
@@ -188,6 +230,9 @@ __all__ = [
     "AgencyKind",
     "AgencyUpdated",
     "Fee",
+    "LocationCounter",
+    "LocationReply",
+    "LocationRequest",
     "Requirement",
     "RpcError",
     "ServicePublished",
@@ -196,5 +241,6 @@ __all__ = [
     "ServicesSnapshotRequest",
     "Stage",
     "TimeZoneName",
+    "parse_location_reply",
     "parse_snapshot_reply",
 ]

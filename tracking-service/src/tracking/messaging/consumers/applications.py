@@ -14,7 +14,16 @@ from mpp_shared.events import CloudEvent, EventConsumer, Handler, NatsConnection
 from mpp_shared.events.permissions import event_subjects
 from tracking.db.notifications import NotificationRepository
 from tracking.db.timeline import TimelineRepository
-from tracking.domain.notifications import ApplicationChange, notifications_for
+from tracking.domain.notifications import (
+    BOOKING_PREFIX,
+    COMPLAINT_PREFIX,
+    ApplicationChange,
+    BookingChange,
+    ComplaintChange,
+    booking_notifications,
+    complaint_notifications,
+    notifications_for,
+)
 from tracking.domain.timeline import TimelineEntry, TrackedApplication
 from tracking.messaging.stream import StreamEvent, StreamHub
 
@@ -38,6 +47,12 @@ def timeline_handler(hub: StreamHub) -> Handler:
     highest sequence, notifications are written, and after the commit the live stream hears."""
 
     async def record_application_event(session: AsyncSession, event: CloudEvent) -> None:
+        if event.type.startswith(BOOKING_PREFIX):
+            await notify_booking(session, event)
+            return
+        if event.type.startswith(COMPLAINT_PREFIX):
+            await notify_complaint(session, event)
+            return
         if event.type not in KNOWN_TYPES:
             # A newer publisher's event type: nothing of ours depends on it yet.
             log.info("application event type not followed", extra={"event_type": event.type})
@@ -121,6 +136,66 @@ def timeline_handler(hub: StreamHub) -> Handler:
         orm_event.listen(session.sync_session, "after_commit", committed, once=True)
 
     return record_application_event
+
+
+async def notify_booking(session: AsyncSession, event: CloudEvent) -> None:
+    """A booking event's notifications; the booking id stands where an application's would,
+    and the queue number (or the location) where its registration number would."""
+    try:
+        data = event.data_as(application.BookingEvent)
+    except ValueError as exc:
+        raise PermanentError(f"not a booking event: {exc}") from exc
+    change = BookingChange(
+        event_type=event.type,
+        account_id=data.account_id,
+        service_name=data.service_name,
+        location_name=data.location_name,
+        counter_label=data.counter_label,
+        slot_start=data.slot_start,
+        timezone=data.timezone,
+        status=data.status,
+        queue_number=data.queue_number,
+        actor_kind=data.actor_kind,
+    )
+    notifications = NotificationRepository(session)
+    now = datetime.now(UTC)
+    for draft in booking_notifications(change):
+        await notifications.add(
+            draft,
+            event_id=event.event_id,
+            application_id=data.booking_id,
+            registration_number=data.queue_number or f"ANTREAN {data.day.isoformat()}",
+            at=now,
+        )
+
+
+async def notify_complaint(session: AsyncSession, event: CloudEvent) -> None:
+    """A complaint event's notifications, under the case's id and tracking number."""
+    try:
+        data = event.data_as(application.ComplaintEvent)
+    except ValueError as exc:
+        raise PermanentError(f"not a complaint event: {exc}") from exc
+    change = ComplaintChange(
+        event_type=event.type,
+        tracking_number=data.tracking_number,
+        kind=data.kind,
+        service_name=data.service_name,
+        agency_id=data.agency_id,
+        account_id=data.account_id,
+        status=data.status,
+        lapor_reference=data.lapor_reference,
+        actor_kind=data.actor_kind,
+    )
+    notifications = NotificationRepository(session)
+    now = datetime.now(UTC)
+    for draft in complaint_notifications(change):
+        await notifications.add(
+            draft,
+            event_id=event.event_id,
+            application_id=data.complaint_id,
+            registration_number=data.tracking_number,
+            at=now,
+        )
 
 
 def application_consumer(
