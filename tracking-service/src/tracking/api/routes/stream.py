@@ -51,6 +51,9 @@ class EventStreamResponse(Response):
             },
             media_type="text/event-stream; charset=utf-8",
         )
+        # Response counts its empty body as "content-length: 0", which would end the stream
+        # before the first event; a stream has no length (chunked).
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self._hub = hub
         self._client = client
         self._backlog = backlog
