@@ -205,17 +205,22 @@ class ServiceLevels:
 
     @property
     def median_working_days(self) -> float | None:
-        return percentile(self.histogram, 0.5)
+        return _two_decimals(percentile(self.histogram, 0.5))
 
     @property
     def p90_working_days(self) -> float | None:
-        return percentile(self.histogram, 0.9)
+        # Interpolated: 4 + 0.6 x 6 is 7.6000000000000005 in floating point; the report says 7.6.
+        return _two_decimals(percentile(self.histogram, 0.9))
 
     @property
     def within_sla_ratio(self) -> float | None:
         if self.finished == 0:
             return None
         return round(self.within_sla / self.finished, 4)
+
+
+def _two_decimals(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def total_of(lines: Iterable[ServiceLevels]) -> ServiceLevels:
