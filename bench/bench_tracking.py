@@ -913,6 +913,16 @@ def section(
             "",
         ]
     lines += [
+        "Why the ingest is slow: the shared consumer handles one event per transaction, and "
+        "each of the three consumers runs its own (inbox row, the handler's statements, "
+        "commit): the timeline about four statements, the reports five to nine (the fact row "
+        "locked, the status counts moved, the decision's aggregates, the fact saved), the "
+        "webhooks two. Each statement costs a few tenths of a millisecond of Python (SQLAlchemy "
+        "Core, asyncpg) besides the round trip, so one event costs several milliseconds of CPU "
+        "across the consumers. 2,000 events/s on two cores needs the consumer to take a "
+        "fetched batch in one transaction with multi-row statements (a batch handler in "
+        "`mpp_shared.events.consumer`), not tuning of the handlers.",
+        "",
         f"**Reads through the gateway**: wrk, one thread, {CONNECTIONS} connections, "
         f"{args.duration} s per scenario after a {WARM_UP_SECONDS} s warm-up, {args.rounds} "
         "rounds; medians of the rounds; each request drawn at random from the scenario's list.",
