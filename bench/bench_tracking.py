@@ -1129,6 +1129,10 @@ def main() -> int:
             for c, (n, seconds) in per_consumer.items():
                 print(f"  {c}: {n:,} events in {seconds:.1f} s, {n / seconds:,.0f}/s", flush=True)
 
+            # Fresh tokens: the ones of the start may have expired during the load.
+            citizen = request_json(
+                f"{gateway}/api/v1/auth/login", {"username": CITIZEN[0], "password": CITIZEN[1]}
+            )["access_token"]
             admin = admin_token(gateway)
             top = [a for a, _ in loaded.agency_sizes.most_common(20)]
             today = now.astimezone(ZONE).date()
