@@ -30,12 +30,12 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracking.db.tables import Base
-from tracking.domain.reports import OPEN_STATUSES, ServiceLevels
+from tracking.domain.reports import OPEN_STATUSES, ClockStep, ServiceLevels
 
 metadata = Base.metadata
 
@@ -60,6 +60,9 @@ report_applications = Table(
     Column("working_days", Integer),
     Column("within_sla", Boolean),
     Column("overdue", Boolean, nullable=False, server_default="false"),
+    # The clock's events (submissions, revision requests, the decision, the completion) in
+    # the order they arrived: the clock is read from them in sequence order (run_clock).
+    Column("clock_steps", JSONB, nullable=False, server_default="[]"),
     Index(
         "ix_report_applications_open",
         "agency_id",
@@ -128,6 +131,37 @@ class ApplicationFact:
     working_days: int | None
     within_sla: bool | None
     overdue: bool
+    clock_steps: list[ClockStep]
+
+
+def steps_to_json(steps: Iterable[ClockStep]) -> list[dict[str, Any]]:
+    return [
+        {
+            "sequence": s.sequence,
+            "kind": s.kind,
+            "at": s.at.isoformat(),
+            "due_at": s.due_at.isoformat() if s.due_at is not None else None,
+        }
+        for s in steps
+    ]
+
+
+def steps_from_json(stored: Iterable[dict[str, Any]]) -> list[ClockStep]:
+    return [
+        ClockStep(
+            sequence=int(s["sequence"]),
+            kind=str(s["kind"]),
+            at=datetime.fromisoformat(s["at"]),
+            due_at=datetime.fromisoformat(s["due_at"]) if s.get("due_at") else None,
+        )
+        for s in stored
+    ]
+
+
+def _fact(row: Any) -> ApplicationFact:
+    values = dict(row._mapping)
+    values["clock_steps"] = steps_from_json(values["clock_steps"] or [])
+    return ApplicationFact(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +191,23 @@ class ReportRepository:
         if lock:
             query = query.with_for_update()
         row = (await self.session.execute(query)).first()
-        return ApplicationFact(**row._mapping) if row is not None else None
+        return _fact(row) if row is not None else None
+
+    async def add_fact(self, fact: ApplicationFact) -> bool:
+        """Insert the application's first fact row; False if another transaction did first."""
+        values = fact.__dict__.copy()
+        values["clock_steps"] = steps_to_json(fact.clock_steps)
+        inserted = await self.session.execute(
+            pg_insert(report_applications)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[report_applications.c.application_id])
+            .returning(report_applications.c.application_id)
+        )
+        return inserted.first() is not None
 
     async def save_fact(self, fact: ApplicationFact) -> None:
         values = fact.__dict__.copy()
+        values["clock_steps"] = steps_to_json(fact.clock_steps)
         statement = pg_insert(report_applications).values(**values)
         await self.session.execute(
             statement.on_conflict_do_update(
@@ -204,29 +251,32 @@ class ReportRepository:
         month: date,
         working_days: int,
         within_sla: bool,
+        by: int = 1,
     ) -> None:
+        """Add (``by=1``) or take back (``by=-1``, a late event moved the decision) one decided
+        application in the month of its decision."""
         histogram = pg_insert(report_durations).values(
             agency_id=agency_id,
             service_id=service_id,
             month=month,
             working_days=working_days,
-            applications=1,
+            applications=by,
         )
         await self.session.execute(
             histogram.on_conflict_do_update(
                 index_elements=list(report_durations.primary_key.columns),
-                set_={"applications": report_durations.c.applications + 1},
+                set_={"applications": report_durations.c.applications + by},
             )
         )
-        within = 1 if within_sla else 0
+        within = by if within_sla else 0
         finished = pg_insert(report_finished).values(
-            agency_id=agency_id, service_id=service_id, month=month, finished=1, within_sla=within
+            agency_id=agency_id, service_id=service_id, month=month, finished=by, within_sla=within
         )
         await self.session.execute(
             finished.on_conflict_do_update(
                 index_elements=list(report_finished.primary_key.columns),
                 set_={
-                    "finished": report_finished.c.finished + 1,
+                    "finished": report_finished.c.finished + by,
                     "within_sla": report_finished.c.within_sla + within,
                 },
             )
