@@ -6,13 +6,18 @@ their own directory.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -166,3 +171,116 @@ def write_section(heading: str, section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     DOCS.write_text(text.rstrip("\n") + "\n")
+
+
+# ---- identity-service and a gateway in front of it -------------------------------------------
+
+USERNAME = "warga1@mpp.local"
+PASSWORD = "Warga#Dev2026"  # noqa: S105 - the README's demo citizen
+ME = "/api/v1/me"
+
+
+def post_json(url: str, body: bytes, content_type: str) -> Any:
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        url, data=body, headers={"Content-Type": content_type}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def login(base: str) -> dict[str, Any]:
+    body = json.dumps({"username": USERNAME, "password": PASSWORD}).encode()
+    answer: dict[str, Any] = post_json(f"{base}/api/v1/auth/login", body, "application/json")
+    return answer
+
+
+@dataclass
+class IdentityStack:
+    """PostgreSQL, NATS, identity-service and a gateway (one process each), the demo citizen
+    logged in: what the /me scenarios of bench_identity.py and bench_gateway.py measure."""
+
+    postgres: Any
+    identity_url: str
+    gateway_url: str
+    identity: subprocess.Popen[bytes]
+    gateway: subprocess.Popen[bytes]
+    access_token: str
+
+    @property
+    def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+    def cpu_seconds(self) -> tuple[float, float, float] | None:
+        """CPU time so far of identity-service, PostgreSQL (with its backends), the gateway."""
+        if not has_proc():
+            return None
+        postmaster = int(self.postgres.pid_file.read_text().split()[0])
+        return (
+            cpu_seconds([self.identity.pid]),
+            tree_cpu_seconds(postmaster),
+            cpu_seconds([self.gateway.pid]),
+        )
+
+
+@contextlib.contextmanager
+def identity_stack(
+    workdir: Path, identity_command: list[str] | None = None
+) -> Iterator[IdentityStack]:
+    from mpp_shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+    from mpp_shared.embedded.process import spawn, stop_process
+
+    postgres = EmbeddedPostgres(workdir / "postgres" / "data", port=free_port(), durable=False)
+    nats = EmbeddedNats(workdir / "nats" / "store", port=free_port())
+    identity_port, gateway_port = free_port(), free_port()
+    identity = f"http://127.0.0.1:{identity_port}"
+    gateway = f"http://127.0.0.1:{gateway_port}"
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "MPP_IDENTITY_PORT": str(identity_port),
+        "MPP_IDENTITY_NATS_URL": nats.url,
+        "MPP_IDENTITY_PUBLIC_URL": gateway,
+        "MPP_IDENTITY_SEED_DEMO_DATA": "true",
+        # The demo residents are enough; the synthetic population only slows the start.
+        "MPP_IDENTITY_DUKCAPIL_POPULATION_SIZE": "100",
+        "MPP_GATEWAY_PORT": str(gateway_port),
+        "MPP_GATEWAY_METRICS_PORT": str(free_port()),
+        "MPP_GATEWAY_PUBLIC_URL": gateway,
+        "MPP_GATEWAY_IDENTITY_URL": identity,
+        "MPP_GATEWAY_JWKS_URL": f"{identity}/oauth2/jwks",
+        "MPP_GATEWAY_NATS_URL": nats.url,
+        # One client address makes all the load: the per-client limit would measure 429s.
+        "MPP_GATEWAY_RATE_LIMIT_ENABLED": "false",
+    }
+    for other in ("CATALOG", "APPLICATION", "TRACKING"):
+        env[f"MPP_GATEWAY_{other}_URL"] = f"http://127.0.0.1:{free_port()}"
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        print("starting PostgreSQL and NATS …", flush=True)
+        postgres.start()
+        nats.start()
+        postgres.create_database("mpp_identity")
+        env["MPP_IDENTITY_DATABASE_URL"] = postgres.url("mpp_identity")
+        print("starting identity-service and the gateway …", flush=True)
+        command = identity_command or [sys.executable, "-m", "identity"]
+        processes.append(spawn(command, env=env, cwd=ROOT, log_file=workdir / "identity.log"))
+        wait_http(f"{identity}/readyz")
+        processes.append(
+            spawn(
+                [sys.executable, "-m", "gateway"],
+                env=env,
+                cwd=ROOT,
+                log_file=workdir / "gateway.log",
+            )
+        )
+        wait_http(f"{gateway}/healthz")
+        token = login(gateway)["access_token"]
+        stack = IdentityStack(postgres, identity, gateway, processes[0], processes[1], token)
+        wait_http(f"{gateway}{ME}", headers=stack.bearer)
+        yield stack
+    finally:
+        for process in reversed(processes):
+            # SIGTERM: uvicorn shuts down cleanly (and a cProfile wrapper writes its file).
+            stop_process(process)
+        nats.stop()
+        postgres.stop()

@@ -35,6 +35,10 @@ from uvicorn.server import ServerState
 from gateway.config import GatewaySettings
 from mpp_shared.problems import PROBLEM_CONTENT_TYPE, Problem
 
+# Set in the scope of every request this protocol read: the app served by import path
+# (``create_app_from_environment``) refuses requests read by any other server protocol.
+BOUNDED_SCOPE_KEY = "gateway.bounded_head"
+
 _REFUSALS = {
     400: ("bad_request", "The request is not valid HTTP/1.1."),
     408: ("request_timeout", "The request head did not arrive in time."),
@@ -145,6 +149,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.scope[BOUNDED_SCOPE_KEY] = True  # type: ignore[literal-required]
         self._head_size = 0
 
     def on_url(self, url: bytes) -> None:

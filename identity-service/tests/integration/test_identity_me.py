@@ -180,21 +180,30 @@ async def test_every_request_by_an_account_reads_it_with_one_statement_built_onc
     service: Service,
 ):
     from sqlalchemy import event
+    from sqlalchemy.engine import Engine
     from sqlalchemy.orm import ORMExecuteState, Session
 
     token, _ = await service.citizen(service.residents[0])
     statements: list[object] = []
+    orm: list[object] = []
 
-    def seen(state: ORMExecuteState) -> None:
-        statements.append(state.statement)
+    def executed(conn: object, statement: object, *_: object) -> None:
+        statements.append(statement)
 
-    event.listen(Session, "do_orm_execute", seen)
+    def through_a_session(state: ORMExecuteState) -> None:
+        orm.append(state.statement)
+
+    event.listen(Engine, "before_execute", executed)
+    event.listen(Session, "do_orm_execute", through_a_session)
     try:
         for _ in range(2):
             response = await service.client.get("/api/v1/me", headers=bearer(token))
             assert response.status_code == 200, response.text
     finally:
-        event.remove(Session, "do_orm_execute", seen)
-    # One statement per request, and the same object each time: its cache key is computed once.
+        event.remove(Engine, "before_execute", executed)
+        event.remove(Session, "do_orm_execute", through_a_session)
+    # One statement per request, and the same object each time: its cache key is computed
+    # once. No session: a pure read needs no unit of work nor a transaction to commit.
     assert len(statements) == 2
     assert statements[0] is statements[1]
+    assert orm == []

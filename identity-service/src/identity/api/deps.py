@@ -23,6 +23,7 @@ from identity.db.repositories import (
     SigningKeyRepository,
     ThrottleRepository,
     TokenRepository,
+    read_account,
 )
 from identity.domain.accounts import Actor
 from identity.domain.exceptions import IdentityError
@@ -31,7 +32,7 @@ from identity.domain.tokens import TokenService
 from identity.dukcapil.registry import RegistryError
 from mpp_shared.auth import CurrentPrincipal, EnrolmentPrincipal, Forbidden, Principal, Unauthorized
 from mpp_shared.db.commit import commit_or_problem
-from mpp_shared.deps import RuntimeDep, SessionDep
+from mpp_shared.deps import ReadConnectionDep, RuntimeDep, SessionDep
 
 
 # The dependencies are async although they await nothing: FastAPI runs a plain def
@@ -122,16 +123,30 @@ def _trusted(address: str, components: Components) -> bool:
 ClientIpDep = Annotated[str, Depends(client_ip)]
 
 
-async def _account_of(principal: Principal, repos: Repositories) -> Account:
+def _account_id(principal: Principal) -> uuid.UUID:
     try:
-        account_id = uuid.UUID(principal.subject)
+        return uuid.UUID(principal.subject)
     except ValueError:
         # A client_credentials token: an agency system has no profile.
         raise Forbidden("This endpoint is for accounts, not client systems.") from None
-    account = await repos.accounts.get(account_id)
+
+
+def _usable(account: Account | None) -> Account:
     if account is None or account.disabled:
         raise Unauthorized("The account of this token no longer exists.")
     return account
+
+
+async def _account_of(principal: Principal, repos: Repositories) -> Account:
+    return _usable(await repos.accounts.get(_account_id(principal)))
+
+
+async def get_account_read_only(
+    principal: CurrentPrincipal, connection: ReadConnectionDep
+) -> Account:
+    """The caller's account for a route that only reads it: one statement on a connection in
+    autocommit, no session or transaction (a disabled account is refused the same)."""
+    return _usable(await read_account(connection, _account_id(principal)))
 
 
 async def get_current_account(principal: CurrentPrincipal, repos: ReposDep) -> Account:
@@ -143,6 +158,7 @@ async def get_enrolling_account(principal: EnrolmentPrincipal, repos: ReposDep) 
 
 
 CurrentAccount = Annotated[Account, Depends(get_current_account)]
+CurrentAccountReadOnly = Annotated[Account, Depends(get_account_read_only)]
 EnrollingAccount = Annotated[Account, Depends(get_enrolling_account)]
 
 

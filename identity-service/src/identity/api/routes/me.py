@@ -11,6 +11,7 @@ from fastapi import APIRouter, File, Response, UploadFile, status
 from identity.api.deps import (
     ComponentsDep,
     CurrentAccount,
+    CurrentAccountReadOnly,
     ReposDep,
     keeping_counters,
 )
@@ -42,9 +43,11 @@ def _citizen(account: Account) -> Account:
 
 
 @router.get("", response_model=MeRead)
-async def read_me(account: CurrentAccount) -> MeRead:
+async def read_me(account: CurrentAccountReadOnly) -> Response:
     """The caller's own profile, with the unmasked NIK."""
-    return MeRead.of(account)
+    # Serialised by the model itself: FastAPI would validate the model again and encode it
+    # through jsonable_encoder first, for the same bytes.
+    return Response(MeRead.of(account).model_dump_json(), media_type="application/json")
 
 
 @router.patch("", response_model=MeRead, responses=problems(409))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from identity.db.repositories.access_log import AccessLogRepository
-from identity.db.repositories.accounts import AccountRepository
+from identity.db.repositories.accounts import AccountRepository, read_account
 from identity.db.repositories.agencies import AgencyRepository
 from identity.db.repositories.clients import ClientRepository
 from identity.db.repositories.consents import ConsentRepository
@@ -24,4 +24,5 @@ __all__ = [
     "SigningKeyRepository",
     "ThrottleRepository",
     "TokenRepository",
+    "read_account",
 ]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from identity.db.tables import (
     AccountRow,
@@ -24,7 +26,7 @@ from identity.domain.profile import citizen_profile
 from mpp_shared.auth import Role
 
 
-def _account(row: AccountRow, profile: CitizenProfileRow | None) -> Account:
+def _account(row: AccountRow | Any, profile: CitizenProfileRow | Any | None) -> Account:
     return Account(
         id=row.id,
         role=row.role,
@@ -48,6 +50,37 @@ _ACCOUNT_BY_ID = (
     .outerjoin(CitizenProfileRow, CitizenProfileRow.account_id == AccountRow.id)
     .where(AccountRow.id == bindparam("account_id"))
 )
+
+# The same read in SQLAlchemy Core for a connection without a session (``read_account``): no
+# ORM identity map or unit of work, the row's columns taken by name.
+_ACCOUNT_ATTRS = [(a.key, a.columns[0]) for a in inspect(AccountRow).column_attrs]
+_PROFILE_ATTRS = [(a.key, a.columns[0]) for a in inspect(CitizenProfileRow).column_attrs]
+_ACCOUNT_READ = (
+    select(
+        *(column.label(f"a_{key}") for key, column in _ACCOUNT_ATTRS),
+        *(column.label(f"p_{key}") for key, column in _PROFILE_ATTRS),
+    )
+    .select_from(AccountRow.__table__)
+    .outerjoin(CitizenProfileRow.__table__, CitizenProfileRow.account_id == AccountRow.id)
+    .where(AccountRow.id == bindparam("account_id"))
+)
+_ACCOUNT_KEYS = [(key, f"a_{key}") for key, _ in _ACCOUNT_ATTRS]
+_PROFILE_KEYS = [(key, f"p_{key}") for key, _ in _PROFILE_ATTRS]
+
+
+async def read_account(connection: AsyncConnection, account_id: uuid.UUID) -> Account | None:
+    """The account and its profile, as ``AccountRepository.get``, on a plain connection."""
+    row = (await connection.execute(_ACCOUNT_READ, {"account_id": account_id})).first()
+    if row is None:
+        return None
+    values = row._mapping
+    account = SimpleNamespace(**{key: values[label] for key, label in _ACCOUNT_KEYS})
+    profile = (
+        SimpleNamespace(**{key: values[label] for key, label in _PROFILE_KEYS})
+        if values["p_account_id"] is not None
+        else None
+    )
+    return _account(account, profile)
 
 
 class AccountRepository:
