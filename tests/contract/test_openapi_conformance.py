@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mpp_shared.testing.people import Cast
+from mpp_shared.testing.people import AGENCY_X, Caller, Cast, create_staff, loopback
 from mpp_shared.testing.stack import StackEnv
 
 pytestmark = pytest.mark.slow
@@ -101,7 +101,16 @@ def test_every_answer_is_one_the_openapi_document_declares(
     extra: list[str] = []
     tokens = {"citizen": f"Bearer {citizen_token}"}
     if caller == "officer":
-        tokens["officer"] = cast.officer_x.headers["Authorization"]
+        # An officer of its own: whatever the run does to its account or sessions stays with
+        # it, not with the officer the journeys of the same stack act as.
+        fuzzer = create_staff(
+            cast.platform_admin,
+            Caller("officer_fuzz", gateway, loopback(18)),
+            role="officer",
+            agency_id=AGENCY_X,
+            full_name="Petugas Uji",
+        )
+        tokens["officer"] = fuzzer.headers["Authorization"]
     if caller in tokens:
         extra += ["--header", f"Authorization: {tokens[caller]}"]
         for operation in SIGNED_IN_EXCLUDED:
