@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
 import zlib
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger(__name__)
+
+# How long a starting service waits for its database (a restart of PostgreSQL beside it)
+# before it gives up and exits.
+DEFAULT_DATABASE_WAIT_SECONDS = 120.0
 
 
 def alembic_config(migrations_dir: Path) -> Config:
@@ -24,14 +35,59 @@ def _upgrade(connection: Connection, migrations_dir: Path) -> None:
     command.upgrade(config, "head")
 
 
-async def run_migrations(engine: AsyncEngine, migrations_dir: Path) -> None:
-    """Upgrade to head under an advisory lock so that replicas starting together take turns."""
+async def run_migrations(
+    engine: AsyncEngine,
+    migrations_dir: Path,
+    *,
+    wait_seconds: float = DEFAULT_DATABASE_WAIT_SECONDS,
+) -> None:
+    """Upgrade to head under an advisory lock so that replicas starting together take turns.
+
+    A database that cannot be reached (refused, starting up, gone mid-way) is waited for, with
+    backoff, for ``wait_seconds``: a service starting while PostgreSQL restarts comes up
+    without anybody stepping in. The upgrade is one transaction, so a retry starts clean. Any
+    other error (a broken migration) is raised at once.
+    """
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.2
+    while True:
+        try:
+            await _migrate_once(engine, migrations_dir)
+            return
+        except (OSError, DBAPIError) as exc:
+            if isinstance(exc, DBAPIError) and not _unreachable(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "database unreachable; migrations wait",
+                extra={"error": type(exc).__name__, "retry_in_seconds": delay},
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _unreachable(exc: DBAPIError) -> bool:
+    """A lost or refused connection, or a server still starting or shutting down (57P03)."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return exc.connection_invalidated or code in {"57P01", "57P02", "57P03"}
+
+
+async def _migrate_once(engine: AsyncEngine, migrations_dir: Path) -> None:
     lock_key = zlib.crc32(f"mpp-migrations:{migrations_dir.parent.name}".encode())
     async with engine.connect() as conn:
         await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": lock_key})
         try:
             await conn.run_sync(_upgrade, migrations_dir)
             await conn.commit()
+        except BaseException:
+            # The error is what the caller must see, not the aborted transaction's next one.
+            with contextlib.suppress(Exception):
+                await conn.rollback()
+            raise
         finally:
-            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key})
-            await conn.commit()
+            try:
+                await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key})
+                await conn.commit()
+            except Exception:  # a lost connection: closing it frees the lock
+                await conn.invalidate()
