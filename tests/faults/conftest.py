@@ -41,6 +41,18 @@ FAST = {
     "MPP_GATEWAY_METRICS_PORT": "0",
     "MPP_GATEWAY_UPSTREAM_RETRY_AFTER_SECONDS": "0.5",
     "MPP_DEV_READY_TIMEOUT": "300",
+    # One citizen submits as fast as the machine allows: the per-account limit of everyday
+    # routes would answer 429 on a quiet machine. Login and registration keep theirs (the
+    # rate-limit test counts registrations across the gateways).
+    "MPP_GATEWAY_RATE_LIMITS": json.dumps(
+        {
+            "default": {"per_ip": 1_000_000, "per_account": 1_000_000},
+            "tracking": {"per_ip": 1_000_000},
+            "token": {"per_ip": 120},
+            "login": {"per_ip": 20},
+            "registration": {"per_ip": 10},
+        }
+    ),
 }
 
 
