@@ -47,6 +47,7 @@ from harness import (
     cpu_seconds,
     has_proc,
     ms,
+    random_paths_script,
     tree_cpu_seconds,
     wait_http,
     write_section,
@@ -344,23 +345,6 @@ def start_catalog(env: dict[str, str], workdir: Path, port: int) -> subprocess.P
 
 # --- load ------------------------------------------------------------------------------------
 
-# Each wrk thread draws its requests at random from the list (a thread of its own seed), so a
-# request's path follows the list's distribution and no run replays its warm-up in order.
-LUA = """
-local paths = {%s}
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("seed", threads)
-end
-function init(args)
-  math.randomseed(seed * 7919 + os.time())
-end
-request = function()
-  return wrk.format("GET", paths[math.random(#paths)])
-end
-"""
-
 
 @dataclass
 class Result:
@@ -390,7 +374,7 @@ def run_wrk(
     after_warm_up: Callable[[], None] = lambda: None,
 ) -> Result:
     script = workdir / f"{re.sub(r'[^a-z]+', '_', name.lower())}.lua"
-    script.write_text(LUA % ", ".join(json.dumps(path) for path in paths))
+    script.write_text(random_paths_script(paths))
     command = [
         wrk,
         "--latency",

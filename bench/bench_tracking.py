@@ -63,6 +63,7 @@ from harness import (
     WrkRun,
     cpu_seconds,
     has_proc,
+    random_paths_script,
     run_wrk,
     tree_cpu_seconds,
     wait_http,
@@ -656,21 +657,6 @@ def wait_for_ingest(dsn: str, count: int, timeout: float) -> dict[str, Any]:
 
 # ---- the read paths ---------------------------------------------------------------------------
 
-LUA = """
-local paths = {%s}
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("seed", threads)
-end
-function init(args)
-  math.randomseed(seed * 7919 + os.time())
-end
-request = function()
-  return wrk.format("GET", paths[math.random(#paths)])
-end
-"""
-
 
 @dataclass
 class Scenario:
@@ -750,7 +736,7 @@ def measure(
     scenario: Scenario, base: str, workdir: Path, seconds: float, running: Processes
 ) -> None:
     script = workdir / (scenario.name.replace(" ", "_") + ".lua")
-    script.write_text(LUA % ", ".join(json.dumps(p) for p in scenario.paths))
+    script.write_text(random_paths_script(scenario.paths))
     print(f"  {scenario.name} …", flush=True)
 
     def wrk(duration: float) -> WrkRun:

@@ -25,6 +25,29 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
+# Each wrk thread draws its requests at random from the list (a thread of its own seed), so a
+# request's path follows the list's distribution and no run replays its warm-up in order.
+_RANDOM_PATHS_LUA = """
+local paths = {%s}
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("seed", threads)
+end
+function init(args)
+  math.randomseed(seed * 7919 + os.time())
+end
+request = function()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+"""
+
+
+def random_paths_script(paths: list[str]) -> str:
+    """A wrk script that GETs ``paths`` at random (a path listed twice is drawn twice as often)."""
+    return _RANDOM_PATHS_LUA % ", ".join(json.dumps(path) for path in paths)
+
+
 def wait_http(url: str, timeout: float = 120.0, headers: dict[str, str] | None = None) -> None:
     """Until ``url`` answers 200; SystemExit after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
