@@ -16,14 +16,16 @@ from pathlib import Path
 import nats
 import pytest
 
-from mpp_shared.testing.stack import StackEnv
+from mpp_shared.testing.stack import StackEnv, free_stack_env
 
 pytestmark = pytest.mark.slow
 
 SERVICES = ("gateway", "identity", "catalog", "application", "tracking")
 
 
-def _start(root: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
+def _start(
+    root: Path, env: dict[str, str], *, sigint_ignored: bool = False
+) -> tuple[subprocess.Popen[str], list[str]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "mpp_shared.devstack", "--root", str(root)],
         stdout=subprocess.PIPE,
@@ -31,6 +33,10 @@ def _start(root: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], list
         text=True,
         env=env,
         start_new_session=True,
+        # What a script's background job (`make run &`) inherits from its shell.
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        if sigint_ignored
+        else None,
     )
     assert process.stdout is not None
     lines: list[str] = []
@@ -135,3 +141,11 @@ def test_stack_starts_answers_through_the_gateway_and_stops_cleanly(
     assert not any("created database" in line for line in second_lines)
     assert json.loads(passwords_file.read_text()) == passwords
     assert process.returncode == 0
+
+
+def test_ctrl_c_stops_a_stack_started_in_the_background_of_a_script(tmp_path: Path) -> None:
+    env = free_stack_env().env
+    process, _ = _start(tmp_path, env, sigint_ignored=True)
+    output = _stop(process)
+
+    assert process.returncode == 0, output

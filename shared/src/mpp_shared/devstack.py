@@ -381,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    # Also when started from a script, whose background jobs inherit SIGINT ignored.
+    signal.signal(signal.SIGINT, on_signal)
     try:
         stack.start()
         if not args.check:
