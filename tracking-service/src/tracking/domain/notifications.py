@@ -57,7 +57,9 @@ class NotificationDraft:
 
 
 def _note(note: str | None) -> str:
-    return note.strip() if note and note.strip() else "lihat catatan petugas di aplikasi"
+    """An officer's note as a clause of a sentence: the sentence supplies its own full stop."""
+    text = note.strip().rstrip(".").rstrip() if note else ""
+    return text or "lihat catatan petugas di aplikasi"
 
 
 def _owner_text(change: ApplicationChange) -> tuple[str, str, tuple[ChannelName, ...]] | None:
