@@ -14,12 +14,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -31,6 +28,7 @@ from mpp_shared.testing.people import (
     RESIDENTS,
     Caller,
     Cast,
+    Receiver,
     agency_client,
     expect,
     loopback,
@@ -52,58 +50,6 @@ ACTIONS: list[tuple[dict[str, Any], tuple[str, str | None]]] = [
     ({"action": "approve", "note": "Data sesuai."}, ("approved", "penerbitan")),
     ({"action": "complete", "note": "KTP-el siap diambil."}, ("completed", "penerbitan")),
 ]
-
-
-@dataclass(frozen=True)
-class Received:
-    """One POST the receiver got, as it came over the wire."""
-
-    headers: dict[str, str]
-    body: bytes
-    at: float
-
-
-class Receiver:
-    """The agency's webhook endpoint on 127.0.0.1: answers 204 and keeps every request."""
-
-    def __init__(self) -> None:
-        self.requests: list[Received] = []
-        lock = threading.Lock()
-        requests = self.requests
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with lock:
-                    requests.append(Received(dict(self.headers.items()), body, time.time()))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/mpp/events"
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def events_of(self, application_id: str) -> list[tuple[Received, dict[str, Any]]]:
-        found = []
-        for request in list(self.requests):
-            event = json.loads(request.body)
-            if event.get("data", {}).get("application_id") == application_id:
-                found.append((request, event))
-        return found
 
 
 def verify_signature(header: str, body: bytes, secret: str) -> int:
