@@ -30,6 +30,7 @@ from mpp_shared.testing.people import (
     Cast,
     Receiver,
     agency_client,
+    every_item,
     expect,
     loopback,
     register_citizen,
@@ -171,17 +172,10 @@ def test_the_agency_system_processes_an_application_and_hears_each_step_signed(
 
     application = submitted_application(citizen, KTP_X)
     app_id = application["id"]
-    queue = expect(
-        http.get(
-            "/api/v1/agency/applications",
-            headers=system.headers,
-            params={"status": "submitted", "limit": 100},
-        ),
-        200,
-    )
-    assert app_id in [item["id"] for item in queue["items"]]
-    assert {item["status"] for item in queue["items"]} == {"submitted"}
-    assert {item["agency_id"] for item in queue["items"]} == {AGENCY_X}
+    queue = every_item(http, "/api/v1/agency/applications", system.headers, status="submitted")
+    assert app_id in [item["id"] for item in queue]
+    assert {item["status"] for item in queue} == {"submitted"}
+    assert {item["agency_id"] for item in queue} == {AGENCY_X}
 
     expected: list[tuple[str, str | None]] = [("submitted", None)]
     for body, step in ACTIONS:
@@ -275,11 +269,8 @@ def test_the_agency_system_cannot_reach_another_agencys_application(
         assert acted.status_code == 404, acted.text
         timeline = http.get(f"/api/v1/applications/{other['id']}/timeline", headers=system.headers)
         assert timeline.status_code == 404, timeline.text
-        queue = expect(
-            http.get("/api/v1/agency/applications", headers=system.headers, params={"limit": 100}),
-            200,
-        )
-        assert other["id"] not in [item["id"] for item in queue["items"]]
+        queue = every_item(http, "/api/v1/agency/applications", system.headers)
+        assert other["id"] not in [item["id"] for item in queue]
     with citizen.client() as http:
         untouched = expect(
             http.get(f"/api/v1/applications/{other['id']}", headers=citizen.headers), 200
@@ -298,11 +289,8 @@ def test_a_system_without_the_process_scope_reads_the_queue_but_cannot_act(
     )
     application = submitted_application(citizen, KTP_X)
     with reader.client() as http:
-        queue = expect(
-            http.get("/api/v1/agency/applications", headers=reader.headers, params={"limit": 100}),
-            200,
-        )
-        assert application["id"] in [item["id"] for item in queue["items"]]
+        queue = every_item(http, "/api/v1/agency/applications", reader.headers)
+        assert application["id"] in [item["id"] for item in queue]
         acted = http.post(
             f"/api/v1/agency/applications/{application['id']}/actions",
             headers=reader.headers,

@@ -5,8 +5,13 @@ concrete objects: citizen A's application and document at agency X, citizen B's 
 agency Y, a webhook of each agency, A's notification, consent and complaint, the agencies'
 reports. The columns are the callers. Each cell is the status that caller must get, and each
 cell is one test: a refusal is sent as a request that would change something only if it were
-wrongly allowed, and an allowed write acts on an object made for that cell alone. A cell whose
-answer is still wrong is marked xfail (strict) with the defect it shows.
+wrongly allowed, and an allowed write acts on an object made for that cell alone. Where no
+allowed write can be made in a test (a check-in opens an hour before the visit, a counter calls
+only residents who checked in), the request is refused for the object's state (409) or for what
+it says (422): answers only a caller let through gets. Rows open to anyone send what nobody may
+do (a login with a wrong password, a NIK the registry does not know): every caller gets the same
+answer, none is refused for who it is. A cell whose answer is still wrong is marked xfail
+(strict) with the defect it shows.
 
 ``test_every_public_route_has_a_row`` reads the gateway's merged ``/openapi.json``: an endpoint
 added without a row here fails it.
@@ -14,6 +19,7 @@ added without a row here fails it.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -38,6 +44,7 @@ from mpp_shared.testing.people import (
     Cast,
     Receiver,
     create_staff,
+    every_item,
     expect,
     login,
 )
@@ -716,6 +723,17 @@ def _fresh_session(world: World, role: str) -> Caller:
         with caller.client() as http:
             otp = pyotp.TOTP(admin.totp_secret).now()
             return caller.take(login(http, DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, otp))
+    if role == "client_x":
+        system = world.callers[role]
+        caller = Caller(
+            "logout_client",
+            url,
+            system.address,
+            client_id=system.client_id,
+            client_secret=system.client_secret,
+        )
+        caller._refresh()  # a token of its own, from its credentials
+        return caller
     return world.callers[role]
 
 
@@ -821,3 +839,75 @@ def test_the_refused_requests_changed_nothing(world: World) -> None:
     admin_y = world.cast.admin_y
     with admin_y.client() as http:
         expect(http.get(f"/api/v1/webhooks/{world.ids['hook_y']}", headers=admin_y.headers), 200)
+
+
+# -- what the allowed answers hold -----------------------------------------------------------
+
+# A list answered 200 to a caller holds what is the caller's and nothing of another's:
+# (role, list, objects that must be in it, objects of someone else that must not, the agency
+# every item must be of when the list is one agency's).
+LISTS: list[tuple[str, str, tuple[str, ...], tuple[str, ...], str | None]] = [
+    ("citizen_b", "/api/v1/applications", ("app_y",), ("app_a", "draft_a", "completed_a"), None),
+    ("citizen_a", "/api/v1/applications", ("app_a",), ("app_y",), None),
+    ("officer_y", "/api/v1/agency/applications", ("app_y",), ("app_a",), AGENCY_Y),
+    ("officer_x", "/api/v1/agency/applications", ("app_a",), ("app_y",), AGENCY_X),
+    ("client_x", "/api/v1/agency/applications", ("app_a",), ("app_y",), AGENCY_X),
+    ("citizen_a", "/api/v1/notifications", ("notification_a",), ("app_y",), None),
+    ("citizen_b", "/api/v1/notifications", ("app_y",), ("notification_a", "app_a"), None),
+    ("officer_y", "/api/v1/notifications", (), ("notification_a", "app_a"), None),
+    ("citizen_a", "/api/v1/complaints", ("complaint_a",), (), None),
+    ("citizen_b", "/api/v1/complaints", (), ("complaint_a",), None),
+    ("officer_x", "/api/v1/agency/complaints", ("complaint_a",), (), None),
+    ("officer_y", "/api/v1/agency/complaints", (), ("complaint_a",), None),
+    ("citizen_a", "/api/v1/bookings", ("booking_a",), (), None),
+    ("citizen_b", "/api/v1/bookings", (), ("booking_a",), None),
+    ("admin_x", "/api/v1/webhooks", ("hook_x",), ("hook_y",), AGENCY_X),
+    ("client_x", "/api/v1/webhooks", ("hook_x",), ("hook_y",), AGENCY_X),
+]
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "own", "others", "agency"), LISTS, ids=[f"{r} {p}" for r, p, *_ in LISTS]
+)
+def test_a_list_holds_the_callers_own_and_nothing_of_anothers(
+    world: World,
+    role: str,
+    path: str,
+    own: tuple[str, ...],
+    others: tuple[str, ...],
+    agency: str | None,
+) -> None:
+    caller = world.callers[role]
+    with caller.client() as http:
+        items = every_item(http, path, caller.headers)
+    text = json.dumps(items)
+    missing = [name for name in own if world.ids[name] not in text]
+    assert not missing, f"{role} {path} lacks its own {missing}"
+    leaked = [name for name in others if world.ids[name] in text]
+    assert not leaked, f"{role} {path} shows another's {leaked}"
+    if agency is not None:
+        assert {item["agency_id"] for item in items} <= {agency}
+
+
+def test_staff_lists_hold_only_the_agencys_own(world: World) -> None:
+    admin = world.callers["admin_x"]
+    with admin.client() as http:
+        staff = expect(http.get("/api/v1/staff", headers=admin.headers, params={"limit": 100}), 200)
+    assert staff["items"], "agency X has staff"
+    assert {item["agency_id"] for item in staff["items"]} == {AGENCY_X}
+    assert world.callers["officer_y"].subject not in [item["id"] for item in staff["items"]]
+
+
+def test_only_the_owner_sees_the_tracking_code(world: World) -> None:
+    """The tracking code opens the public page: the agency's staff and systems never need it."""
+    app_id = world.ids["app_a"]
+    for role in ("officer_x", "admin_x", "client_x"):
+        caller = world.callers[role]
+        with caller.client() as http:
+            seen = expect(http.get(f"/api/v1/applications/{app_id}", headers=caller.headers), 200)
+        assert seen.get("tracking_code") is None, role
+        assert world.ids["code_a"] not in str(seen), role
+    owner = world.callers["citizen_a"]
+    with owner.client() as http:
+        own = expect(http.get(f"/api/v1/applications/{app_id}", headers=owner.headers), 200)
+    assert own["tracking_code"] == world.ids["code_a"]

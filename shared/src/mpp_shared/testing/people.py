@@ -73,6 +73,20 @@ def expect(response: httpx.Response, status: int) -> Any:
     return response.json()
 
 
+def every_item(
+    http: httpx.Client, path: str, headers: dict[str, str], **params: str
+) -> list[dict[str, Any]]:
+    """Every item of a list endpoint, page after page (``next_cursor``)."""
+    items: list[dict[str, Any]] = []
+    query: dict[str, str | int] = {"limit": 100, **params}
+    while True:
+        page = expect(http.get(path, headers=headers, params=query), 200)
+        items.extend(page["items"])
+        if not page.get("next_cursor"):
+            return items
+        query = {**query, "cursor": page["next_cursor"]}
+
+
 @dataclass
 class Caller:
     """Someone holding a token (None: anonymous), refreshed when it gets old."""
