@@ -911,3 +911,18 @@ def test_only_the_owner_sees_the_tracking_code(world: World) -> None:
     with owner.client() as http:
         own = expect(http.get(f"/api/v1/applications/{app_id}", headers=owner.headers), 200)
     assert own["tracking_code"] == world.ids["code_a"]
+
+
+def test_a_sign_in_after_the_matrix_rotated_the_signing_key_is_accepted(world: World) -> None:
+    """The platform admin's cell of the rotation row put a new signing key in use: the tests
+    after this module sign in with it, and the gateway fetches it (an unknown key id makes it
+    refresh the key set, at most every few seconds)."""
+    resident = RESIDENTS["cut"]
+    caller = Caller("after_rotation", world.cast.gateway_url, world.callers["citizen_a"].address)
+    with caller.client() as http:
+        caller.take(login(http, resident.nik, CITIZEN_PASSWORD))
+        deadline = time.monotonic() + 30
+        while (me := http.get("/api/v1/me", headers=caller.headers)).status_code == 401:
+            assert time.monotonic() < deadline, me.text
+            time.sleep(1)
+    assert expect(me, 200)["id"] == world.callers["citizen_a"].subject
