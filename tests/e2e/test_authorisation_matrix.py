@@ -31,8 +31,10 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
+from jose import jwt
 
 from mpp_shared.devstack import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
+from mpp_shared.testing.keys import new_signing_key
 from mpp_shared.testing.people import (
     AGENCY_X,
     AGENCY_Y,
@@ -926,3 +928,37 @@ def test_a_sign_in_after_the_matrix_rotated_the_signing_key_is_accepted(world: W
             assert time.monotonic() < deadline, me.text
             time.sleep(1)
     assert expect(me, 200)["id"] == world.callers["citizen_a"].subject
+
+
+# -- a token the platform did not sign -------------------------------------------------------
+
+TOKEN_ROWS = [row for row in ROWS if row.expected["anonymous"] == 401]
+
+
+def _forged_admin_token(world: World) -> str:
+    """Citizen A's own token made into a platform admin's, signed with a key of our own under
+    the platform's key id: what someone who read a token might try."""
+    real = world.callers["citizen_a"].headers["Authorization"].removeprefix("Bearer ")
+    header = jwt.get_unverified_header(real)
+    claims = jwt.get_unverified_claims(real)
+    claims.update(roles=["platform_admin"], agency_id=None)
+    return new_signing_key(str(header.get("kid", "k1"))).sign(claims)
+
+
+@pytest.mark.parametrize("row", TOKEN_ROWS, ids=[row.request for row in TOKEN_ROWS])
+def test_a_forged_token_is_401_wherever_a_token_is_needed(world: World, row: Row) -> None:
+    token = _forged_admin_token(world)
+    # No object is made for a request that must fail: an id nobody has stands in.
+    path = re.sub(r"\{(new_[a-z_0-9]+)\}", lambda _: str(uuid.uuid4()), row.path.split("#")[0])
+    what = REQUESTS.get(row.request)
+    kwargs = what(world, "platform_admin") if what is not None else {}
+    url = world.resolve(path, "platform_admin")
+    forged = {"Authorization": f"Bearer {token}"}
+    with world.callers["anonymous"].client() as http:
+        if row.path.startswith("/api/v1/events/stream"):
+            with http.stream("GET", url, headers=forged) as response:
+                status, detail = response.status_code, ""
+        else:
+            response = http.request(row.method, url, headers=forged, **kwargs)
+            status, detail = response.status_code, response.text[:300]
+    assert status == 401, f"{row.request}: {status} {detail}"
