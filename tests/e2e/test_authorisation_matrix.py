@@ -48,7 +48,9 @@ from mpp_shared.testing.people import (
     create_staff,
     every_item,
     expect,
+    http_client,
     login,
+    loopback,
 )
 from mpp_shared.testing.stack import StackEnv
 
@@ -363,7 +365,12 @@ def _new_service(admin: Caller, *, published: bool) -> str:
     return str(created["id"])
 
 
-def _complaint(citizen: Caller, application_id: str | None = None) -> dict[str, Any]:
+def _complaint(
+    citizen: Caller, application_id: str | None = None, *, address: str | None = None
+) -> dict[str, Any]:
+    """A complaint of ``citizen`` about agency X's KTP-el service, sent from ``address`` (the
+    citizen's own by default: filing counts against a per-address limit, as registration
+    does, and the matrix files one for each cell of a row)."""
     body: dict[str, Any] = {
         "service_id": KTP_X,
         "subject": "Antrean terlalu lama",
@@ -371,7 +378,8 @@ def _complaint(citizen: Caller, application_id: str | None = None) -> dict[str, 
     }
     if application_id is not None:
         body["application_id"] = application_id
-    with citizen.client() as http:
+    client = citizen.client() if address is None else http_client(citizen.gateway_url, address)
+    with client as http:
         created: dict[str, Any] = expect(
             http.post("/api/v1/complaints", headers=citizen.headers, json=body), 201
         )
@@ -548,8 +556,8 @@ def build_world(cast: Cast, receiver: Receiver) -> World:
             )
         return str(created["id"])
 
-    def complaint_a(_: str) -> str:
-        return str(_complaint(a)["id"])
+    def complaint_a(role: str) -> str:
+        return str(_complaint(a, address=loopback(41 + ROLES.index(role)))["id"])
 
     with a.client() as http:
         board = expect(http.get(f"/api/v1/queues/{LOCATION_X}"), 200)
