@@ -708,7 +708,7 @@ REQUESTS: dict[str, Callable[[World, str], dict[str, Any]]] = {
 }
 
 
-def _fresh_session(world: World, role: str) -> Caller:
+def _fresh_sign_in(world: World, role: str) -> Caller:
     """A new sign-in of ``role`` (logging out ends it): the same account where a new login
     is cheap, a new account of the same agency and role for staff."""
     cast, url = world.cast, world.cast.gateway_url
@@ -751,7 +751,7 @@ def _fresh_session(world: World, role: str) -> Caller:
 def send(world: World, row: Row, role: str) -> httpx.Response:
     caller = world.callers[role]
     if row.request == "POST /api/v1/auth/logout":
-        caller = _fresh_session(world, role)
+        caller = _fresh_sign_in(world, role)
     key = row.request
     path = row.path.split("#")[0]  # a label telling two rows of one route apart
     what = REQUESTS.get(key)
