@@ -176,6 +176,8 @@ ROUTES: tuple[Route, ...] = (
     # application-service: complaints and consultations (anonymous cases too)
     Route("/api/v1/complaints/track/**", "application", limit="tracking"),
     Route("/api/v1/complaints", "application", POST, limit="registration"),
+    # One case: its complainant, or the staff of its agency (the service tells them apart).
+    Route("/api/v1/complaints/{id}", "application", READ, Auth.TOKEN, CITIZEN | AGENCY_STAFF),
     Route("/api/v1/complaints/**", "application", auth=Auth.TOKEN, roles=CITIZEN),
     Route("/api/v1/agency/complaints/**", "application", auth=Auth.TOKEN, roles=AGENCY_STAFF),
     Route("/api/v1/agency/complaint-settings", "application", auth=Auth.TOKEN, roles=AGENCY_STAFF),

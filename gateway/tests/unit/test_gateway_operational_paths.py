@@ -84,6 +84,8 @@ def test_no_route_pattern_can_reach_an_operational_endpoint(method: str) -> None
         resolved = _as_a_service_might_see_it(trick)
         assert not any(resolved.startswith(op) for op in OPERATIONAL), (route.pattern, trick)
         prefix = _sample(matched).lower()
+        if matched.pattern.endswith("}"):  # a last {id} segment is whatever the caller wrote
+            prefix = prefix.rsplit("/", 1)[0] + "/"
         assert resolved.startswith(prefix), (matched.pattern, trick, resolved)
 
 

@@ -212,6 +212,11 @@ def test_counter_and_complaint_routes_are_public_only_where_anonymous_callers_be
     assert call.admits(officer)
     assert not call.admits(citizen)
     assert not route("POST", "/api/v1/agency/complaints/c0de/actions").admits(citizen)
+    # The agency's officer reads the case it answers; replying as the complainant stays theirs.
+    assert route("GET", "/api/v1/complaints/c0de").admits(officer)
+    assert route("GET", "/api/v1/complaints/c0de").admits(citizen)
+    assert not route("GET", "/api/v1/complaints").admits(officer)
+    assert not route("POST", "/api/v1/complaints/c0de/messages").admits(officer)
     # A GET below the public POST is not public.
     assert TABLE.match("GET", "/api/v1/complaints") is not None
     assert route("GET", "/api/v1/complaints").auth is Auth.TOKEN

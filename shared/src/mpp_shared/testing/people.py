@@ -10,9 +10,12 @@ count each caller apart, and one test's logins leave another's alone.
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -68,6 +71,20 @@ def expect(response: httpx.Response, status: int) -> Any:
     if not response.content:
         return None
     return response.json()
+
+
+def every_item(
+    http: httpx.Client, path: str, headers: dict[str, str], **params: str
+) -> list[dict[str, Any]]:
+    """Every item of a list endpoint, page after page (``next_cursor``)."""
+    items: list[dict[str, Any]] = []
+    query: dict[str, str | int] = {"limit": 100, **params}
+    while True:
+        page = expect(http.get(path, headers=headers, params=query), 200)
+        items.extend(page["items"])
+        if not page.get("next_cursor"):
+            return items
+        query = {**query, "cursor": page["next_cursor"]}
 
 
 @dataclass
@@ -312,3 +329,56 @@ def make_cast(url: str) -> Cast:
         citizen_b=citizen_b,
         client_x=client_x,
     )
+
+
+@dataclass(frozen=True)
+class Received:
+    """One POST the receiver got, as it came over the wire."""
+
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+class Receiver:
+    """An agency system's webhook endpoint on 127.0.0.1: answers 204 and keeps every request
+    as it came (headers, raw body), for the test to verify itself."""
+
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        lock = threading.Lock()
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with lock:
+                    requests.append(Received(dict(self.headers.items()), body, time.time()))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/mpp/events"
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def events_of(self, application_id: str) -> list[tuple[Received, dict[str, Any]]]:
+        found = []
+        for request in list(self.requests):
+            event = json.loads(request.body)
+            if event.get("data", {}).get("application_id") == application_id:
+                found.append((request, event))
+        return found
