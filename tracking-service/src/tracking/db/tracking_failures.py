@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import BigInteger, DateTime, Identity, String, Table, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracking.db.tables import Base
@@ -20,45 +20,32 @@ class TrackingFailure(Base):
     failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-_FAILURE = cast(Table, TrackingFailure.__table__)
+FAILURES = cast(Table, TrackingFailure.__table__)
+
+_LOCK_NUMBER = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))")
 
 
 class TrackingFailureRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    """On a session or a plain connection, in the caller's transaction."""
+
+    def __init__(self, session: AsyncSession | AsyncConnection) -> None:
         self._session = session
 
     async def lock_number(self, registration_number: str) -> None:
         """Serialise the checks of one number until the transaction ends (replicas too), so
         concurrent guesses cannot overshoot the limit."""
-        await self._session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))"),
-            {"key": f"tracking:{registration_number}"},
-        )
-
-    async def failures_since(
-        self, registration_number: str, since: datetime
-    ) -> tuple[int, datetime | None]:
-        """How many failures since ``since`` and the oldest of them."""
-        row = (
-            await self._session.execute(
-                select(func.count(), func.min(_FAILURE.c.failed_at)).where(
-                    _FAILURE.c.registration_number == registration_number,
-                    _FAILURE.c.failed_at > since,
-                )
-            )
-        ).one()
-        return int(row[0]), row[1]
+        await self._session.execute(_LOCK_NUMBER, {"key": f"tracking:{registration_number}"})
 
     async def record_failure(
         self, registration_number: str, *, at: datetime, since: datetime
     ) -> None:
         """Count one failure and forget this number's failures that left the window."""
         await self._session.execute(
-            _FAILURE.delete().where(
-                _FAILURE.c.registration_number == registration_number,
-                _FAILURE.c.failed_at <= since,
+            FAILURES.delete().where(
+                FAILURES.c.registration_number == registration_number,
+                FAILURES.c.failed_at <= since,
             )
         )
         await self._session.execute(
-            _FAILURE.insert().values(registration_number=registration_number, failed_at=at)
+            FAILURES.insert().values(registration_number=registration_number, failed_at=at)
         )
