@@ -251,9 +251,7 @@ async def timeline_rows(
 
 
 _FAILURES_IN_WINDOW = (
-    select(
-        func.count().label("failures"), func.min(FAILURES.c.failed_at).label("oldest_failure")
-    )
+    select(func.count().label("failures"), func.min(FAILURES.c.failed_at).label("oldest_failure"))
     .where(
         FAILURES.c.registration_number == bindparam("number"),
         FAILURES.c.failed_at > bindparam("since"),

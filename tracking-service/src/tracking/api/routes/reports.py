@@ -14,10 +14,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from mpp_shared.auth import Principal, Role, require_roles
-from mpp_shared.deps import SessionDep
+from mpp_shared.deps import ReadConnectionDep
 from mpp_shared.problems import Problem
-from tracking.db.reports import OverdueApplication, ReportRepository
-from tracking.db.surveys import SurveyRepository
+from tracking.db.reports import read_overdue, read_satisfaction, read_service_levels
 from tracking.domain.reports import (
     CSV_HEADERS,
     InvalidPeriod,
@@ -131,23 +130,11 @@ def _levels(line: ServiceLevels) -> ServiceLevelsRead:
     )
 
 
-def _overdue(item: OverdueApplication) -> OverdueRead:
-    return OverdueRead(
-        application_id=item.application_id,
-        registration_number=item.registration_number,
-        service_id=item.service_id,
-        service_name=item.service_name,
-        status=item.status,
-        submitted_at=item.submitted_at,
-        due_at=item.due_at,
-    )
-
-
 @router.get("/service-levels", response_model=ServiceLevelReport, response_model_by_alias=True)
 async def service_levels(
     request: Request,
     principal: Admin,
-    session: SessionDep,
+    connection: ReadConnectionDep,
     query: Annotated[ReportQuery, Query()],
     format: Literal["json", "csv"] = "json",
 ) -> Response:
@@ -157,9 +144,12 @@ async def service_levels(
     applications overdue now. ``?format=csv``: the yearly report, one row per service."""
     agency = _scope(principal, query.agency_id)
     first, last = _period(request, query)
-    repository = ReportRepository(session)
-    lines = await repository.service_levels(
-        agency_id=agency, service_id=query.service_id, first_month=first, last_month=last
+    lines = await read_service_levels(
+        connection,
+        agency_id=agency,
+        service_id=query.service_id,
+        first_month=first,
+        last_month=last,
     )
     period_end = last_day_of_month(last)
     if format == "csv":
@@ -175,15 +165,19 @@ async def service_levels(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-    overdue = await repository.overdue(
-        agency_id=agency, service_id=query.service_id, now=datetime.now(UTC), limit=OVERDUE_LIMIT
+    overdue = await read_overdue(
+        connection,
+        agency_id=agency,
+        service_id=query.service_id,
+        now=datetime.now(UTC),
+        limit=OVERDUE_LIMIT,
     )
     total = _levels(total_of(lines))
     report = ServiceLevelReport(
         **total.model_dump(exclude={"service_id", "service_name"}),
         agency_id=agency,
         period=Period(from_=first, to=period_end),
-        overdue=[_overdue(o) for o in overdue],
+        overdue=[OverdueRead.model_validate(o, from_attributes=True) for o in overdue],
         services=[_levels(line) for line in lines],
     )
     return Response(content=report.model_dump_json(by_alias=True), media_type="application/json")
@@ -210,25 +204,25 @@ def _satisfaction(
 async def satisfaction_report(
     request: Request,
     principal: Admin,
-    session: SessionDep,
+    connection: ReadConnectionDep,
     query: Annotated[ReportQuery, Query()],
 ) -> Response:
     """SKM: the average of each element, IKM = their mean x 25 and its grade (A ≥ 88.31,
     B ≥ 76.61, C ≥ 65.00, D below), for the agency and per service (``services``)."""
     agency = _scope(principal, query.agency_id)
     first, last = _period(request, query)
-    per_service = await SurveyRepository(session).totals(
-        agency_id=agency, service_id=query.service_id, first_month=first, last_month=last
+    per_service = await read_satisfaction(
+        connection,
+        agency_id=agency,
+        service_id=query.service_id,
+        first_month=first,
+        last_month=last,
     )
-    names = await ReportRepository(session).service_names(per_service)
     total = ElementTotals(responses=0, sums=dict.fromkeys(ELEMENTS, 0))
-    for totals in per_service.values():
+    for _, _, totals in per_service:
         total = total + totals
     services = sorted(
-        (
-            _satisfaction(satisfaction(t), service_id=s, name=names.get(s))
-            for s, t in per_service.items()
-        ),
+        (_satisfaction(satisfaction(t), service_id=s, name=name) for s, name, t in per_service),
         key=lambda x: (x.service_name or "", str(x.service_id)),
     )
     overall = _satisfaction(satisfaction(total))
