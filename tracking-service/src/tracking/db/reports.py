@@ -299,7 +299,7 @@ def _scoped(table: Table, scope: Scope, *, months: bool = True) -> list[ColumnEl
     return where
 
 
-def _service_levels_statement(scope: Scope) -> Select[Any]:
+def _service_levels_statement(scope: Scope) -> Select[*tuple[Any, ...]]:
     """One row per service: its status counts (a JSON object, zero sums left out), its
     working-day histogram (two arrays, the days ascending), decided and within the SLA, and
     its name; the monthly rows summed in PostgreSQL."""
@@ -365,7 +365,7 @@ def _service_levels_statement(scope: Scope) -> Select[Any]:
     )
 
 
-def _overdue_statement(scope: Scope) -> Select[Any]:
+def _overdue_statement(scope: Scope) -> Select[*tuple[Any, ...]]:
     a = report_applications.c
     return (
         select(
@@ -389,7 +389,7 @@ def _overdue_statement(scope: Scope) -> Select[Any]:
     )
 
 
-def _satisfaction_statement(scope: Scope) -> Select[Any]:
+def _satisfaction_statement(scope: Scope) -> Select[*tuple[Any, ...]]:
     t = survey_totals.c
     sums = (
         select(
@@ -406,9 +406,15 @@ def _satisfaction_statement(scope: Scope) -> Select[Any]:
     )
 
 
-_SERVICE_LEVELS = {scope: _service_levels_statement(scope) for scope in _SCOPES}
-_OVERDUE = {scope: _overdue_statement(scope) for scope in _SCOPES}
-_SATISFACTION = {scope: _satisfaction_statement(scope) for scope in _SCOPES}
+_SERVICE_LEVELS: dict[Scope, Select[*tuple[Any, ...]]] = {
+    scope: _service_levels_statement(scope) for scope in _SCOPES
+}
+_OVERDUE: dict[Scope, Select[*tuple[Any, ...]]] = {
+    scope: _overdue_statement(scope) for scope in _SCOPES
+}
+_SATISFACTION: dict[Scope, Select[*tuple[Any, ...]]] = {
+    scope: _satisfaction_statement(scope) for scope in _SCOPES
+}
 
 
 def _parameters(
@@ -457,11 +463,12 @@ async def read_overdue(
     service_id: uuid.UUID | None,
     now: datetime,
     limit: int,
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[*tuple[Any, ...]]]:
     """The open applications past their due time (or announced overdue), the most overdue
     first: rows with the fields of ``OverdueRead``."""
     scope, values = _parameters(agency_id, service_id, now=now, limit=limit)
-    return (await connection.execute(_OVERDUE[scope], values)).all()
+    result = await connection.execute(_OVERDUE[scope], values)
+    return result.all()
 
 
 async def read_satisfaction(

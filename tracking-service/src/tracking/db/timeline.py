@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import Select
 
 from tracking.db.tables import Base
 from tracking.db.tracking_failures import FAILURES
@@ -223,7 +224,7 @@ _HISTORY = and_(
     _ENTRY.c.application_id == _APP.c.application_id, _ENTRY.c.event_type != OVERDUE_EVENT
 )
 
-_TIMELINE_READ = (
+_TIMELINE_READ: Select[*tuple[Any, ...]] = (
     select(
         _APP.c.owner_account_id,
         _APP.c.agency_id,
@@ -244,7 +245,7 @@ _TIMELINE_READ = (
 
 async def timeline_rows(
     connection: AsyncConnection, application_id: uuid.UUID
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[*tuple[Any, ...]]]:
     """The application's owner and agency with its history, one row per step oldest first
     (one row with ``sequence`` None when it has none yet); no rows for an unknown one."""
     return (await connection.execute(_TIMELINE_READ, {"application_id": application_id})).all()
@@ -259,7 +260,7 @@ _FAILURES_IN_WINDOW = (
     .subquery("f")
 )
 
-_PUBLIC_READ = (
+_PUBLIC_READ: Select[*tuple[Any, ...]] = (
     select(
         _FAILURES_IN_WINDOW.c.failures,
         _FAILURES_IN_WINDOW.c.oldest_failure,
@@ -287,7 +288,7 @@ _PUBLIC_READ = (
 
 async def read_public_tracking(
     connection: AsyncConnection, *, registration_number: str, failures_since: datetime
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[*tuple[Any, ...]]]:
     """The wrong codes for the number since ``failures_since`` (count and oldest), and the
     application of the number with its agency's name and its history oldest first: at least
     one row (the application's columns None for an unknown number, the step's None while it
