@@ -7,7 +7,7 @@ import io
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -117,17 +117,22 @@ def _period(request: Request, query: ReportQuery) -> tuple[date, date]:
         ) from exc
 
 
-def _levels(line: ServiceLevels) -> ServiceLevelsRead:
-    return ServiceLevelsRead(
-        service_id=line.service_id,
-        service_name=line.service_name,
-        applications=line.applications,
-        counts=dict(sorted(line.counts.items())),
-        finished=line.finished,
-        median_working_days=line.median_working_days,
-        p90_working_days=line.p90_working_days,
-        within_sla_ratio=line.within_sla_ratio,
-    )
+def _levels(line: ServiceLevels) -> dict[str, Any]:
+    """A report line as ``ServiceLevelsRead``'s fields (validated with the whole report)."""
+    return {
+        "service_id": line.service_id,
+        "service_name": line.service_name,
+        "applications": line.applications,
+        "counts": dict(sorted(line.counts.items())),
+        "finished": line.finished,
+        "median_working_days": line.median_working_days,
+        "p90_working_days": line.p90_working_days,
+        "within_sla_ratio": line.within_sla_ratio,
+    }
+
+
+def _without_service(line: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in line.items() if k not in ("service_id", "service_name")}
 
 
 @router.get("/service-levels", response_model=ServiceLevelReport, response_model_by_alias=True)
@@ -172,13 +177,16 @@ async def service_levels(
         now=datetime.now(UTC),
         limit=OVERDUE_LIMIT,
     )
-    total = _levels(total_of(lines))
-    report = ServiceLevelReport(
-        **total.model_dump(exclude={"service_id", "service_name"}),
-        agency_id=agency,
-        period=Period(from_=first, to=period_end),
-        overdue=[OverdueRead.model_validate(o, from_attributes=True) for o in overdue],
-        services=[_levels(line) for line in lines],
+    # One validation of the whole report (the overdue rows read by attribute), one dump.
+    report = ServiceLevelReport.model_validate(
+        {
+            **_without_service(_levels(total_of(lines))),
+            "agency_id": agency,
+            "period": {"from_": first, "to": period_end},
+            "overdue": overdue,
+            "services": [_levels(line) for line in lines],
+        },
+        from_attributes=True,
     )
     return Response(content=report.model_dump_json(by_alias=True), media_type="application/json")
 
@@ -189,15 +197,16 @@ def _number(value: Decimal | None) -> float | None:
 
 def _satisfaction(
     result: Satisfaction, *, service_id: uuid.UUID | None = None, name: str | None = None
-) -> SatisfactionRead:
-    return SatisfactionRead(
-        service_id=service_id,
-        service_name=name,
-        responses=result.responses,
-        elements={e: _number(v) for e, v in result.elements.items()},
-        ikm=_number(result.ikm),
-        grade=result.grade,
-    )
+) -> dict[str, Any]:
+    """A line as ``SatisfactionRead``'s fields (validated with the whole report)."""
+    return {
+        "service_id": service_id,
+        "service_name": name,
+        "responses": result.responses,
+        "elements": {e: _number(v) for e, v in result.elements.items()},
+        "ikm": _number(result.ikm),
+        "grade": result.grade,
+    }
 
 
 @router.get("/satisfaction", response_model=SatisfactionReport, response_model_by_alias=True)
@@ -223,13 +232,14 @@ async def satisfaction_report(
         total = total + totals
     services = sorted(
         (_satisfaction(satisfaction(t), service_id=s, name=name) for s, name, t in per_service),
-        key=lambda x: (x.service_name or "", str(x.service_id)),
+        key=lambda x: (x["service_name"] or "", str(x["service_id"])),
     )
-    overall = _satisfaction(satisfaction(total))
-    report = SatisfactionReport(
-        **overall.model_dump(exclude={"service_id", "service_name"}),
-        agency_id=agency,
-        period=Period(from_=first, to=last_day_of_month(last)),
-        services=services,
+    report = SatisfactionReport.model_validate(
+        {
+            **_without_service(_satisfaction(satisfaction(total))),
+            "agency_id": agency,
+            "period": {"from_": first, "to": last_day_of_month(last)},
+            "services": services,
+        }
     )
     return Response(content=report.model_dump_json(by_alias=True), media_type="application/json")
