@@ -972,16 +972,22 @@ def reads_part(
         "",
         "The scenarios:",
         "- *public tracking*: `GET /api/v1/tracking/{number}?code=…`, no token, among "
-        f"{len(loaded.public):,} applications (the wrong-code counter is read and locked, the "
-        "application read by number, its 10 events).",
+        f"{len(loaded.public):,} applications: in one transaction on a plain connection, the "
+        "number's advisory lock, then one statement for the wrong-code count in the window, "
+        "the application by number, its agency's name and its 10 events.",
         f"- *owner timeline*: `GET /api/v1/applications/{{id}}/timeline` as the demo citizen, "
-        f"among the {len(loaded.owned)} applications it owns.",
+        f"among the {len(loaded.owned)} applications it owns: one statement in autocommit (the "
+        "application's owner and agency, and its history).",
         "- *service-level report*: `GET /api/v1/reports/service-levels?agency_id=…&from=…&to=…` "
-        "as the platform admin, the last twelve months of one of the 20 biggest agencies: "
-        "the sums of the monthly aggregates (status counts, the working-day histogram, decided "
-        "and within SLA) and the current overdue list (at most 100).",
+        "as the platform admin, the last twelve months of one of the 20 biggest agencies: one "
+        "statement sums the monthly aggregates (status counts, the working-day histogram, "
+        "decided and within SLA) in PostgreSQL into one row per service with its name, the "
+        "percentiles taken over the summed histogram buckets; a second reads the current "
+        "overdue list (at most 100); both in autocommit.",
         "- *satisfaction report*: `GET /api/v1/reports/satisfaction` with the same parameters: "
-        "the monthly SKM sums per service.",
+        "the monthly SKM sums per service with the services' names, one statement.",
+        "- Every route: SQLAlchemy Core statements built once (no ORM session), the response "
+        "validated once as a whole and serialised by its model.",
         "",
         "The plans on the loaded data (`EXPLAIN ANALYZE`, the biggest agency, twelve months): "
         "each report query reads the aggregates or the open applications through an index, none "
