@@ -89,10 +89,6 @@ _APP_FIELDS = tuple(TrackedApplication.__dataclass_fields__)
 _ENTRY_FIELDS = tuple(f for f in TimelineEntry.__dataclass_fields__)
 
 
-def _application(row: object) -> TrackedApplication:
-    return TrackedApplication(**{name: getattr(row, name) for name in _APP_FIELDS})
-
-
 def _entry(row: object) -> TimelineEntry:
     return TimelineEntry(**{name: getattr(row, name) for name in _ENTRY_FIELDS})
 
@@ -136,28 +132,6 @@ class TimelineRepository:
         await self._session.execute(
             _APP.update().where(_APP.c.application_id == application_id).values(overdue=True)
         )
-
-    async def application(self, application_id: uuid.UUID) -> TrackedApplication | None:
-        row = (
-            await self._session.execute(select(_APP).where(_APP.c.application_id == application_id))
-        ).first()
-        return _application(row) if row is not None else None
-
-    async def by_registration_number(self, registration_number: str) -> TrackedApplication | None:
-        row = (
-            await self._session.execute(
-                select(_APP).where(_APP.c.registration_number == registration_number)
-            )
-        ).first()
-        return _application(row) if row is not None else None
-
-    async def entries(self, application_id: uuid.UUID) -> list[TimelineEntry]:
-        rows = await self._session.execute(
-            select(_ENTRY)
-            .where(_ENTRY.c.application_id == application_id)
-            .order_by(_ENTRY.c.sequence)
-        )
-        return [_entry(row) for row in rows]
 
     async def position_of(self, event_id: uuid.UUID) -> int | None:
         result = await self._session.execute(
@@ -208,18 +182,12 @@ class TimelineRepository:
             )
         )
 
-    async def agency_name(self, agency_id: uuid.UUID) -> str | None:
-        result = await self._session.execute(
-            select(_AGENCY.c.name).where(_AGENCY.c.agency_id == agency_id)
-        )
-        return result.scalar_one_or_none()
-
 
 # -- the read routes: one statement each, built once, on a plain connection ---------------------
 # (no session: no identity map; built once: SQLAlchemy would compute a per-call statement's
 # cache key again on every request.)
 
-# The steps of the history, oldest first: the SLA notice changes no status (``is_history``).
+# The steps of the history: the SLA notice changes no status (``TimelineEntry.is_history``).
 _HISTORY = and_(
     _ENTRY.c.application_id == _APP.c.application_id, _ENTRY.c.event_type != OVERDUE_EVENT
 )

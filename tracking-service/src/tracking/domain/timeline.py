@@ -48,10 +48,6 @@ class TrackedApplication:
     overdue: bool
     updated_at: datetime
 
-    def is_overdue(self, *, now: datetime) -> bool:
-        """Past its due time while the agency still has to act (the SLA event, or the clock)."""
-        return is_overdue(status=self.status, overdue=self.overdue, due_at=self.due_at, now=now)
-
 
 def is_overdue(*, status: str, overdue: bool, due_at: datetime | None, now: datetime) -> bool:
     """Past its due time while the agency still has to act (the SLA event, or the clock)."""
@@ -104,8 +100,3 @@ def can_read(application: Audience, reader: Reader) -> bool:
 def sees_internal_notes(application: Audience, reader: Reader) -> bool:
     """Internal notes are for the handling agency only, never for the owner."""
     return reader.agency_id is not None and reader.agency_id == application.agency_id
-
-
-def ordered_history(entries: list[TimelineEntry]) -> list[TimelineEntry]:
-    """Oldest first, by sequence: the order the changes were made in, not the order received."""
-    return sorted((e for e in entries if e.is_history), key=lambda e: e.sequence)
