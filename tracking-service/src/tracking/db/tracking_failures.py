@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import BigInteger, DateTime, Identity, String, Table, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Identity,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,6 +34,20 @@ FAILURES = cast(Table, TrackingFailure.__table__)
 
 _LOCK_NUMBER = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))")
 
+# One statement: the failure counted, and the number's failures that left the window dropped.
+_RECORD_FAILURE = (
+    insert(FAILURES)
+    .values(registration_number=bindparam("number"), failed_at=bindparam("at"))
+    .add_cte(
+        delete(FAILURES)
+        .where(
+            FAILURES.c.registration_number == bindparam("number"),
+            FAILURES.c.failed_at <= bindparam("since"),
+        )
+        .cte("gone")
+    )
+)
+
 
 class TrackingFailureRepository:
     """On a session or a plain connection, in the caller's transaction."""
@@ -41,11 +65,5 @@ class TrackingFailureRepository:
     ) -> None:
         """Count one failure and forget this number's failures that left the window."""
         await self._session.execute(
-            FAILURES.delete().where(
-                FAILURES.c.registration_number == registration_number,
-                FAILURES.c.failed_at <= since,
-            )
-        )
-        await self._session.execute(
-            FAILURES.insert().values(registration_number=registration_number, failed_at=at)
+            _RECORD_FAILURE, {"number": registration_number, "at": at, "since": since}
         )
