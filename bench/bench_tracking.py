@@ -986,7 +986,7 @@ def reads_part(
         "overdue list (at most 100); both in autocommit.",
         "- *satisfaction report*: `GET /api/v1/reports/satisfaction` with the same parameters: "
         "the monthly SKM sums per service with the services' names, one statement.",
-        "- Every route: SQLAlchemy Core statements built once (no ORM session), the response "
+        "- Every route: SQLAlchemy Core statements built once (no ORM unit of work), the response "
         "validated once as a whole and serialised by its model.",
         "",
         "The plans on the loaded data (`EXPLAIN ANALYZE`, the biggest agency, twelve months): "

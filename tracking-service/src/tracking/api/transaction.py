@@ -1,5 +1,5 @@
 """A plain connection in one transaction for a request that reads and may write a little
-(public tracking's wrong-code count), without an ORM session."""
+(public tracking's wrong-code count), without the ORM's unit of work."""
 
 from __future__ import annotations
 

@@ -184,7 +184,7 @@ class TimelineRepository:
 
 
 # -- the read routes: one statement each, built once, on a plain connection ---------------------
-# (no session: no identity map; built once: SQLAlchemy would compute a per-call statement's
+# (no ORM unit of work or identity map; built once: SQLAlchemy would compute a per-call statement's
 # cache key again on every request.)
 
 # The steps of the history: the SLA notice changes no status (``TimelineEntry.is_history``).

@@ -50,7 +50,8 @@ _RECORD_FAILURE = (
 
 
 class TrackingFailureRepository:
-    """On a session or a plain connection, in the caller's transaction."""
+    """On an ORM or a plain connection (``AsyncSession``, ``AsyncConnection``), in the
+    caller's transaction."""
 
     def __init__(self, session: AsyncSession | AsyncConnection) -> None:
         self._session = session
