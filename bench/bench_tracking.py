@@ -23,7 +23,11 @@ accounts), tracking-service and the gateway as subprocesses (one process each, a
 Prints the figures and writes the "## Tracking" section of docs/benchmarks.md.
 
     uv run python bench/bench_tracking.py [--applications 100000] [--ingest 30000]
-        [--duration 10] [--rounds 2] [--no-write]
+        [--duration 10] [--rounds 2] [--no-write] [--reads-only]
+
+``--reads-only`` leaves the ingest out (tracking-service restarted with its consumers, which
+stay idle) and replaces only the read part of the section, from "Reads through the gateway"
+on, keeping the data, the ingest figures and the ingest's target line.
 
 Needs wrk (Debian/Ubuntu: ``sudo apt-get install wrk``; macOS: ``brew install wrk``).
 """
@@ -909,7 +913,34 @@ def section(
         "fetched batch in one transaction with multi-row statements (a batch handler in "
         "`mpp_shared.events.consumer`), not tuning of the handlers.",
         "",
-        f"**Reads through the gateway**: wrk, one thread, {CONNECTIONS} connections, "
+    ]
+    ingest_verdict = "met" if overall >= TARGET_INGEST else "**not met**"
+    ingest_target = (
+        f"- ingest at least {TARGET_INGEST:,.0f} events/s: {ingest_verdict} ({overall:,.0f} "
+        "events/s with all three consumers, each event through each; per consumer above)."
+    )
+    return "\n".join(
+        lines
+        + reads_part(
+            args=args, loaded=loaded, scenarios=scenarios, plans=plans, ingest_target=ingest_target
+        )
+    )
+
+
+READS_START = "**Reads through the gateway**"
+
+
+def reads_part(
+    *,
+    args: argparse.Namespace,
+    loaded: Loaded,
+    scenarios: list[Scenario],
+    plans: list[str],
+    ingest_target: str | None,
+) -> list[str]:
+    """The read figures, their targets (with the ingest's, when known) and the plans."""
+    lines = [
+        f"{READS_START}: wrk, one thread, {CONNECTIONS} connections, "
         f"{args.duration} s per scenario after a {WARM_UP_SECONDS} s warm-up, {args.rounds} "
         "rounds; medians of the rounds; each request drawn at random from the scenario's list.",
         "",
@@ -933,26 +964,30 @@ def section(
         )
         verdict = "met" if p99 < TARGET_P99_MS else "**not met**"
         verdicts.append(f"- {s.name}: p99 under {TARGET_P99_MS:.0f} ms: {verdict} ({p99:.1f} ms).")
-    ingest_verdict = "met" if overall >= TARGET_INGEST else "**not met**"
     lines += [
         "",
         "Targets:",
         *verdicts,
-        f"- ingest at least {TARGET_INGEST:,.0f} events/s: {ingest_verdict} ({overall:,.0f} "
-        "events/s with all three consumers, each event through each; per consumer above).",
+        *([ingest_target] if ingest_target else []),
         "",
         "The scenarios:",
         "- *public tracking*: `GET /api/v1/tracking/{number}?code=…`, no token, among "
-        f"{len(loaded.public):,} applications (the wrong-code counter is read and locked, the "
-        "application read by number, its 10 events).",
+        f"{len(loaded.public):,} applications: in one transaction on a plain connection, the "
+        "number's advisory lock, then one statement for the wrong-code count in the window, "
+        "the application by number, its agency's name and its 10 events.",
         f"- *owner timeline*: `GET /api/v1/applications/{{id}}/timeline` as the demo citizen, "
-        f"among the {len(loaded.owned)} applications it owns.",
+        f"among the {len(loaded.owned)} applications it owns: one statement in autocommit (the "
+        "application's owner and agency, and its history).",
         "- *service-level report*: `GET /api/v1/reports/service-levels?agency_id=…&from=…&to=…` "
-        "as the platform admin, the last twelve months of one of the 20 biggest agencies: "
-        "the sums of the monthly aggregates (status counts, the working-day histogram, decided "
-        "and within SLA) and the current overdue list (at most 100).",
+        "as the platform admin, the last twelve months of one of the 20 biggest agencies: one "
+        "statement sums the monthly aggregates (status counts, the working-day histogram, "
+        "decided and within SLA) in PostgreSQL into one row per service with its name, the "
+        "percentiles taken over the summed histogram buckets; a second reads the current "
+        "overdue list (at most 100); both in autocommit.",
         "- *satisfaction report*: `GET /api/v1/reports/satisfaction` with the same parameters: "
-        "the monthly SKM sums per service.",
+        "the monthly SKM sums per service with the services' names, one statement.",
+        "- Every route: SQLAlchemy Core statements built once (no ORM unit of work), the response "
+        "validated once as a whole and serialised by its model.",
         "",
         "The plans on the loaded data (`EXPLAIN ANALYZE`, the biggest agency, twelve months): "
         "each report query reads the aggregates or the open applications through an index, none "
@@ -961,7 +996,30 @@ def section(
         *(f"- {p}" for p in plans),
         "",
     ]
-    return "\n".join(lines)
+    return lines
+
+
+def replace_reads(reads: list[str]) -> None:
+    """``--reads-only``: the read part of the Tracking section in place of the old one; the
+    rest of the section (data, ingest, their notes) and the ingest's target line stay."""
+    text = DOCS.read_text() if DOCS.exists() else ""
+    start = text.find(SECTION + "\n")
+    if start < 0:
+        raise SystemExit(f"--reads-only needs a {SECTION} section in {DOCS} (run it in full)")
+    following = text.find("\n## ", start + len(SECTION))
+    end = len(text) if following < 0 else following + 1
+    old = text[start:end]
+    at = old.find(READS_START)
+    if at < 0:
+        raise SystemExit(f"no read part ({READS_START}) in the {SECTION} section")
+    kept = [line for line in old[at:].splitlines() if line.startswith("- ingest at least ")]
+    if kept:
+        position = reads.index("Targets:") + 1
+        while position < len(reads) and reads[position].startswith("- "):
+            position += 1
+        reads = [*reads[:position], *kept, *reads[position:]]
+    new = old[:at] + "\n".join(reads).rstrip("\n") + "\n\n"
+    DOCS.write_text((text[:start] + new + text[end:]).rstrip("\n") + "\n")
 
 
 def main() -> int:
@@ -972,6 +1030,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
     parser.add_argument("--keep", type=Path, help="work (data, logs) in this empty directory, kept")
+    parser.add_argument(
+        "--reads-only",
+        action="store_true",
+        help="no ingest through the consumers; replace only the read part of the section",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print(
@@ -1070,50 +1133,58 @@ def main() -> int:
             loaded = asyncio.run(bulk_load(dsn, args.applications, owners, now))
             print(f"  {loaded.events:,} events in {loaded.seconds:.1f} s", flush=True)
 
-            assert loaded.generator is not None
-            events, _ = ingest_events(loaded.generator, args.ingest, random.Random(11))
-            print(f"publishing {len(events):,} events to JetStream …", flush=True)
-            published = asyncio.run(publish_events(nats_server.url, events))
-            print(f"  in {published:.1f} s", flush=True)
+            ingest: Ingest | None = None
+            if args.reads_only:
+                print("restarting tracking-service with its consumers (no ingest) …", flush=True)
+                stop_process(running.tracking)
+                running.tracking = start_tracking(consumers=True)
+            else:
+                assert loaded.generator is not None
+                events, _ = ingest_events(loaded.generator, args.ingest, random.Random(11))
+                print(f"publishing {len(events):,} events to JetStream …", flush=True)
+                published = asyncio.run(publish_events(nats_server.url, events))
+                print(f"  in {published:.1f} s", flush=True)
 
-            print("restarting tracking-service with its consumers …", flush=True)
-            stop_process(running.tracking)
-            ingest_load = os.getloadavg()[0]
-            postmaster = running.postmaster()
-            running.tracking = start_tracking(consumers=True)
-            # CPU time from here on, for the events handled from here on (start-up left out).
-            postgres_before = tree_cpu_seconds(postmaster)
-            tracking_before = cpu_seconds([running.tracking.pid])
-            early = asyncio.run(inbox_progress(dsn))
-            handled_before = sum(early.get(c, (0, None, None))[0] for c in CONSUMERS) / 3
-            progress = wait_for_ingest(dsn, len(events), timeout=1800)
-            postgres_used = tree_cpu_seconds(postmaster) - postgres_before
-            tracking_used = cpu_seconds([running.tracking.pid]) - tracking_before
-            measured_events = max(1.0, len(events) - handled_before)
-            per_consumer = {
-                c: (n, (last - first).total_seconds())
-                for c, (n, first, last) in progress.items()
-                if c in CONSUMERS and first is not None and last is not None
-            }
-            firsts = [progress[c][1] for c in CONSUMERS]
-            lasts = [progress[c][2] for c in CONSUMERS]
-            ingest = Ingest(
-                events=len(events),
-                publish_seconds=published,
-                per_consumer=per_consumer,
-                overall_seconds=(max(lasts) - min(firsts)).total_seconds(),
-                cpu_ms_per_event=(
-                    (
-                        tracking_used / measured_events * 1000,
-                        postgres_used / measured_events * 1000,
+                print("restarting tracking-service with its consumers …", flush=True)
+                stop_process(running.tracking)
+                ingest_load = os.getloadavg()[0]
+                postmaster = running.postmaster()
+                running.tracking = start_tracking(consumers=True)
+                # CPU time from here on, for the events handled from here on (start-up left out).
+                postgres_before = tree_cpu_seconds(postmaster)
+                tracking_before = cpu_seconds([running.tracking.pid])
+                early = asyncio.run(inbox_progress(dsn))
+                handled_before = sum(early.get(c, (0, None, None))[0] for c in CONSUMERS) / 3
+                progress = wait_for_ingest(dsn, len(events), timeout=1800)
+                postgres_used = tree_cpu_seconds(postmaster) - postgres_before
+                tracking_used = cpu_seconds([running.tracking.pid]) - tracking_before
+                measured_events = max(1.0, len(events) - handled_before)
+                per_consumer = {
+                    c: (n, (last - first).total_seconds())
+                    for c, (n, first, last) in progress.items()
+                    if c in CONSUMERS and first is not None and last is not None
+                }
+                firsts = [progress[c][1] for c in CONSUMERS]
+                lasts = [progress[c][2] for c in CONSUMERS]
+                ingest = Ingest(
+                    events=len(events),
+                    publish_seconds=published,
+                    per_consumer=per_consumer,
+                    overall_seconds=(max(lasts) - min(firsts)).total_seconds(),
+                    cpu_ms_per_event=(
+                        (
+                            tracking_used / measured_events * 1000,
+                            postgres_used / measured_events * 1000,
+                        )
+                        if has_proc()
+                        else None
+                    ),
+                    load=ingest_load,
+                )
+                for c, (n, seconds) in per_consumer.items():
+                    print(
+                        f"  {c}: {n:,} events in {seconds:.1f} s, {n / seconds:,.0f}/s", flush=True
                     )
-                    if has_proc()
-                    else None
-                ),
-                load=ingest_load,
-            )
-            for c, (n, seconds) in per_consumer.items():
-                print(f"  {c}: {n:,} events in {seconds:.1f} s, {n / seconds:,.0f}/s", flush=True)
 
             # Fresh tokens: the ones of the start may have expired during the load.
             citizen = request_json(
@@ -1172,6 +1243,16 @@ def main() -> int:
             nats_server.stop()
             postgres.stop()
 
+    if ingest is None:
+        reads = reads_part(
+            args=args, loaded=loaded, scenarios=scenarios, plans=plans, ingest_target=None
+        )
+        print()
+        print("\n".join(reads))
+        if not args.no_write:
+            replace_reads(reads)
+            print(f"read part written to {DOCS.relative_to(ROOT)}")
+        return 0
     text = section(
         args=args,
         loaded=loaded,

@@ -46,6 +46,10 @@ class TrackingSettings(BaseServiceSettings):
     # The delivery worker's poll interval and attempts before a message is marked failed.
     delivery_interval_seconds: float = Field(default=2.0, gt=0)
     delivery_max_attempts: int = Field(default=5, ge=1)
+    # A leased message is due again after this (its sender died mid-send); over twice the
+    # SMTP timeout, so that a live send records its outcome first.
+    delivery_lease_seconds: float = Field(default=120.0, gt=0)
+    delivery_concurrency: int = Field(default=8, ge=1)  # sends in flight per replica
 
     # -- agency webhooks ---------------------------------------------------------------------
     # Receivers on private, loopback or link-local addresses (local development, the tests).
@@ -81,6 +85,8 @@ class TrackingSettings(BaseServiceSettings):
             raise ValueError("production needs MPP_TRACKING_WEBHOOK_SECRET_KEY")
         if self.webhook_timeout_seconds > self.webhook_lease_seconds / 2:
             raise ValueError("webhook_lease_seconds must exceed twice the delivery timeout")
+        if self.smtp_timeout_seconds > self.delivery_lease_seconds / 2:
+            raise ValueError("delivery_lease_seconds must exceed twice the SMTP timeout")
         return self
 
     @property

@@ -63,9 +63,7 @@ def create_app(
             ]
         if settings.webhook_deliveries_enabled:
             found.append(dispatcher)
-        delivery = delivery_worker(settings, sessionmaker, connection)
-        if delivery is not None:
-            found.append(delivery)
+        found.append(delivery_worker(settings, sessionmaker, connection))
         return found
 
     async def start_verifier(runtime: ServiceRuntime) -> None:

@@ -1,5 +1,6 @@
 """Email and SMS copies of notifications: sent through a real SMTP server (aiosmtpd) to the
-address identity-service gives over ``rpc.identity.contact``, retried, marked sent once."""
+address identity-service gives over ``rpc.identity.contact``, retried, marked sent once; sent
+outside the transaction that leased them, taken over after a crash, once across replicas."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any
@@ -21,6 +23,7 @@ from sqlalchemy import text
 from mpp_shared.contracts.application import v1 as application
 from mpp_shared.contracts.identity import v1 as identity
 from mpp_shared.embedded.process import free_port
+from tracking.domain.notifications import NotificationChannel, OutgoingMessage
 from tracking.messaging.contacts import IdentityContacts
 from tracking.messaging.notification_channels import LogChannel, SmtpEmailChannel
 from tracking.messaging.notification_delivery import DeliveryWorker
@@ -116,24 +119,51 @@ async def _all_due_now(tracking: Any) -> None:
         )
 
 
-def _worker(tracking: Any, port: int, *, max_attempts: int = 3) -> DeliveryWorker:
+def _smtp(port: int) -> SmtpEmailChannel:
+    return SmtpEmailChannel(
+        host="127.0.0.1",
+        port=port,
+        sender="MPP Digital <noreply@mpp.go.id>",
+        start_tls=False,
+        timeout=5,
+    )
+
+
+def _worker(
+    tracking: Any,
+    port: int,
+    *,
+    max_attempts: int = 3,
+    email: NotificationChannel | None = None,
+    lease: timedelta = timedelta(minutes=2),
+    concurrency: int = 8,
+) -> DeliveryWorker:
     runtime = tracking.app.state.runtime
     return DeliveryWorker(
         sessionmaker=runtime.session_factory(),
         contacts=IdentityContacts(runtime.nats_connection(), timeout=0.5),
-        channels={
-            "email": SmtpEmailChannel(
-                host="127.0.0.1",
-                port=port,
-                sender="MPP Digital <noreply@mpp.go.id>",
-                start_tls=False,
-                timeout=5,
-            ),
-            "sms": LogChannel("sms"),
-        },
+        channels={"email": email or _smtp(port), "sms": LogChannel("sms")},
         interval=3600,
         max_attempts=max_attempts,
+        lease=lease,
+        concurrency=concurrency,
     )
+
+
+class HeldChannel:
+    """A channel whose send waits until the test lets it go on (a slow SMTP server), or
+    forever (a replica that dies mid-send)."""
+
+    def __init__(self, then: NotificationChannel | None = None) -> None:
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self._then = then
+
+    async def send(self, message: OutgoingMessage) -> None:
+        self.started.set()
+        await self.release.wait()
+        if self._then is not None:
+            await self._then.send(message)
 
 
 async def test_copies_go_out_over_smtp_to_the_address_identity_gives_once(
@@ -262,3 +292,91 @@ async def test_no_contact_for_unknown_accounts_and_missing_addresses_and_silent_
         (str(no_phone.owner_account_id), "sms"): "no_contact",
     }
     assert [m["To"] for m in mail.received] == ["ani@example.id"]
+
+
+async def test_a_slow_send_holds_no_lock_on_its_row(
+    open_tracking, story, smtp_server, identity_directory
+) -> None:
+    s = story()
+    async with (
+        smtp_server() as (port, mail),
+        identity_directory({s.owner_account_id: ("siti@example.id", None)}),
+        open_tracking() as tracking,
+    ):
+        await tracking.publish(s.event(SUBMITTED, "submitted", actor_kind="citizen"))
+        await tracking.handled(1)
+        held = HeldChannel(then=_smtp(port))
+        sending = asyncio.create_task(_worker(tracking, port, email=held).deliver_due())
+        await asyncio.wait_for(held.started.wait(), 10)
+        # While SMTP is under way another transaction takes the row's lock without waiting.
+        async with tracking.app.state.runtime.session_factory()() as session, session.begin():
+            locked = await session.execute(
+                text("SELECT status, attempts FROM outgoing_messages FOR UPDATE NOWAIT")
+            )
+            during = locked.one()
+        held.release.set()
+        assert await asyncio.wait_for(sending, 10) == 1
+        [after] = await _outgoing(tracking)
+    assert (during.status, during.attempts) == ("pending", 1)  # leased: its attempt counted
+    assert (after.status, after.attempts) == ("sent", 1)
+    assert len(mail.received) == 1
+
+
+async def test_a_send_cut_short_by_a_crash_is_taken_over_when_its_lease_ends(
+    open_tracking, story, smtp_server, identity_directory
+) -> None:
+    s = story()
+    async with (
+        smtp_server() as (port, mail),
+        identity_directory({s.owner_account_id: ("siti@example.id", None)}),
+        open_tracking() as tracking,
+    ):
+        await tracking.publish(s.event(SUBMITTED, "submitted", actor_kind="citizen"))
+        await tracking.handled(1)
+        hung = HeldChannel()
+        crashed = _worker(tracking, port, email=hung, lease=timedelta(seconds=1))
+        pass_of_crashed = asyncio.create_task(crashed.deliver_due())
+        await asyncio.wait_for(hung.started.wait(), 10)
+        # The replica dies mid-send: nothing of its attempt is recorded.
+        sends = [t for t in asyncio.all_tasks() if t.get_name().startswith("notification:")]
+        for task in [pass_of_crashed, *sends]:
+            task.cancel()
+        await asyncio.gather(pass_of_crashed, *sends, return_exceptions=True)
+        other = _worker(tracking, port)
+        while_leased = await other.deliver_due()
+        await asyncio.sleep(1.2)
+        after_lease = await other.deliver_due()
+        [row] = await _outgoing(tracking)
+    assert while_leased == 0
+    assert after_lease == 1
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert len(mail.received) == 1
+
+
+async def test_two_senders_at_once_send_each_copy_exactly_once(
+    open_tracking, story, smtp_server, identity_directory
+) -> None:
+    stories = [story() for _ in range(12)]
+    contacts = {s.owner_account_id: (f"warga{i}@example.id", None) for i, s in enumerate(stories)}
+    async with (
+        smtp_server() as (port, mail),
+        identity_directory(contacts),
+        open_tracking() as tracking,
+    ):
+        await tracking.publish(
+            *(s.event(SUBMITTED, "submitted", actor_kind="citizen") for s in stories)
+        )
+        await tracking.handled(len(stories))
+        first, second = (_worker(tracking, port, concurrency=3) for _ in range(2))
+        leased = []
+        for _ in range(20):
+            passes = await asyncio.gather(first.deliver_due(), second.deliver_due())
+            leased.append(passes)
+            if passes == [0, 0]:
+                break
+        rows = await _outgoing(tracking)
+    assert sum(a + b for a, b in leased) == len(stories)
+    assert any(a and b for a, b in leased)  # both took part
+    assert {(r.status, r.attempts) for r in rows} == {("sent", 1)}
+    assert len(rows) == len(stories)
+    assert sorted(r[0] for r in mail.recipients) == sorted(e for e, _ in contacts.values())

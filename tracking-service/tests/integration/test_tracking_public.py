@@ -3,6 +3,7 @@ guesses per number, catalogue names, no personal data."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -135,9 +136,24 @@ async def test_wrong_codes_for_one_number_are_bounded_across_addresses(
     assert unaffected.status_code == 200
 
 
-async def test_failures_older_than_the_window_no_longer_count(open_tracking, story) -> None:
-    import asyncio
+async def test_concurrent_guesses_of_one_number_never_pass_the_limit(open_tracking, story) -> None:
+    s = story()
+    async with open_tracking(tracking_max_failures=3) as tracking:
+        await tracking.publish(s.event(SUBMITTED, "submitted", actor_kind="citizen"))
+        await tracking.handled(1)
+        path = f"/api/v1/tracking/{s.registration_number}"
+        # All at once: each is checked against the count of the ones before it (the number's
+        # lock, then the read), never against a count read before a concurrent miss committed.
+        guesses = await asyncio.gather(
+            *(tracking.client.get(path, params={"code": f"GUESS{n}"}) for n in range(12))
+        )
+        right_after = await tracking.client.get(path, params={"code": s.tracking_code})
+    statuses = sorted(g.status_code for g in guesses)
+    assert statuses == [404] * 3 + [429] * 9
+    assert right_after.status_code == 429
 
+
+async def test_failures_older_than_the_window_no_longer_count(open_tracking, story) -> None:
     s = story()
     async with open_tracking(
         tracking_max_failures=2, tracking_failure_window_seconds=1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -18,6 +19,7 @@ from sqlalchemy import (
     and_,
     exists,
     false,
+    func,
     literal,
     or_,
     select,
@@ -28,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
+from mpp_shared.scheduler import claim_due
 from tracking.db.tables import Base
 from tracking.domain.notifications import ChannelName, NotificationDraft
 from tracking.domain.timeline import Reader
@@ -100,12 +103,15 @@ class InboxItem:
 
 @dataclass(frozen=True, slots=True)
 class PendingMessage:
+    """A message leased for one attempt, the ``attempt``-th (its lease: only this attempt may
+    record the outcome)."""
+
     id: uuid.UUID
     channel: ChannelName
     account_id: uuid.UUID
     subject: str
     body: str
-    attempts: int
+    attempt: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,14 +270,28 @@ class NotificationRepository:
 
     # ---- outgoing messages -------------------------------------------------------------------
 
-    async def claim_due(self, *, now: datetime, limit: int) -> list[PendingMessage]:
-        """Pending messages due now, locked for this transaction (replicas skip them)."""
-        rows = await self._session.execute(
-            select(_OUT)
-            .where(_OUT.c.status == "pending", _OUT.c.next_attempt_at <= now)
-            .order_by(_OUT.c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+    async def lease_due(
+        self, *, channels: Collection[str], limit: int, lease: timedelta
+    ) -> list[PendingMessage]:
+        """Pending messages of ``channels`` due now, leased: their attempt counted and not due
+        again until ``lease`` has passed (the database's time). Rows another transaction holds
+        are skipped (``FOR UPDATE SKIP LOCKED``); the sender commits the lease before it sends,
+        and a sender that dies mid-way leaves the message due again when the lease ends."""
+        if not channels or limit <= 0:
+            return []
+        rows = await claim_due(
+            self._session,
+            _OUT,
+            _OUT.c.next_attempt_at,
+            where=[_OUT.c.status == "pending", _OUT.c.channel.in_(sorted(channels))],
+            limit=limit,
+        )
+        if not rows:
+            return []
+        await self._session.execute(
+            _OUT.update()
+            .where(_OUT.c.id.in_([row.id for row in rows]))
+            .values(attempts=_OUT.c.attempts + 1, next_attempt_at=func.now() + lease)
         )
         return [
             PendingMessage(
@@ -280,30 +300,38 @@ class NotificationRepository:
                 account_id=row.account_id,
                 subject=row.subject,
                 body=row.body,
-                attempts=row.attempts,
+                attempt=row.attempts + 1,
             )
             for row in rows
         ]
 
     async def settle(
         self,
-        message_id: uuid.UUID,
+        message: PendingMessage,
         *,
         status: str,
-        attempts: int,
         error: str | None = None,
-        sent_at: datetime | None = None,
-        retry_at: datetime | None = None,
-    ) -> None:
-        values: dict[str, object] = {
-            "status": status,
-            "attempts": attempts,
-            "last_error": error,
-            "sent_at": sent_at,
-        }
-        if retry_at is not None:
-            values["next_attempt_at"] = retry_at
-        await self._session.execute(_OUT.update().where(_OUT.c.id == message_id).values(**values))
+        retry_after: timedelta | None = None,
+    ) -> bool:
+        """Record the outcome of the leased attempt: ``sent``, ``no_contact``, ``failed``, or
+        ``pending`` again after ``retry_after``. False (nothing changed) when the lease was
+        lost: another sender took the message after it ran out, and records its own attempt."""
+        values: dict[str, object] = {"status": status, "last_error": error}
+        if status == "sent":
+            values["sent_at"] = func.now()
+        if retry_after is not None:
+            values["next_attempt_at"] = func.now() + retry_after
+        result = await self._session.execute(
+            _OUT.update()
+            .where(
+                _OUT.c.id == message.id,
+                _OUT.c.status == "pending",
+                _OUT.c.attempts == message.attempt,
+            )
+            .values(**values)
+            .returning(_OUT.c.id)
+        )
+        return result.first() is not None
 
     async def outgoing(
         self, *, status: str | None, limit: int, after: tuple[datetime, uuid.UUID] | None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    ColumnElement,
     Date,
     DateTime,
     Index,
@@ -25,17 +26,23 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    bindparam,
     func,
     or_,
     select,
     text,
+    union,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql import Select
 
+from tracking.db.surveys import survey_totals
 from tracking.db.tables import Base
 from tracking.domain.reports import OPEN_STATUSES, ClockStep, ServiceLevels
+from tracking.domain.surveys import ELEMENTS, ElementTotals
 
 metadata = Base.metadata
 
@@ -164,17 +171,6 @@ def _fact(row: Any) -> ApplicationFact:
     return ApplicationFact(**values)
 
 
-@dataclass(frozen=True, slots=True)
-class OverdueApplication:
-    application_id: uuid.UUID
-    registration_number: str
-    service_id: uuid.UUID
-    service_name: str | None
-    status: str
-    submitted_at: datetime
-    due_at: datetime
-
-
 class ReportRepository:
     """In the caller's transaction; never commits."""
 
@@ -282,121 +278,216 @@ class ReportRepository:
             )
         )
 
-    # -- the report ------------------------------------------------------------------------
-    async def service_levels(
-        self,
-        *,
-        agency_id: uuid.UUID | None,
-        service_id: uuid.UUID | None,
-        first_month: date,
-        last_month: date,
-    ) -> list[ServiceLevels]:
-        """One line per service with anything in the months ``first_month..last_month``."""
-        lines: dict[uuid.UUID, ServiceLevels] = {}
 
-        def line(service: uuid.UUID) -> ServiceLevels:
-            return lines.setdefault(service, ServiceLevels(service_id=service))
+# -- the report routes: one or two statements each, built once, on a plain connection --------
+# Four variants of each (an agency or all, a service or all), so that each keeps a plan that
+# uses its index; built at import, as SQLAlchemy would compute a per-call statement's cache
+# key again on every request.
 
-        def within(table: Table, query: Any) -> Any:
-            query = query.where(table.c.month.between(first_month, last_month))
-            if agency_id is not None:
-                query = query.where(table.c.agency_id == agency_id)
-            if service_id is not None:
-                query = query.where(table.c.service_id == service_id)
-            return query
+Scope = tuple[bool, bool]  # (an agency given, a service given)
+_SCOPES: tuple[Scope, ...] = ((False, False), (True, False), (False, True), (True, True))
 
-        c = report_status_counts.c
-        for r in await self.session.execute(
-            within(
-                report_status_counts,
-                select(c.service_id, c.status, func.sum(c.applications).label("n")).group_by(
-                    c.service_id, c.status
+
+def _scoped(table: Table, scope: Scope, *, months: bool = True) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if months:
+        where.append(table.c.month.between(bindparam("first"), bindparam("last")))
+    if scope[0]:
+        where.append(table.c.agency_id == bindparam("agency_id"))
+    if scope[1]:
+        where.append(table.c.service_id == bindparam("service_id"))
+    return where
+
+
+def _service_levels_statement(scope: Scope) -> Select[*tuple[Any, ...]]:
+    """One row per service: its status counts (a JSON object, zero sums left out), its
+    working-day histogram (two arrays, the days ascending), decided and within the SLA, and
+    its name; the monthly rows summed in PostgreSQL."""
+    c, d, f = report_status_counts.c, report_durations.c, report_finished.c
+    counted = (
+        select(c.service_id, c.status, func.sum(c.applications).label("n"))
+        .where(*_scoped(report_status_counts, scope))
+        .group_by(c.service_id, c.status)
+        .having(func.sum(c.applications) != 0)
+        .subquery("counted")
+    )
+    counts = (
+        select(
+            counted.c.service_id,
+            func.jsonb_object_agg(counted.c.status, counted.c.n, type_=JSONB).label("counts"),
+        )
+        .group_by(counted.c.service_id)
+        .subquery("counts")
+    )
+    days = (
+        select(d.service_id, d.working_days, func.sum(d.applications).label("n"))
+        .where(*_scoped(report_durations, scope))
+        .group_by(d.service_id, d.working_days)
+        .subquery("days")
+    )
+    histogram = (
+        select(
+            days.c.service_id,
+            func.array_agg(aggregate_order_by(days.c.working_days, days.c.working_days)).label(
+                "days"
+            ),
+            func.array_agg(aggregate_order_by(days.c.n, days.c.working_days)).label("applications"),
+        )
+        .group_by(days.c.service_id)
+        .subquery("histogram")
+    )
+    finished = (
+        select(
+            f.service_id,
+            func.sum(f.finished).label("finished"),
+            func.sum(f.within_sla).label("within_sla"),
+        )
+        .where(*_scoped(report_finished, scope))
+        .group_by(f.service_id)
+        .subquery("finished")
+    )
+    services = union(
+        select(counts.c.service_id), select(histogram.c.service_id), select(finished.c.service_id)
+    ).subquery("services")
+    return select(
+        services.c.service_id,
+        report_services.c.name,
+        counts.c.counts,
+        histogram.c.days,
+        histogram.c.applications,
+        finished.c.finished,
+        finished.c.within_sla,
+    ).select_from(
+        services.outerjoin(counts, counts.c.service_id == services.c.service_id)
+        .outerjoin(histogram, histogram.c.service_id == services.c.service_id)
+        .outerjoin(finished, finished.c.service_id == services.c.service_id)
+        .outerjoin(report_services, report_services.c.service_id == services.c.service_id)
+    )
+
+
+def _overdue_statement(scope: Scope) -> Select[*tuple[Any, ...]]:
+    a = report_applications.c
+    return (
+        select(
+            a.application_id,
+            a.registration_number,
+            a.service_id,
+            report_services.c.name.label("service_name"),
+            a.status,
+            a.submitted_at,
+            a.due_at,
+        )
+        .outerjoin(report_services, report_services.c.service_id == a.service_id)
+        .where(
+            a.status.in_(sorted(OPEN_STATUSES)),
+            a.due_at.is_not(None),
+            or_(a.overdue, a.due_at < bindparam("now")),
+            *_scoped(report_applications, scope, months=False),
+        )
+        .order_by(a.due_at, a.application_id)
+        .limit(bindparam("limit"))
+    )
+
+
+def _satisfaction_statement(scope: Scope) -> Select[*tuple[Any, ...]]:
+    t = survey_totals.c
+    sums = (
+        select(
+            t.service_id,
+            func.sum(t.responses).label("responses"),
+            *(func.sum(t[e]).label(e) for e in ELEMENTS),
+        )
+        .where(*_scoped(survey_totals, scope))
+        .group_by(t.service_id)
+        .subquery("sums")
+    )
+    return select(sums, report_services.c.name).outerjoin(
+        report_services, report_services.c.service_id == sums.c.service_id
+    )
+
+
+_SERVICE_LEVELS: dict[Scope, Select[*tuple[Any, ...]]] = {
+    scope: _service_levels_statement(scope) for scope in _SCOPES
+}
+_OVERDUE: dict[Scope, Select[*tuple[Any, ...]]] = {
+    scope: _overdue_statement(scope) for scope in _SCOPES
+}
+_SATISFACTION: dict[Scope, Select[*tuple[Any, ...]]] = {
+    scope: _satisfaction_statement(scope) for scope in _SCOPES
+}
+
+
+def _parameters(
+    agency_id: uuid.UUID | None, service_id: uuid.UUID | None, **more: Any
+) -> tuple[Scope, dict[str, Any]]:
+    values = dict(more)
+    if agency_id is not None:
+        values["agency_id"] = agency_id
+    if service_id is not None:
+        values["service_id"] = service_id
+    return (agency_id is not None, service_id is not None), values
+
+
+async def read_service_levels(
+    connection: AsyncConnection,
+    *,
+    agency_id: uuid.UUID | None,
+    service_id: uuid.UUID | None,
+    first_month: date,
+    last_month: date,
+) -> list[ServiceLevels]:
+    """One line per service with anything in the months ``first_month..last_month``."""
+    scope, values = _parameters(agency_id, service_id, first=first_month, last=last_month)
+    lines = []
+    for row in await connection.execute(_SERVICE_LEVELS[scope], values):
+        days, applications = row.days or [], row.applications or []
+        lines.append(
+            ServiceLevels(
+                service_id=row.service_id,
+                service_name=row.name,
+                counts=Counter({k: int(v) for k, v in (row.counts or {}).items()}),
+                histogram=Counter(
+                    {int(day): int(n) for day, n in zip(days, applications, strict=True)}
                 ),
-            )
-        ):
-            if r.n:
-                line(r.service_id).counts[r.status] += int(r.n)
-        d = report_durations.c
-        for r in await self.session.execute(
-            within(
-                report_durations,
-                select(d.service_id, d.working_days, func.sum(d.applications).label("n")).group_by(
-                    d.service_id, d.working_days
-                ),
-            )
-        ):
-            line(r.service_id).histogram[int(r.working_days)] += int(r.n)
-        f = report_finished.c
-        for r in await self.session.execute(
-            within(
-                report_finished,
-                select(
-                    f.service_id,
-                    func.sum(f.finished).label("finished"),
-                    func.sum(f.within_sla).label("within"),
-                ).group_by(f.service_id),
-            )
-        ):
-            line(r.service_id).finished += int(r.finished)
-            line(r.service_id).within_sla += int(r.within)
-        names = await self.service_names(lines)
-        for service, entry in lines.items():
-            entry.service_name = names.get(service)
-            entry.counts = Counter({k: v for k, v in entry.counts.items() if v})
-        return sorted(lines.values(), key=lambda x: (x.service_name or "", str(x.service_id)))
-
-    async def service_names(self, services: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-        wanted = list(services)
-        if not wanted:
-            return {}
-        rows = await self.session.execute(
-            select(report_services.c.service_id, report_services.c.name).where(
-                report_services.c.service_id.in_(wanted)
+                finished=int(row.finished or 0),
+                within_sla=int(row.within_sla or 0),
             )
         )
-        return {r.service_id: r.name for r in rows}
+    return sorted(lines, key=lambda x: (x.service_name or "", str(x.service_id)))
 
-    async def overdue(
-        self,
-        *,
-        agency_id: uuid.UUID | None,
-        service_id: uuid.UUID | None,
-        now: datetime,
-        limit: int,
-    ) -> list[OverdueApplication]:
-        a = report_applications.c
-        query = (
-            select(
-                a.application_id,
-                a.registration_number,
-                a.service_id,
-                report_services.c.name,
-                a.status,
-                a.submitted_at,
-                a.due_at,
-            )
-            .outerjoin(report_services, report_services.c.service_id == a.service_id)
-            .where(
-                a.status.in_(sorted(OPEN_STATUSES)),
-                a.due_at.is_not(None),
-                or_(a.overdue, a.due_at < now),
-            )
-            .order_by(a.due_at, a.application_id)
-            .limit(limit)
+
+async def read_overdue(
+    connection: AsyncConnection,
+    *,
+    agency_id: uuid.UUID | None,
+    service_id: uuid.UUID | None,
+    now: datetime,
+    limit: int,
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The open applications past their due time (or announced overdue), the most overdue
+    first: rows with the fields of ``OverdueRead``."""
+    scope, values = _parameters(agency_id, service_id, now=now, limit=limit)
+    result = await connection.execute(_OVERDUE[scope], values)
+    return result.all()
+
+
+async def read_satisfaction(
+    connection: AsyncConnection,
+    *,
+    agency_id: uuid.UUID | None,
+    service_id: uuid.UUID | None,
+    first_month: date,
+    last_month: date,
+) -> list[tuple[uuid.UUID, str | None, ElementTotals]]:
+    """Each service's SKM sums in the months and its name, in one statement."""
+    scope, values = _parameters(agency_id, service_id, first=first_month, last=last_month)
+    return [
+        (
+            row.service_id,
+            row.name,
+            ElementTotals(
+                responses=int(row.responses), sums={e: int(row._mapping[e]) for e in ELEMENTS}
+            ),
         )
-        if agency_id is not None:
-            query = query.where(a.agency_id == agency_id)
-        if service_id is not None:
-            query = query.where(a.service_id == service_id)
-        return [
-            OverdueApplication(
-                application_id=r.application_id,
-                registration_number=r.registration_number,
-                service_id=r.service_id,
-                service_name=r.name,
-                status=r.status,
-                submitted_at=r.submitted_at,
-                due_at=r.due_at,
-            )
-            for r in await self.session.execute(query)
-        ]
+        for row in await connection.execute(_SATISFACTION[scope], values)
+    ]

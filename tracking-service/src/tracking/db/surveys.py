@@ -15,15 +15,13 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
-    func,
-    select,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracking.db.tables import Base
-from tracking.domain.surveys import ELEMENTS, ElementTotals
+from tracking.domain.surveys import ELEMENTS
 
 metadata = Base.metadata
 
@@ -105,33 +103,3 @@ class SurveyRepository:
             )
         )
         return True
-
-    async def totals(
-        self,
-        *,
-        agency_id: uuid.UUID | None,
-        service_id: uuid.UUID | None,
-        first_month: date,
-        last_month: date,
-    ) -> dict[uuid.UUID, ElementTotals]:
-        """The sums of each service in the months ``first_month..last_month``."""
-        t = survey_totals.c
-        query = (
-            select(
-                t.service_id,
-                func.sum(t.responses).label("responses"),
-                *(func.sum(t[e]).label(e) for e in ELEMENTS),
-            )
-            .where(t.month.between(first_month, last_month))
-            .group_by(t.service_id)
-        )
-        if agency_id is not None:
-            query = query.where(t.agency_id == agency_id)
-        if service_id is not None:
-            query = query.where(t.service_id == service_id)
-        return {
-            r.service_id: ElementTotals(
-                responses=int(r.responses), sums={e: int(r._mapping[e]) for e in ELEMENTS}
-            )
-            for r in await self.session.execute(query)
-        }

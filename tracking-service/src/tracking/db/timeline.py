@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -16,15 +17,21 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
+    bindparam,
+    func,
     or_,
     select,
 )
 from sqlalchemy.dialects.postgresql import UUID, insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import Select
 
 from tracking.db.tables import Base
-from tracking.domain.timeline import Reader, TimelineEntry, TrackedApplication
+from tracking.db.tracking_failures import FAILURES
+from tracking.domain.timeline import OVERDUE_EVENT, Reader, TimelineEntry, TrackedApplication
 
 
 class KnownAgency(Base):
@@ -82,10 +89,6 @@ _APP_FIELDS = tuple(TrackedApplication.__dataclass_fields__)
 _ENTRY_FIELDS = tuple(f for f in TimelineEntry.__dataclass_fields__)
 
 
-def _application(row: object) -> TrackedApplication:
-    return TrackedApplication(**{name: getattr(row, name) for name in _APP_FIELDS})
-
-
 def _entry(row: object) -> TimelineEntry:
     return TimelineEntry(**{name: getattr(row, name) for name in _ENTRY_FIELDS})
 
@@ -129,28 +132,6 @@ class TimelineRepository:
         await self._session.execute(
             _APP.update().where(_APP.c.application_id == application_id).values(overdue=True)
         )
-
-    async def application(self, application_id: uuid.UUID) -> TrackedApplication | None:
-        row = (
-            await self._session.execute(select(_APP).where(_APP.c.application_id == application_id))
-        ).first()
-        return _application(row) if row is not None else None
-
-    async def by_registration_number(self, registration_number: str) -> TrackedApplication | None:
-        row = (
-            await self._session.execute(
-                select(_APP).where(_APP.c.registration_number == registration_number)
-            )
-        ).first()
-        return _application(row) if row is not None else None
-
-    async def entries(self, application_id: uuid.UUID) -> list[TimelineEntry]:
-        rows = await self._session.execute(
-            select(_ENTRY)
-            .where(_ENTRY.c.application_id == application_id)
-            .order_by(_ENTRY.c.sequence)
-        )
-        return [_entry(row) for row in rows]
 
     async def position_of(self, event_id: uuid.UUID) -> int | None:
         result = await self._session.execute(
@@ -201,8 +182,86 @@ class TimelineRepository:
             )
         )
 
-    async def agency_name(self, agency_id: uuid.UUID) -> str | None:
-        result = await self._session.execute(
-            select(_AGENCY.c.name).where(_AGENCY.c.agency_id == agency_id)
-        )
-        return result.scalar_one_or_none()
+
+# -- the read routes: one statement each, built once, on a plain connection ---------------------
+# (no ORM unit of work or identity map; built once: SQLAlchemy would compute a per-call statement's
+# cache key again on every request.)
+
+# The steps of the history: the SLA notice changes no status (``TimelineEntry.is_history``).
+_HISTORY = and_(
+    _ENTRY.c.application_id == _APP.c.application_id, _ENTRY.c.event_type != OVERDUE_EVENT
+)
+
+_TIMELINE_READ: Select[*tuple[Any, ...]] = (
+    select(
+        _APP.c.owner_account_id,
+        _APP.c.agency_id,
+        _ENTRY.c.status,
+        _ENTRY.c.stage,
+        _ENTRY.c.stage_name,
+        _ENTRY.c.note,
+        _ENTRY.c.internal_note,
+        _ENTRY.c.sequence,
+        _ENTRY.c.event_type.label("event"),
+        _ENTRY.c.occurred_at.label("at"),
+    )
+    .select_from(_APP.outerjoin(_ENTRY, _HISTORY))
+    .where(_APP.c.application_id == bindparam("application_id"))
+    .order_by(_ENTRY.c.sequence)
+)
+
+
+async def timeline_rows(
+    connection: AsyncConnection, application_id: uuid.UUID
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The application's owner and agency with its history, one row per step oldest first
+    (one row with ``sequence`` None when it has none yet); no rows for an unknown one."""
+    return (await connection.execute(_TIMELINE_READ, {"application_id": application_id})).all()
+
+
+_FAILURES_IN_WINDOW = (
+    select(func.count().label("failures"), func.min(FAILURES.c.failed_at).label("oldest_failure"))
+    .where(
+        FAILURES.c.registration_number == bindparam("number"),
+        FAILURES.c.failed_at > bindparam("since"),
+    )
+    .subquery("f")
+)
+
+_PUBLIC_READ: Select[*tuple[Any, ...]] = (
+    select(
+        _FAILURES_IN_WINDOW.c.failures,
+        _FAILURES_IN_WINDOW.c.oldest_failure,
+        _APP.c.registration_number,
+        _APP.c.tracking_code_hash,
+        _APP.c.service_name,
+        _APP.c.status,
+        _APP.c.stage,
+        _APP.c.due_at,
+        _APP.c.overdue,
+        _AGENCY.c.name.label("agency_name"),
+        _ENTRY.c.status.label("entry_status"),
+        _ENTRY.c.stage.label("entry_stage"),
+        _ENTRY.c.stage_name.label("entry_stage_name"),
+        _ENTRY.c.occurred_at.label("entry_at"),
+    )
+    .select_from(
+        _FAILURES_IN_WINDOW.outerjoin(_APP, _APP.c.registration_number == bindparam("number"))
+        .outerjoin(_AGENCY, _AGENCY.c.agency_id == _APP.c.agency_id)
+        .outerjoin(_ENTRY, _HISTORY)
+    )
+    .order_by(_ENTRY.c.sequence)
+)
+
+
+async def read_public_tracking(
+    connection: AsyncConnection, *, registration_number: str, failures_since: datetime
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The wrong codes for the number since ``failures_since`` (count and oldest), and the
+    application of the number with its agency's name and its history oldest first: at least
+    one row (the application's columns None for an unknown number, the step's None while it
+    has no history)."""
+    result = await connection.execute(
+        _PUBLIC_READ, {"number": registration_number, "since": failures_since}
+    )
+    return result.all()

@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import BigInteger, DateTime, Identity, String, Table, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Identity,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracking.db.tables import Base
@@ -20,45 +30,41 @@ class TrackingFailure(Base):
     failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-_FAILURE = cast(Table, TrackingFailure.__table__)
+FAILURES = cast(Table, TrackingFailure.__table__)
+
+_LOCK_NUMBER = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))")
+
+# One statement: the failure counted, and the number's failures that left the window dropped.
+_RECORD_FAILURE = (
+    insert(FAILURES)
+    .values(registration_number=bindparam("number"), failed_at=bindparam("at"))
+    .add_cte(
+        delete(FAILURES)
+        .where(
+            FAILURES.c.registration_number == bindparam("number"),
+            FAILURES.c.failed_at <= bindparam("since"),
+        )
+        .cte("gone")
+    )
+)
 
 
 class TrackingFailureRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    """On an ORM or a plain connection (``AsyncSession``, ``AsyncConnection``), in the
+    caller's transaction."""
+
+    def __init__(self, session: AsyncSession | AsyncConnection) -> None:
         self._session = session
 
     async def lock_number(self, registration_number: str) -> None:
         """Serialise the checks of one number until the transaction ends (replicas too), so
         concurrent guesses cannot overshoot the limit."""
-        await self._session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))"),
-            {"key": f"tracking:{registration_number}"},
-        )
-
-    async def failures_since(
-        self, registration_number: str, since: datetime
-    ) -> tuple[int, datetime | None]:
-        """How many failures since ``since`` and the oldest of them."""
-        row = (
-            await self._session.execute(
-                select(func.count(), func.min(_FAILURE.c.failed_at)).where(
-                    _FAILURE.c.registration_number == registration_number,
-                    _FAILURE.c.failed_at > since,
-                )
-            )
-        ).one()
-        return int(row[0]), row[1]
+        await self._session.execute(_LOCK_NUMBER, {"key": f"tracking:{registration_number}"})
 
     async def record_failure(
         self, registration_number: str, *, at: datetime, since: datetime
     ) -> None:
         """Count one failure and forget this number's failures that left the window."""
         await self._session.execute(
-            _FAILURE.delete().where(
-                _FAILURE.c.registration_number == registration_number,
-                _FAILURE.c.failed_at <= since,
-            )
-        )
-        await self._session.execute(
-            _FAILURE.insert().values(registration_number=registration_number, failed_at=at)
+            _RECORD_FAILURE, {"number": registration_number, "at": at, "since": since}
         )

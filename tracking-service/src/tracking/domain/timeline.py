@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 # The statuses in which an application waits for the agency (the SLA clock runs).
 OPEN_STATUSES = frozenset({"submitted", "in_review"})
@@ -47,11 +48,23 @@ class TrackedApplication:
     overdue: bool
     updated_at: datetime
 
-    def is_overdue(self, *, now: datetime) -> bool:
-        """Past its due time while the agency still has to act (the SLA event, or the clock)."""
-        if self.status not in OPEN_STATUSES:
-            return False
-        return self.overdue or (self.due_at is not None and self.due_at <= now)
+
+def is_overdue(*, status: str, overdue: bool, due_at: datetime | None, now: datetime) -> bool:
+    """Past its due time while the agency still has to act (the SLA event, or the clock)."""
+    if status not in OPEN_STATUSES:
+        return False
+    return overdue or (due_at is not None and due_at <= now)
+
+
+class Audience(Protocol):
+    """What the read rules look at: whose application it is and which agency handles it (a
+    ``TrackedApplication``, or a row of a read query with these columns)."""
+
+    @property
+    def owner_account_id(self) -> uuid.UUID | None: ...
+
+    @property
+    def agency_id(self) -> uuid.UUID: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +90,13 @@ class TimelineEntry:
         return self.event_type != OVERDUE_EVENT
 
 
-def can_read(application: TrackedApplication, reader: Reader) -> bool:
+def can_read(application: Audience, reader: Reader) -> bool:
     """The owner, and the staff and systems of the agency that handles it; nobody else."""
     if reader.account_id is not None and application.owner_account_id == reader.account_id:
         return True
     return reader.agency_id is not None and reader.agency_id == application.agency_id
 
 
-def sees_internal_notes(application: TrackedApplication, reader: Reader) -> bool:
+def sees_internal_notes(application: Audience, reader: Reader) -> bool:
     """Internal notes are for the handling agency only, never for the owner."""
     return reader.agency_id is not None and reader.agency_id == application.agency_id
-
-
-def ordered_history(entries: list[TimelineEntry]) -> list[TimelineEntry]:
-    """Oldest first, by sequence: the order the changes were made in, not the order received."""
-    return sorted((e for e in entries if e.is_history), key=lambda e: e.sequence)

@@ -29,6 +29,9 @@ from tracking.main import create_app
 from tracking.messaging.webhooks import WebhookDispatcher
 
 SECRET = "a-long-enough-webhook-secret"
+# The receivers' host name in the subscriptions: the tests' resolver answers it (they listen
+# on loopback, which the URL check would refuse as a literal address).
+RECEIVER_HOST = "receiver.dinas.example"
 
 
 class FakeResolver:
@@ -60,6 +63,23 @@ class Hooks:
     app: FastAPI
     settings: TrackingSettings
     resolver: FakeResolver
+    secret: str = SECRET
+    receiver_host: str = RECEIVER_HOST
+
+    def on_receiver_host(self, url: str) -> str:
+        """A receiver's URL under ``receiver_host``, which resolves to loopback unless the
+        test gave the resolver another answer first."""
+        self.resolver.answers.setdefault(self.receiver_host, ["127.0.0.1"])
+        return url.replace("127.0.0.1", self.receiver_host)
+
+    async def deliveries(self, webhook: dict[str, Any], agency: uuid.UUID) -> list[Any]:
+        """The subscription's deliveries as its agency admin reads them."""
+        response = await self.client.get(
+            f"/api/v1/webhooks/{webhook['id']}/deliveries", headers=self.as_agency_admin(agency)
+        )
+        assert response.status_code == 200, response.text
+        items: list[Any] = response.json()["items"]
+        return items
 
     def as_agency_admin(self, agency_id: uuid.UUID, subject: str | None = None) -> dict[str, str]:
         return self.headers(

@@ -11,23 +11,6 @@ from mpp_shared.events import CloudEvent
 from tracking.domain.webhooks import verify_signature
 from tracking.messaging.webhooks import queue_deliveries
 
-SECRET = "a-long-enough-webhook-secret"
-HOST = "receiver.dinas.example"
-
-
-def _on_host(url: str) -> str:
-    """The receiver's URL under a name the test's resolver answers (it listens on loopback)."""
-    return url.replace("127.0.0.1", HOST)
-
-
-async def _deliveries(hooks: Any, webhook: dict[str, Any], agency: uuid.UUID) -> list[Any]:
-    response = await hooks.client.get(
-        f"/api/v1/webhooks/{webhook['id']}/deliveries", headers=hooks.as_agency_admin(agency)
-    )
-    assert response.status_code == 200, response.text
-    items: list[Any] = response.json()["items"]
-    return items
-
 
 async def test_a_receiver_that_fails_then_recovers_gets_the_event_once_and_signed(
     hooks_app: Callable[..., Any],
@@ -37,8 +20,7 @@ async def test_a_receiver_that_fails_then_recovers_gets_the_event_once_and_signe
 ) -> None:
     agency = uuid.uuid4()
     async with receiver(script=[500, 200]) as rx, hooks_app() as hooks:
-        hooks.resolver.answers[HOST] = ["127.0.0.1"]
-        webhook = await hooks.create_webhook(agency, _on_host(rx.url))
+        webhook = await hooks.create_webhook(agency, hooks.on_receiver_host(rx.url))
         event = make_event(agency_id=agency)
         await hooks.handle(queue_deliveries, event)
         clock.now = datetime.now(UTC)  # the dispatcher's time starts once the event is queued
@@ -55,11 +37,11 @@ async def test_a_receiver_that_fails_then_recovers_gets_the_event_once_and_signe
             assert await dispatcher.run_once() == 0
         finally:
             await dispatcher.stop()
-        deliveries = await _deliveries(hooks, webhook, agency)
+        deliveries = await hooks.deliveries(webhook, agency)
 
     assert len(rx.requests) == 2
     headers, body = rx.requests[-1]
-    assert verify_signature(SECRET, headers["x-mpp-signature"], body)
+    assert verify_signature(hooks.secret, headers["x-mpp-signature"], body)
     assert not verify_signature("another-secret-of-length", headers["x-mpp-signature"], body)
     assert headers["x-mpp-event-id"] == str(event.id)
     assert [h["x-mpp-event-id"] for h, _ in rx.requests] == [str(event.id)] * 2
@@ -76,8 +58,7 @@ async def test_a_redirect_from_the_receiver_is_not_followed(
 ) -> None:
     agency = uuid.uuid4()
     async with receiver(script=[302]) as rx, hooks_app() as hooks:
-        hooks.resolver.answers[HOST] = ["127.0.0.1"]
-        webhook = await hooks.create_webhook(agency, _on_host(rx.url))
+        webhook = await hooks.create_webhook(agency, hooks.on_receiver_host(rx.url))
         await hooks.handle(queue_deliveries, make_event(agency_id=agency))
         clock.now = datetime.now(UTC)  # the dispatcher's time starts once the event is queued
         dispatcher = hooks.dispatcher(clock)
@@ -86,7 +67,7 @@ async def test_a_redirect_from_the_receiver_is_not_followed(
             await dispatcher.drain()
         finally:
             await dispatcher.stop()
-        deliveries = await _deliveries(hooks, webhook, agency)
+        deliveries = await hooks.deliveries(webhook, agency)
 
     assert len(rx.requests) == 1
     assert "redirected" not in rx.requests[0][0]
@@ -117,7 +98,7 @@ async def test_private_addresses_are_refused_at_registration(
         ]:
             response = await hooks.client.post(
                 "/api/v1/webhooks",
-                json={"url": url, "events": ["mpp.application.*"], "secret": SECRET},
+                json={"url": url, "events": ["mpp.application.*"], "secret": hooks.secret},
                 headers=hooks.as_agency_admin(agency),
             )
             answers[url] = (response.status_code, response.json().get("code"))
@@ -134,10 +115,10 @@ async def test_a_host_that_rebinds_to_a_private_address_is_refused_at_delivery(
     agency = uuid.uuid4()
     async with receiver() as rx, hooks_app(webhook_allow_private=False) as hooks:
         # Public when registered …
-        hooks.resolver.answers[HOST] = ["93.184.216.34"]
-        webhook = await hooks.create_webhook(agency, _on_host(rx.url))
+        hooks.resolver.answers[hooks.receiver_host] = ["93.184.216.34"]
+        webhook = await hooks.create_webhook(agency, hooks.on_receiver_host(rx.url))
         # … loopback when delivered.
-        hooks.resolver.answers[HOST] = ["127.0.0.1"]
+        hooks.resolver.answers[hooks.receiver_host] = ["127.0.0.1"]
         await hooks.handle(queue_deliveries, make_event(agency_id=agency))
         clock.now = datetime.now(UTC)
         dispatcher = hooks.dispatcher(clock, webhook_allow_private=False)
@@ -146,7 +127,7 @@ async def test_a_host_that_rebinds_to_a_private_address_is_refused_at_delivery(
             await dispatcher.drain()
         finally:
             await dispatcher.stop()
-        deliveries = await _deliveries(hooks, webhook, agency)
+        deliveries = await hooks.deliveries(webhook, agency)
 
     assert rx.requests == []
     assert deliveries[0]["status"] == "pending"

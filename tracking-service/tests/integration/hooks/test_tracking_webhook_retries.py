@@ -19,21 +19,6 @@ from mpp_shared.events import CloudEvent
 from mpp_shared.testing.server import served
 from tracking.messaging.webhooks import WebhookDispatcher, queue_deliveries
 
-HOST = "receiver.dinas.example"
-
-
-def _on_host(url: str) -> str:
-    return url.replace("127.0.0.1", HOST)
-
-
-async def _deliveries(hooks: Any, webhook: dict[str, Any], agency: uuid.UUID) -> list[Any]:
-    response = await hooks.client.get(
-        f"/api/v1/webhooks/{webhook['id']}/deliveries", headers=hooks.as_agency_admin(agency)
-    )
-    assert response.status_code == 200, response.text
-    items: list[Any] = response.json()["items"]
-    return items
-
 
 async def _settle(dispatcher: WebhookDispatcher) -> int:
     started = await dispatcher.run_once()
@@ -49,8 +34,7 @@ async def test_a_dead_receiver_is_retried_for_over_a_day_then_dead_lettered_with
 ) -> None:
     agency = uuid.uuid4()
     async with receiver(script=[503]) as rx, hooks_app() as hooks:
-        hooks.resolver.answers[HOST] = ["127.0.0.1"]
-        webhook = await hooks.create_webhook(agency, _on_host(rx.url))
+        webhook = await hooks.create_webhook(agency, hooks.on_receiver_host(rx.url))
         await hooks.handle(queue_deliveries, make_event(agency_id=agency))
         clock.now = datetime.now(UTC)
         # Every jitter draw the lowest: the shortest the retries can span.
@@ -66,7 +50,7 @@ async def test_a_dead_receiver_is_retried_for_over_a_day_then_dead_lettered_with
         try:
             for _ in range(50):
                 assert await _settle(dispatcher) == 1
-                [delivery] = await _deliveries(hooks, webhook, agency)
+                [delivery] = await hooks.deliveries(webhook, agency)
                 if delivery["status"] != "pending":
                     break
                 due = datetime.fromisoformat(delivery["next_attempt_at"])
@@ -77,7 +61,7 @@ async def test_a_dead_receiver_is_retried_for_over_a_day_then_dead_lettered_with
             after_dead = await dispatcher.run_once()
         finally:
             await dispatcher.stop()
-        [dead] = await _deliveries(hooks, webhook, agency)
+        [dead] = await hooks.deliveries(webhook, agency)
 
     attempts = dead["attempts"]
     assert dead["status"] == "dead"
@@ -105,8 +89,7 @@ async def test_redeliver_sends_a_dead_lettered_event_again_with_a_fresh_budget(
 ) -> None:
     agency = uuid.uuid4()
     async with receiver(script=[500, 200]) as rx, hooks_app(webhook_max_attempts=1) as hooks:
-        hooks.resolver.answers[HOST] = ["127.0.0.1"]
-        webhook = await hooks.create_webhook(agency, _on_host(rx.url))
+        webhook = await hooks.create_webhook(agency, hooks.on_receiver_host(rx.url))
         event = make_event(agency_id=agency)
         await hooks.handle(queue_deliveries, event)
         clock.now = datetime.now(UTC)
@@ -115,7 +98,7 @@ async def test_redeliver_sends_a_dead_lettered_event_again_with_a_fresh_budget(
         admin = hooks.as_agency_admin(agency)
         try:
             await _settle(dispatcher)  # the one attempt fails: dead at once
-            [dead] = await _deliveries(hooks, webhook, agency)
+            [dead] = await hooks.deliveries(webhook, agency)
             again = await hooks.client.post(f"{base}/{dead['id']}/redeliver", headers=admin)
             twice = await hooks.client.post(f"{base}/{dead['id']}/redeliver", headers=admin)
             stranger = await hooks.client.post(
@@ -124,7 +107,7 @@ async def test_redeliver_sends_a_dead_lettered_event_again_with_a_fresh_budget(
             unknown = await hooks.client.post(f"{base}/{uuid.uuid4()}/redeliver", headers=admin)
             clock.now = datetime.now(UTC)
             assert await _settle(dispatcher) == 1
-            [delivered] = await _deliveries(hooks, webhook, agency)
+            [delivered] = await hooks.deliveries(webhook, agency)
             resend = await hooks.client.post(f"{base}/{dead['id']}/redeliver", headers=admin)
             clock.now = datetime.now(UTC)
             assert await _settle(dispatcher) == 1
@@ -154,8 +137,7 @@ async def test_a_subscription_that_keeps_failing_is_disabled_and_its_agency_admi
     agency = uuid.uuid4()
     settings = {"webhook_disable_after_failures": 3, "webhook_disable_after_seconds": 3600}
     async with receiver(script=[500]) as rx, hooks_app(**settings) as hooks:
-        hooks.resolver.answers[HOST] = ["127.0.0.1"]
-        webhook = await hooks.create_webhook(agency, _on_host(rx.url))
+        webhook = await hooks.create_webhook(agency, hooks.on_receiver_host(rx.url))
         for _ in range(4):
             await hooks.handle(queue_deliveries, make_event(agency_id=agency))
         clock.now = datetime.now(UTC)
@@ -177,7 +159,7 @@ async def test_a_subscription_that_keeps_failing_is_disabled_and_its_agency_admi
             await dispatcher.stop()
         admin = hooks.as_agency_admin(agency)
         shown = (await hooks.client.get(f"/api/v1/webhooks/{webhook['id']}", headers=admin)).json()
-        deliveries = await _deliveries(hooks, webhook, agency)
+        deliveries = await hooks.deliveries(webhook, agency)
         refused = await hooks.client.post(
             f"/api/v1/webhooks/{webhook['id']}/deliveries/{deliveries[0]['id']}/redeliver",
             headers=admin,
@@ -201,7 +183,7 @@ async def test_a_subscription_that_keeps_failing_is_disabled_and_its_agency_admi
     assert note["audience"] == "agency"
     assert note["application_id"] is None
     assert note["title"] == "Webhook dinonaktifkan"
-    assert HOST in note["body"]
+    assert hooks.receiver_host in note["body"]
     assert "4 kali gagal berturut-turut" in note["body"]
     assert "daftarkan kembali" in note["body"]
     assert officer_inbox["items"] == []
@@ -220,9 +202,8 @@ async def test_a_slow_receiver_does_not_delay_deliveries_to_another(
         receiver() as fast,
         hooks_app(webhook_timeout_seconds=2.0) as hooks,
     ):
-        hooks.resolver.answers[HOST] = ["127.0.0.1"]
-        slow_hook = await hooks.create_webhook(slow_agency, _on_host(slow.url))
-        fast_hook = await hooks.create_webhook(fast_agency, _on_host(fast.url))
+        slow_hook = await hooks.create_webhook(slow_agency, hooks.on_receiver_host(slow.url))
+        fast_hook = await hooks.create_webhook(fast_agency, hooks.on_receiver_host(fast.url))
         # The slow receiver's event is the older one: claimed and sent first.
         await hooks.handle(queue_deliveries, make_event(agency_id=slow_agency))
         await hooks.handle(queue_deliveries, make_event(agency_id=fast_agency))
@@ -233,7 +214,7 @@ async def test_a_slow_receiver_does_not_delay_deliveries_to_another(
             started = loop.time()
             assert await dispatcher.run_once() == 2
             while True:
-                if (await _deliveries(hooks, fast_hook, fast_agency))[0]["attempts"]:
+                if (await hooks.deliveries(fast_hook, fast_agency))[0]["attempts"]:
                     break
                 await asyncio.sleep(0.02)
             fast_done = loop.time() - started
@@ -241,8 +222,8 @@ async def test_a_slow_receiver_does_not_delay_deliveries_to_another(
             slow_done = loop.time() - started
         finally:
             await dispatcher.stop()
-        [slow_delivery] = await _deliveries(hooks, slow_hook, slow_agency)
-        [fast_delivery] = await _deliveries(hooks, fast_hook, fast_agency)
+        [slow_delivery] = await hooks.deliveries(slow_hook, slow_agency)
+        [fast_delivery] = await hooks.deliveries(fast_hook, fast_agency)
 
     assert fast_delivery["status"] == "delivered"
     assert fast_done < 1.5  # well before the slow receiver's timeout
@@ -282,8 +263,7 @@ async def test_only_a_few_kilobytes_of_a_receivers_answer_are_read(
         _endless_receiver() as (url, _),
         hooks_app(webhook_timeout_seconds=5.0) as hooks,
     ):
-        hooks.resolver.answers[HOST] = ["127.0.0.1"]
-        webhook = await hooks.create_webhook(agency, _on_host(url))
+        webhook = await hooks.create_webhook(agency, hooks.on_receiver_host(url))
         await hooks.handle(queue_deliveries, make_event(agency_id=agency))
         clock.now = datetime.now(UTC)
         dispatcher = hooks.dispatcher(clock)
@@ -291,7 +271,7 @@ async def test_only_a_few_kilobytes_of_a_receivers_answer_are_read(
             await _settle(dispatcher)
         finally:
             await dispatcher.stop()
-        [delivery] = await _deliveries(hooks, webhook, agency)
+        [delivery] = await hooks.deliveries(webhook, agency)
 
     # An endless answer: reading it all would end in the timeout, not in a delivery.
     assert delivery["status"] == "delivered"
@@ -307,12 +287,15 @@ async def test_each_subscription_gets_an_event_once_even_when_it_is_queued_twice
 ) -> None:
     agency = uuid.uuid4()
     async with receiver() as first, receiver() as second, hooks_app() as hooks:
-        hooks.resolver.answers[HOST] = ["127.0.0.1"]
-        await hooks.create_webhook(agency, _on_host(first.url))
-        await hooks.create_webhook(agency, _on_host(second.url), events=["mpp.application.*"])
+        await hooks.create_webhook(agency, hooks.on_receiver_host(first.url))
+        await hooks.create_webhook(
+            agency, hooks.on_receiver_host(second.url), events=["mpp.application.*"]
+        )
         # Wants another type: gets nothing.
         await hooks.create_webhook(
-            agency, _on_host(second.url), events=["mpp.application.application.completed"]
+            agency,
+            hooks.on_receiver_host(second.url),
+            events=["mpp.application.application.completed"],
         )
         event = make_event(agency_id=agency)
         await hooks.handle(queue_deliveries, event)
@@ -338,8 +321,7 @@ async def test_replicas_claiming_at_once_send_each_delivery_once(
 ) -> None:
     agency = uuid.uuid4()
     async with receiver() as rx, hooks_app() as hooks:
-        hooks.resolver.answers[HOST] = ["127.0.0.1"]
-        await hooks.create_webhook(agency, _on_host(rx.url))
+        await hooks.create_webhook(agency, hooks.on_receiver_host(rx.url))
         events = [make_event(agency_id=agency) for _ in range(24)]
         for event in events:
             await hooks.handle(queue_deliveries, event)

@@ -7,17 +7,16 @@ import io
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from mpp_shared.auth import Principal, Role, require_roles
-from mpp_shared.deps import SessionDep
+from mpp_shared.deps import ReadConnectionDep
 from mpp_shared.problems import Problem
-from tracking.db.reports import OverdueApplication, ReportRepository
-from tracking.db.surveys import SurveyRepository
+from tracking.db.reports import read_overdue, read_satisfaction, read_service_levels
 from tracking.domain.reports import (
     CSV_HEADERS,
     InvalidPeriod,
@@ -118,36 +117,29 @@ def _period(request: Request, query: ReportQuery) -> tuple[date, date]:
         ) from exc
 
 
-def _levels(line: ServiceLevels) -> ServiceLevelsRead:
-    return ServiceLevelsRead(
-        service_id=line.service_id,
-        service_name=line.service_name,
-        applications=line.applications,
-        counts=dict(sorted(line.counts.items())),
-        finished=line.finished,
-        median_working_days=line.median_working_days,
-        p90_working_days=line.p90_working_days,
-        within_sla_ratio=line.within_sla_ratio,
-    )
+def _levels(line: ServiceLevels) -> dict[str, Any]:
+    """A report line as ``ServiceLevelsRead``'s fields (validated with the whole report)."""
+    return {
+        "service_id": line.service_id,
+        "service_name": line.service_name,
+        "applications": line.applications,
+        "counts": dict(sorted(line.counts.items())),
+        "finished": line.finished,
+        "median_working_days": line.median_working_days,
+        "p90_working_days": line.p90_working_days,
+        "within_sla_ratio": line.within_sla_ratio,
+    }
 
 
-def _overdue(item: OverdueApplication) -> OverdueRead:
-    return OverdueRead(
-        application_id=item.application_id,
-        registration_number=item.registration_number,
-        service_id=item.service_id,
-        service_name=item.service_name,
-        status=item.status,
-        submitted_at=item.submitted_at,
-        due_at=item.due_at,
-    )
+def _without_service(line: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in line.items() if k not in ("service_id", "service_name")}
 
 
 @router.get("/service-levels", response_model=ServiceLevelReport, response_model_by_alias=True)
 async def service_levels(
     request: Request,
     principal: Admin,
-    session: SessionDep,
+    connection: ReadConnectionDep,
     query: Annotated[ReportQuery, Query()],
     format: Literal["json", "csv"] = "json",
 ) -> Response:
@@ -157,9 +149,12 @@ async def service_levels(
     applications overdue now. ``?format=csv``: the yearly report, one row per service."""
     agency = _scope(principal, query.agency_id)
     first, last = _period(request, query)
-    repository = ReportRepository(session)
-    lines = await repository.service_levels(
-        agency_id=agency, service_id=query.service_id, first_month=first, last_month=last
+    lines = await read_service_levels(
+        connection,
+        agency_id=agency,
+        service_id=query.service_id,
+        first_month=first,
+        last_month=last,
     )
     period_end = last_day_of_month(last)
     if format == "csv":
@@ -175,16 +170,23 @@ async def service_levels(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-    overdue = await repository.overdue(
-        agency_id=agency, service_id=query.service_id, now=datetime.now(UTC), limit=OVERDUE_LIMIT
-    )
-    total = _levels(total_of(lines))
-    report = ServiceLevelReport(
-        **total.model_dump(exclude={"service_id", "service_name"}),
+    overdue = await read_overdue(
+        connection,
         agency_id=agency,
-        period=Period(from_=first, to=period_end),
-        overdue=[_overdue(o) for o in overdue],
-        services=[_levels(line) for line in lines],
+        service_id=query.service_id,
+        now=datetime.now(UTC),
+        limit=OVERDUE_LIMIT,
+    )
+    # One validation of the whole report (the overdue rows read by attribute), one dump.
+    report = ServiceLevelReport.model_validate(
+        {
+            **_without_service(_levels(total_of(lines))),
+            "agency_id": agency,
+            "period": {"from_": first, "to": period_end},
+            "overdue": overdue,
+            "services": [_levels(line) for line in lines],
+        },
+        from_attributes=True,
     )
     return Response(content=report.model_dump_json(by_alias=True), media_type="application/json")
 
@@ -195,47 +197,49 @@ def _number(value: Decimal | None) -> float | None:
 
 def _satisfaction(
     result: Satisfaction, *, service_id: uuid.UUID | None = None, name: str | None = None
-) -> SatisfactionRead:
-    return SatisfactionRead(
-        service_id=service_id,
-        service_name=name,
-        responses=result.responses,
-        elements={e: _number(v) for e, v in result.elements.items()},
-        ikm=_number(result.ikm),
-        grade=result.grade,
-    )
+) -> dict[str, Any]:
+    """A line as ``SatisfactionRead``'s fields (validated with the whole report)."""
+    return {
+        "service_id": service_id,
+        "service_name": name,
+        "responses": result.responses,
+        "elements": {e: _number(v) for e, v in result.elements.items()},
+        "ikm": _number(result.ikm),
+        "grade": result.grade,
+    }
 
 
 @router.get("/satisfaction", response_model=SatisfactionReport, response_model_by_alias=True)
 async def satisfaction_report(
     request: Request,
     principal: Admin,
-    session: SessionDep,
+    connection: ReadConnectionDep,
     query: Annotated[ReportQuery, Query()],
 ) -> Response:
     """SKM: the average of each element, IKM = their mean x 25 and its grade (A ≥ 88.31,
     B ≥ 76.61, C ≥ 65.00, D below), for the agency and per service (``services``)."""
     agency = _scope(principal, query.agency_id)
     first, last = _period(request, query)
-    per_service = await SurveyRepository(session).totals(
-        agency_id=agency, service_id=query.service_id, first_month=first, last_month=last
+    per_service = await read_satisfaction(
+        connection,
+        agency_id=agency,
+        service_id=query.service_id,
+        first_month=first,
+        last_month=last,
     )
-    names = await ReportRepository(session).service_names(per_service)
     total = ElementTotals(responses=0, sums=dict.fromkeys(ELEMENTS, 0))
-    for totals in per_service.values():
+    for _, _, totals in per_service:
         total = total + totals
     services = sorted(
-        (
-            _satisfaction(satisfaction(t), service_id=s, name=names.get(s))
-            for s, t in per_service.items()
-        ),
-        key=lambda x: (x.service_name or "", str(x.service_id)),
+        (_satisfaction(satisfaction(t), service_id=s, name=name) for s, name, t in per_service),
+        key=lambda x: (x["service_name"] or "", str(x["service_id"])),
     )
-    overall = _satisfaction(satisfaction(total))
-    report = SatisfactionReport(
-        **overall.model_dump(exclude={"service_id", "service_name"}),
-        agency_id=agency,
-        period=Period(from_=first, to=last_day_of_month(last)),
-        services=services,
+    report = SatisfactionReport.model_validate(
+        {
+            **_without_service(_satisfaction(satisfaction(total))),
+            "agency_id": agency,
+            "period": {"from_": first, "to": last_day_of_month(last)},
+            "services": services,
+        }
     )
     return Response(content=report.model_dump_json(by_alias=True), media_type="application/json")

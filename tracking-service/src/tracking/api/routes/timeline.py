@@ -6,14 +6,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from mpp_shared.deps import SessionDep
+from mpp_shared.deps import ReadConnectionDep
 from mpp_shared.problems import Problem
 from tracking.api.reader import CurrentReader
-from tracking.db.timeline import TimelineRepository
-from tracking.domain.timeline import can_read, ordered_history, sees_internal_notes
+from tracking.db.timeline import timeline_rows
+from tracking.domain.timeline import can_read, sees_internal_notes
 
 router = APIRouter(prefix="/api/v1/applications", tags=["timeline"])
 
@@ -40,30 +40,29 @@ class ApplicationNotFound(Problem):
     code = "not_found"
 
 
-@router.get("/{application_id}/timeline", response_model_exclude_none=True)
+# Left out of the owner's view.
+_WITHOUT_INTERNAL_NOTES = {"items": {"__all__": {"internal_note"}}}
+
+
+@router.get(
+    "/{application_id}/timeline", response_model=TimelineRead, response_model_exclude_none=True
+)
 async def read_timeline(
-    application_id: uuid.UUID, reader: CurrentReader, session: SessionDep
-) -> TimelineRead:
+    application_id: uuid.UUID, reader: CurrentReader, connection: ReadConnectionDep
+) -> Response:
     """Oldest first. 404 for an application the caller may not see, as for an unknown one."""
-    timeline = TimelineRepository(session)
-    application = await timeline.application(application_id)
-    if application is None or not can_read(application, reader):
+    rows = await timeline_rows(connection, application_id)
+    if not rows or not can_read(rows[0], reader):
         raise ApplicationNotFound("No such application.")
-    internal = sees_internal_notes(application, reader)
-    entries = ordered_history(await timeline.entries(application_id))
-    return TimelineRead(
-        application_id=application_id,
-        items=[
-            TimelineItemRead(
-                status=entry.status,
-                stage=entry.stage,
-                stage_name=entry.stage_name,
-                note=entry.note,
-                internal_note=entry.internal_note if internal else None,
-                sequence=entry.sequence,
-                event=entry.event_type,
-                at=entry.occurred_at,
-            )
-            for entry in entries
-        ],
+    internal = sees_internal_notes(rows[0], reader)
+    timeline = TimelineRead.model_validate(
+        {
+            "application_id": application_id,
+            "items": [row for row in rows if row.sequence is not None],
+        },
+        from_attributes=True,
     )
+    body = timeline.model_dump_json(
+        exclude_none=True, exclude=None if internal else _WITHOUT_INTERNAL_NOTES
+    )
+    return Response(body, media_type="application/json")

@@ -10,16 +10,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from mpp_shared.deps import SessionDep
 from mpp_shared.problems import PROBLEM_CONTENT_TYPE, Problem
+from tracking.api.transaction import TransactionDep
 from tracking.config import TrackingSettings
-from tracking.db.timeline import TimelineRepository
+from tracking.db.timeline import read_public_tracking
 from tracking.db.tracking_failures import TrackingFailureRepository
-from tracking.domain.timeline import ordered_history
+from tracking.domain.timeline import is_overdue
 from tracking.domain.tracking import FailureLimit, code_matches
 
 router = APIRouter(prefix="/api/v1/tracking", tags=["tracking"])
@@ -72,9 +72,9 @@ class TooManyAttempts(Problem):
 async def track(
     registration_number: str,
     request: Request,
-    session: SessionDep,
+    connection: TransactionDep,
     code: Annotated[str | None, Query(max_length=MAX_CODE_LENGTH)] = None,
-) -> PublicTrackingRead | JSONResponse:
+) -> Response:
     settings: TrackingSettings = request.app.state.settings
     if len(registration_number) > MAX_NUMBER_LENGTH:
         return _not_found()
@@ -83,41 +83,53 @@ async def track(
         window=timedelta(seconds=settings.tracking_failure_window_seconds),
     )
     now = datetime.now(UTC)
-    failures = TrackingFailureRepository(session)
+    failures = TrackingFailureRepository(connection)
+    # The lock first, then one statement (its snapshot taken after the lock) reads the
+    # failures, the application and its history: guesses of one number stay serialised.
     await failures.lock_number(registration_number)
-    count, oldest = await failures.failures_since(registration_number, limit.window_start(now))
-    if count >= limit.max_failures and oldest is not None:
+    rows = await read_public_tracking(
+        connection,
+        registration_number=registration_number,
+        failures_since=limit.window_start(now),
+    )
+    first = rows[0]
+    if first.failures >= limit.max_failures and first.oldest_failure is not None:
         raise TooManyAttempts(
             "Too many wrong tracking codes for this registration number; try again later.",
-            headers={"Retry-After": str(limit.retry_after(oldest_failure=oldest, now=now))},
+            headers={
+                "Retry-After": str(limit.retry_after(oldest_failure=first.oldest_failure, now=now))
+            },
         )
-    timeline = TimelineRepository(session)
-    application = await timeline.by_registration_number(registration_number)
     if not code_matches(
         registration_number=registration_number,
         code=code,
-        stored_hash=application.tracking_code_hash if application is not None else None,
+        stored_hash=first.tracking_code_hash,
     ):
         # Returned, not raised: the failure must be committed with this request.
         await failures.record_failure(registration_number, at=now, since=limit.window_start(now))
         return _not_found()
-    assert application is not None
-    entries = ordered_history(await timeline.entries(application.application_id))
-    return PublicTrackingRead(
-        registration_number=application.registration_number,
-        service_name=application.service_name,
-        agency_name=await timeline.agency_name(application.agency_id),
-        status=application.status,
-        stage=application.stage,
-        due_at=application.due_at,
-        overdue=application.is_overdue(now=now),
-        timeline=[
-            PublicTimelineItem(
-                status=entry.status,
-                stage=entry.stage,
-                stage_name=entry.stage_name,
-                at=entry.occurred_at,
-            )
-            for entry in entries
-        ],
+    read = PublicTrackingRead.model_validate(
+        {
+            "registration_number": first.registration_number,
+            "service_name": first.service_name,
+            "agency_name": first.agency_name,
+            "status": first.status,
+            "stage": first.stage,
+            "due_at": first.due_at,
+            "overdue": is_overdue(
+                status=first.status, overdue=first.overdue, due_at=first.due_at, now=now
+            ),
+            "timeline": [
+                {
+                    "status": row.entry_status,
+                    "stage": row.entry_stage,
+                    "stage_name": row.entry_stage_name,
+                    "at": row.entry_at,
+                }
+                for row in rows
+                if row.entry_status is not None
+            ],
+        }
     )
+    # Serialised by the model once (FastAPI would validate it again and encode it first).
+    return Response(read.model_dump_json(), media_type="application/json")
