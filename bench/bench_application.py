@@ -21,6 +21,9 @@ figures and writes the "## Application" section of docs/benchmarks.md.
 
     uv run python bench/bench_application.py [--duration 30] [--citizens 32] [--no-write]
 
+``--profile DIR`` runs application-service under cProfile and leaves ``application.prof`` there
+(the figures of such a run are not written: the profiler slows the service down).
+
 The demo registry holds only the seven residents of ``identity-service/demo/residents.csv``
 (two of them already have accounts); the benchmark gives identity a dataset of as many
 residents as it needs, each a copy of one demo resident with another NIK serial number.
@@ -46,6 +49,7 @@ from typing import Any
 import nats
 from harness import DOCS, ROOT, busy_seconds, cpu_seconds, has_proc, tree_cpu_seconds, write_section
 
+from mpp_shared import devstack
 from mpp_shared.contracts.application.v1 import APPLICATION_SUBMITTED
 from mpp_shared.devstack import DevStack
 from mpp_shared.events.permissions import inbox_prefix
@@ -88,6 +92,32 @@ STACK_ENV = {
     "MPP_DEV_READY_TIMEOUT": "300",
 }
 PROCESSES = ("gateway", "identity", "catalog", "application", "tracking")
+# application-service under cProfile: uvicorn re-raises the SIGTERM that stopped it once it has
+# shut down, so the profile is written by the handler it restores, ours.
+PROFILED_APPLICATION = """
+import cProfile, signal, sys, time
+from application.__main__ import main
+profile = cProfile.Profile(time.process_time)
+def stop(*_):
+    profile.disable()
+    profile.dump_stats(sys.argv[1])
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+profile.enable()
+main()
+"""
+
+
+def profile_application(path: Path) -> None:
+    """The stack starts application-service under cProfile (``PROFILED_APPLICATION``)."""
+    spawn = devstack.spawn
+
+    def spawn_profiled(command: list[str], **kwargs: Any) -> Any:
+        if command[1:] == ["-m", "application"]:
+            command = [command[0], "-c", PROFILED_APPLICATION, str(path)]
+        return spawn(command, **kwargs)
+
+    devstack.spawn = spawn_profiled  # type: ignore[assignment]
 
 
 def pdf(size: int) -> bytes:
@@ -450,7 +480,12 @@ def main() -> int:
     parser.add_argument("--citizens", type=int, default=32)
     parser.add_argument("--quick", action="store_true", help="10 s measured, 3 s warm-up")
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
+    parser.add_argument("--profile", type=Path, help="run application under cProfile, dump here")
     args = parser.parse_args()
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        profile_application(args.profile.resolve() / "application.prof")
+        args.no_write = True
     if args.quick:
         args.duration, args.warm_up = 10, 3
     if not has_proc():

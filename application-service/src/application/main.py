@@ -7,12 +7,14 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from application.api.errors import install_application_error_handlers
 from application.api.routes import agency, applications, bookings, complaints
 from application.bookings_clock import booking_sweep
 from application.complaints_clock import complaint_sweep
 from application.config import ApplicationSettings
+from application.db.repositories import PublishedVersions, RegistrationSerials
 from application.domain.bookings import BookingPolicy
 from application.messaging.consumers.catalog import catalog_consumer
 from application.messaging.identity import NatsIdentityDirectory
@@ -39,6 +41,7 @@ def create_app(
     )
     state = ApplicationRuntime(
         validators=FormValidators(settings.validator_cache_size),
+        versions=PublishedVersions(settings.validator_cache_size),
         blob_store=blob_store,
         booking_policy=booking_policy(settings),
     )
@@ -63,6 +66,16 @@ def create_app(
 
     async def start(runtime: ServiceRuntime) -> None:
         install_token_verifier(runtime, http=jwks_http)
+        state.serials = RegistrationSerials(
+            create_async_engine(
+                settings.database_url,
+                pool_size=settings.registration_serial_pool_size,
+                max_overflow=0,
+                pool_timeout=settings.database_pool_timeout_seconds,
+                pool_pre_ping=True,
+                connect_args={"server_settings": {"application_name": "application-serials"}},
+            )
+        )
         state.identity = NatsIdentityDirectory(
             runtime.nats_connection(), timeout=settings.identity_timeout_seconds
         )
@@ -72,6 +85,8 @@ def create_app(
 
     async def stop(runtime: ServiceRuntime) -> None:
         await stop_token_verifier(runtime)
+        if state.serials is not None:
+            await state.serials.aclose()
         await blob_store.aclose()
 
     app = create_service_app(
