@@ -95,9 +95,9 @@ PROCESSES = ("gateway", "identity", "catalog", "application", "tracking")
 # application-service under cProfile: uvicorn re-raises the SIGTERM that stopped it once it has
 # shut down, so the profile is written by the handler it restores, ours.
 PROFILED_APPLICATION = """
-import cProfile, signal, sys, time
+import cProfile, signal, sys
 from application.__main__ import main
-profile = cProfile.Profile(time.process_time)
+profile = cProfile.Profile()
 def stop(*_):
     profile.disable()
     profile.dump_stats(sys.argv[1])
