@@ -42,6 +42,21 @@ from mpp_shared.contracts.catalog.v1 import ServicePublished
 from mpp_shared.pagination import InvalidCursor
 
 _APPLICATIONS = cast(Table, ApplicationRow.__table__)
+# What a change may write (``_values``); the rest is fixed when the application is made.
+_CHANGING = (
+    "status",
+    "stage",
+    "form_data",
+    "registration_number",
+    "tracking_code",
+    "submitted_at",
+    "due_at",
+    "revision_requested_at",
+    "decided_at",
+    "overdue_notified_at",
+    "updated_at",
+    "event_sequence",
+)
 _DOCUMENTS = cast(Table, DocumentRow.__table__)
 _NOTES = cast(Table, NoteRow.__table__)
 _APPLICATION_BY_ID = select(_APPLICATIONS).where(_APPLICATIONS.c.id == bindparam("id"))
@@ -59,6 +74,21 @@ _PUBLIC_NOTES_OF = (
     select(_NOTES)
     .where(_NOTES.c.application_id == bindparam("application_id"), _NOTES.c.visibility == "public")
     .order_by(_NOTES.c.created_at, _NOTES.c.id)
+)
+
+# Every changing column, and the version only moves on from the one the change was made on.
+_SAVE = (
+    update(_APPLICATIONS)
+    .where(
+        _APPLICATIONS.c.id == bindparam("key_id"),
+        _APPLICATIONS.c.version == bindparam("key_version"),
+    )
+    .values(
+        {
+            name: bindparam(f"new_{name}", type_=_APPLICATIONS.c[name].type)
+            for name in (*_CHANGING, "version")
+        }
+    )
 )
 
 # The SLA clock runs: submitted or in review. Paused in revision_requested, so never overdue
@@ -189,13 +219,15 @@ class SqlApplicationRepository:
         return _application(row) if row is not None else None
 
     async def save(self, application: Application, *, expected_version: int) -> None:
-        values = _values(application)
-        values["version"] = expected_version + 1
+        values = {f"new_{name}": value for name, value in _values(application).items()}
         result = await self.session.execute(
-            update(ApplicationRow)
-            .where(ApplicationRow.id == application.id, ApplicationRow.version == expected_version)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+            _SAVE,
+            {
+                **values,
+                "new_version": expected_version + 1,
+                "key_id": application.id,
+                "key_version": expected_version,
+            },
         )
         if getattr(result, "rowcount", 0) != 1:
             raise ConcurrentChange()
