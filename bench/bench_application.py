@@ -139,11 +139,12 @@ INTAKE_NOTE = [
     "submission of every region and year and a migration of the counters; the counter row "
     "held for one statement no longer shows in the figures.",
     "",
-    "Before and after, side by side on the same machine (20 s, 32 citizens, the build before "
-    "these changes, commit d869315, run first, then this one; load average 9.3 and 10.2 at "
-    "their starts): application-service CPU ms per submission 29.3 before, 18.3 after; "
-    "identity 6.6 and 4.9; PostgreSQL 9.1 and 7.8; the whole stack without the client 62 and "
-    "46; 14.2 and 16.4 submissions/s; submit p99 3280 ms and 1241 ms. The CPU time per "
+    "Before and after, side by side on the same machine (20 s, 32 citizens; the build before "
+    "these changes, commit d869315, run first, then this one; two such pairs, load average "
+    "9.3 / 10.2 and 6.0 / 5.0 at their starts), CPU ms per submission: application-service "
+    "29.3 → 18.3 and 34.4 → 20.8; identity 6.6 → 4.9 and 7.2 → 5.3; PostgreSQL 9.1 → 7.8 and "
+    "10.2 → 9.0; the whole stack without the client 62 → 46 and 71 → 52. Submissions/s 14.2 → "
+    "16.4 and 16.5 → 24.7; submit p99 3280 → 1241 ms and 2386 → 959 ms. The CPU time per "
     "submission moves with what else the machine runs (the build before measured 83.4 ms in "
     "application-service in a run of its own earlier the same day): only figures measured "
     "side by side compare.",
@@ -151,15 +152,15 @@ INTAKE_NOTE = [
     "Where the time goes: a submission is four requests, and most of application-service's "
     "CPU is the framework around them rather than the intake's own work: FastAPI's "
     "dependencies and middleware (correlation, input guard, metrics, access log), the token "
-    "check, SQLAlchemy's statement execution and asyncpg's round trips (about 15 statements "
-    "per submission, with three commits), the JSON of answers, and the outbox relay "
+    "check, SQLAlchemy's statement execution and asyncpg's round trips (about 20 statements "
+    "and five commits per submission), the JSON of answers, and the outbox relay "
     "publishing each event to JetStream and marking it published. The 200 KB upload itself "
     "(multipart parse, SHA-256, the file written and synced in a worker thread) is a small "
     "part. With 32 citizens submitting without pause the service's one event loop is busy "
     "all the time, so every step's latency is mostly waiting for the loop (Little's law: "
-    "32 submissions in flight at 16/s is 2 s each); the submit p99 falls only with the rate "
+    "32 submissions in flight at 25/s is 1.3 s each); the submit p99 falls only with the rate "
     "going up. 150 submissions/s on 2 cores would need under 13 ms of CPU per submission "
-    "for the whole stack; it takes about 46 (tracking's consumer, the gateway and identity's "
+    "for the whole stack; it takes about 50 (tracking's consumer, the gateway and identity's "
     "/me path are other work), so the rate target is not within reach of this machine, and "
     "the p99 target not at 32 concurrent citizens.",
     "",
