@@ -25,6 +25,7 @@ from application.sla import overdue_sweep
 from mpp_shared.app import ServiceRuntime, Worker, create_service_app
 from mpp_shared.auth import install_token_verifier, stop_token_verifier
 from mpp_shared.blobstore import blob_store_from_url
+from mpp_shared.db import FairQueuePool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -66,16 +67,21 @@ def create_app(
 
     async def start(runtime: ServiceRuntime) -> None:
         install_token_verifier(runtime, http=jwks_http)
-        state.serials = RegistrationSerials(
-            create_async_engine(
-                settings.database_url,
-                pool_size=settings.registration_serial_pool_size,
-                max_overflow=0,
-                pool_timeout=settings.database_pool_timeout_seconds,
-                pool_pre_ping=True,
-                connect_args={"server_settings": {"application_name": "application-serials"}},
-            )
+        # The sessions' kind of pool (first come, first served; only idle connections
+        # pinged), small and of its own.
+        serials_engine = create_async_engine(
+            settings.database_url,
+            poolclass=FairQueuePool,
+            pool_size=settings.registration_serial_pool_size,
+            max_overflow=0,
+            pool_timeout=settings.database_pool_timeout_seconds,
+            pool_pre_ping=True,
+            connect_args={"server_settings": {"application_name": "application-serials"}},
         )
+        assert isinstance(serials_engine.pool, FairQueuePool)
+        serials_engine.pool.ping_after_idle = settings.database_pool_ping_after_idle_seconds
+        runtime.connection_turns["serials"] = serials_engine.pool.turns
+        state.serials = RegistrationSerials(serials_engine)
         state.identity = NatsIdentityDirectory(
             runtime.nats_connection(), timeout=settings.identity_timeout_seconds
         )
