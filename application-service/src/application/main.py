@@ -67,8 +67,8 @@ def create_app(
 
     async def start(runtime: ServiceRuntime) -> None:
         install_token_verifier(runtime, http=jwks_http)
-        # The sessions' kind of pool (first come, first served; only idle connections
-        # pinged), small and of its own.
+        # The same kind of pool as the requests' (first come, first served; only idle
+        # connections pinged), small and of its own.
         serials_engine = create_async_engine(
             settings.database_url,
             poolclass=FairQueuePool,

@@ -152,9 +152,9 @@ class RegistrationSerials:
     a submission that fails after taking its serial (its transaction rolls back) leaves that
     serial unused. Serials stay unique per region and year, and increasing; they may have gaps.
 
-    ``engine`` is one of its own (a small pool in autocommit), not the sessions' pool: a
-    request holding a session's connection waits here for a second one, which must not be
-    the pool it already drew from, or a full pool would wait on itself.
+    ``engine`` is one of its own (a small pool in autocommit), not the requests' pool: a
+    request that holds a connection of that pool waits here for a second one, which must
+    not come from the same pool, or a full pool would wait on itself.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:

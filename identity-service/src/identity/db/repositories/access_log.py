@@ -24,7 +24,7 @@ class AccessLogRepository:
         self._session = session
 
     async def add(self, entry: AccessLogEntry) -> None:
-        # A Core insert in the session's transaction: no unit of work for a row never read back.
+        # A Core insert in the caller's transaction: no unit of work for a row never read back.
         await self._session.execute(
             _INSERT,
             {
