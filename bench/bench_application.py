@@ -141,14 +141,16 @@ INTAKE_NOTE = [
     "held for one statement no longer shows in the figures.",
     "",
     "Before and after, side by side on the same machine (20 s, 32 citizens; the build before "
-    "these changes, commit d869315, run first, then this one; two such pairs, load average "
-    "9.3 / 10.2 and 6.0 / 5.0 at their starts), CPU ms per submission: application-service "
-    "29.3 → 18.3 and 34.4 → 20.8; identity 6.6 → 4.9 and 7.2 → 5.3; PostgreSQL 9.1 → 7.8 and "
-    "10.2 → 9.0; the whole stack without the client 62 → 46 and 71 → 52. Submissions/s 14.2 → "
-    "16.4 and 16.5 → 24.7; submit p99 3280 → 1241 ms and 2386 → 959 ms. The CPU time per "
-    "submission moves with what else the machine runs (the build before measured 83.4 ms in "
-    "application-service in a run of its own earlier the same day): only figures measured "
-    "side by side compare.",
+    "these changes, commit d869315, run first, then this one; three such pairs, load average "
+    "9.3 / 10.2, 6.0 / 5.0 and 4.6 / 4.9 at their starts), CPU ms per submission: "
+    "application-service 29.3 → 18.3, 34.4 → 20.8 and 45.5 → 22.2; identity 6.6 → 4.9, "
+    "7.2 → 5.3 and 9.3 → 5.4; PostgreSQL 9.1 → 7.8, 10.2 → 9.0 and 12.9 → 9.0; the whole "
+    "stack without the client 62 → 46, 71 → 52 and 95 → 57. Submissions/s 14.2 → 16.4, "
+    "16.5 → 24.7 and 8.7 → 15.9; submit p99 3280 → 1241 ms, 2386 → 959 ms and 3384 → 974 ms. "
+    "The figures at the top of this section were written by the third pair's second run (the "
+    "serials' pool pinging only idle connections). The CPU time per submission moves with "
+    "what else the machine runs (the build before measured 83.4 ms in application-service in "
+    "a run of its own earlier the same day): only figures measured side by side compare.",
     "",
     "Where the time goes: a submission is four requests, and most of application-service's "
     "CPU is the framework around them rather than the intake's own work: FastAPI's "
@@ -159,9 +161,9 @@ INTAKE_NOTE = [
     "(multipart parse, SHA-256, the file written and synced in a worker thread) is a small "
     "part. With 32 citizens submitting without pause the service's one event loop is busy "
     "all the time, so every step's latency is mostly waiting for the loop (Little's law: "
-    "32 submissions in flight at 25/s is 1.3 s each); the submit p99 falls only with the rate "
+    "32 submissions in flight at 16/s is 2 s each); the submit p99 falls only with the rate "
     "going up. 150 submissions/s on 2 cores would need under 13 ms of CPU per submission "
-    "for the whole stack; it takes about 50 (tracking's consumer, the gateway and identity's "
+    "for the whole stack; it takes 46 to 57 (tracking's consumer, the gateway and identity's "
     "/me path are other work), so the rate target is not within reach of this machine, and "
     "the p99 target not at 32 concurrent citizens.",
     "",
