@@ -24,8 +24,11 @@ class ApplicationSettings(BaseServiceSettings):
     overdue_sweep_seconds: float = 60.0
     # The agency's output document (``complete``), any of PDF, PNG or JPEG.
     max_output_document_mb: float = 20.0
-    # Form validators kept per published version (versions never change).
+    # Form validators and published versions kept in memory (versions never change).
     validator_cache_size: int = 256
+    # Connections of the pool that gives out registration serials (one statement each, in
+    # autocommit, outside the submission's transaction).
+    registration_serial_pool_size: int = Field(default=2, ge=1)
     # S3 credentials for an ``s3://`` store (both, or neither for the SDK's own chain).
     blob_store_access_key: SecretStr | None = Field(default=None, repr=False)
     blob_store_secret_key: SecretStr | None = Field(default=None, repr=False)

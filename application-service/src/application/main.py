@@ -7,12 +7,14 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from application.api.errors import install_application_error_handlers
 from application.api.routes import agency, applications, bookings, complaints
 from application.bookings_clock import booking_sweep
 from application.complaints_clock import complaint_sweep
 from application.config import ApplicationSettings
+from application.db.repositories import PublishedVersions, RegistrationSerials
 from application.domain.bookings import BookingPolicy
 from application.messaging.consumers.catalog import catalog_consumer
 from application.messaging.identity import NatsIdentityDirectory
@@ -23,6 +25,7 @@ from application.sla import overdue_sweep
 from mpp_shared.app import ServiceRuntime, Worker, create_service_app
 from mpp_shared.auth import install_token_verifier, stop_token_verifier
 from mpp_shared.blobstore import blob_store_from_url
+from mpp_shared.db import FairQueuePool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -39,6 +42,7 @@ def create_app(
     )
     state = ApplicationRuntime(
         validators=FormValidators(settings.validator_cache_size),
+        versions=PublishedVersions(settings.validator_cache_size),
         blob_store=blob_store,
         booking_policy=booking_policy(settings),
     )
@@ -63,6 +67,21 @@ def create_app(
 
     async def start(runtime: ServiceRuntime) -> None:
         install_token_verifier(runtime, http=jwks_http)
+        # The same kind of pool as the requests' (first come, first served; only idle
+        # connections pinged), small and of its own.
+        serials_engine = create_async_engine(
+            settings.database_url,
+            poolclass=FairQueuePool,
+            pool_size=settings.registration_serial_pool_size,
+            max_overflow=0,
+            pool_timeout=settings.database_pool_timeout_seconds,
+            pool_pre_ping=True,
+            connect_args={"server_settings": {"application_name": "application-serials"}},
+        )
+        assert isinstance(serials_engine.pool, FairQueuePool)
+        serials_engine.pool.ping_after_idle = settings.database_pool_ping_after_idle_seconds
+        runtime.connection_turns["serials"] = serials_engine.pool.turns
+        state.serials = RegistrationSerials(serials_engine)
         state.identity = NatsIdentityDirectory(
             runtime.nats_connection(), timeout=settings.identity_timeout_seconds
         )
@@ -72,6 +91,8 @@ def create_app(
 
     async def stop(runtime: ServiceRuntime) -> None:
         await stop_token_verifier(runtime)
+        if state.serials is not None:
+            await state.serials.aclose()
         await blob_store.aclose()
 
     app = create_service_app(

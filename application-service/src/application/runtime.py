@@ -7,6 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from application.db.repositories import PublishedVersions, RegistrationSerials
 from application.domain.bookings import BookingPolicy, LocationDirectory, SlotCalendar
 from application.domain.models import ServiceVersionCopy
 from application.domain.ports import IdentityDirectory
@@ -56,6 +57,10 @@ class FormValidators:
 @dataclass
 class ApplicationRuntime:
     validators: FormValidators
+    # The published versions read so far (immutable; the latest and retirement are not kept).
+    versions: PublishedVersions = field(default_factory=PublishedVersions)
+    # Registration serials outside the submission's transaction (opened at start).
+    serials: RegistrationSerials | None = None
     due_dates: CalendarDueDates = field(default_factory=CalendarDueDates)
     blob_store: BlobStore | None = None
     identity: IdentityDirectory | None = None

@@ -489,3 +489,68 @@ async def test_an_oversize_file_is_refused_without_reading_it_all(
     # Read up to the limit and a chunk or two more, not the forty megabytes.
     assert body.pulled < 1024 * 1024 + 4 * body.chunk
     assert samples.blob_files(client) == files_before
+
+
+async def test_fifty_concurrent_submits_in_one_region_get_fifty_numbers_none_lost(
+    client: httpx.AsyncClient, service: dict[str, Any], citizen: Callable[..., Any], samples: Any
+) -> None:
+    ready = []
+    for _ in range(50):
+        who = citizen()
+        ready.append((who, await _ready(client, who, service, samples)))
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                f"/api/v1/applications/{application_id}/submit",
+                headers={**who.headers, "Idempotency-Key": f"fifty-{application_id}"},
+            )
+            for who, application_id in ready
+        )
+    )
+    assert [r.status_code for r in responses] == [200] * 50
+    numbers = {r.json()["registration_number"] for r in responses}
+    assert len(numbers) == 50
+    assert all(n.startswith(f"{service['agency_region_code']}-") for n in numbers)
+    ids = [application_id for _, application_id in ready]
+    sessionmaker = client.app.state.runtime.session_factory()  # type: ignore[attr-defined]
+    async with sessionmaker() as session:
+        stored = set(
+            (
+                await session.scalars(
+                    text(
+                        "SELECT registration_number FROM applications WHERE id = ANY(:ids)"
+                    ).bindparams(ids=[uuid.UUID(i) for i in ids])
+                )
+            ).all()
+        )
+        events = (
+            await session.scalars(
+                select(outbox.c.envelope["data"]["registration_number"].astext).where(
+                    outbox.c.envelope["subject"].astext.in_(ids)
+                )
+            )
+        ).all()
+    assert stored == numbers  # every number answered is the one kept
+    assert sorted(events) == sorted(numbers)  # one event each, with its number
+
+
+async def test_a_serial_is_taken_outside_the_submissions_transaction(
+    client: httpx.AsyncClient,
+) -> None:
+    """The counter's row is not held until the submission commits: another serial of the same
+    region and year is given out while a transaction that took one is still open, and a
+    rolled-back submission leaves a gap rather than a number given twice."""
+    from application.db.repositories import SqlApplicationRepository
+
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    serials = runtime.state.serials
+    assert serials is not None
+    region, year = "99.01", 2031
+    async with runtime.session_factory()() as session:
+        await session.begin()
+        repo = SqlApplicationRepository(session, serials=serials)
+        taken = await repo.next_registration_serial(region_code=region, year=year)
+        meanwhile = await asyncio.wait_for(serials.next(region_code=region, year=year), 10)
+        await session.rollback()
+    after = await serials.next(region_code=region, year=year)
+    assert (taken, meanwhile, after) == (1, 2, 3)

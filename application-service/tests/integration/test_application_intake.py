@@ -346,3 +346,45 @@ async def test_agency_staff_do_not_see_drafts(
     ).status_code == 404
     queue = (await client.get("/api/v1/agency/applications", headers=officer)).json()
     assert draft["id"] not in [item["id"] for item in queue["items"]]
+
+
+async def test_a_version_held_in_memory_still_follows_retirement_and_newer_versions(
+    client: httpx.AsyncClient, citizen: Callable[..., Any], new_service: Any, catalogue: Any
+) -> None:
+    payload = new_service()
+    await catalogue.publish(client, payload)
+    first = await _create(client, citizen(), payload["service_id"])
+    assert first.status_code == 201  # version 1 is now held in memory
+    versions = client.app.state.runtime.state.versions  # type: ignore[attr-defined]
+    assert versions.get(uuid.UUID(payload["service_id"]), 1) is not None
+    await catalogue.retire(client, payload["service_id"], 1)
+    refused = await _create(client, citizen(), payload["service_id"])
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "service_retired"
+    await catalogue.publish(client, {**payload, "version": 2, "name": "Penerbitan KTP-el (2)"})
+    newer = await _create(client, citizen(), payload["service_id"])
+    assert newer.status_code == 201
+    assert newer.json()["service_version"] == 2
+
+
+async def test_a_version_announced_again_with_other_content_changes_nothing(
+    client: httpx.AsyncClient, citizen: Callable[..., Any], new_service: Any, catalogue: Any
+) -> None:
+    payload = new_service()
+    await catalogue.publish(client, payload)
+    who = citizen()
+    draft = (await _create(client, who, payload["service_id"])).json()
+    # The same version number with another requirement: the first copy stays, in the
+    # database and in memory alike, so the original requirement is still the one asked for.
+    await catalogue.publish(
+        client, {**payload, "requirements": [{**payload["requirements"][0], "code": "lain"}]}
+    )
+    application_id = draft["id"]
+    for requirement, status in (("lain", 422), ("kk", 201)):
+        response = await client.post(
+            f"/api/v1/applications/{application_id}/documents",
+            data={"requirement_code": requirement},
+            files={"file": ("kk.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")},
+            headers=who.headers,
+        )
+        assert response.status_code == status, response.text

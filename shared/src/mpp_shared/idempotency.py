@@ -24,10 +24,12 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    Interval,
     LargeBinary,
     MetaData,
     String,
     Table,
+    bindparam,
     delete,
     func,
     select,
@@ -104,6 +106,43 @@ def request_fingerprint(payload: Any, *, secret: bytes | None = None) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
+# Built once: the statements of every keyed request (only the values change).
+_claim = pg_insert(idempotent_requests).values(
+    scope=bindparam("scope"),
+    key=bindparam("key"),
+    request_hash=bindparam("request_hash"),
+    expires_at=func.now() + bindparam("lifetime", type_=Interval),
+)
+_CLAIM = _claim.on_conflict_do_update(
+    index_elements=[idempotent_requests.c.scope, idempotent_requests.c.key],
+    set_={
+        "request_hash": _claim.excluded.request_hash,
+        "status_code": None,
+        "response": None,
+        "created_at": func.now(),
+        "expires_at": _claim.excluded.expires_at,
+    },
+    # Only an expired key may be taken again.
+    where=idempotent_requests.c.expires_at <= func.now(),
+).returning(idempotent_requests.c.key)
+_ANSWER = (
+    update(idempotent_requests)
+    .where(
+        idempotent_requests.c.scope == bindparam("key_scope"),
+        idempotent_requests.c.key == bindparam("key_key"),
+    )
+    .values(status_code=bindparam("answer_status"), response=bindparam("answer_response"))
+)
+_STORED = select(
+    idempotent_requests.c.request_hash,
+    idempotent_requests.c.status_code,
+    idempotent_requests.c.response,
+).where(
+    idempotent_requests.c.scope == bindparam("scope"),
+    idempotent_requests.c.key == bindparam("key"),
+)
+
+
 async def idempotent(
     *,
     session: AsyncSession,
@@ -122,48 +161,25 @@ async def idempotent(
         status, content = await create()
         return JSONResponse(content, status_code=status)
     context = f"{scope}\n{key}"
-    claim = pg_insert(idempotent_requests).values(
-        scope=scope,
-        key=key,
-        request_hash=fingerprint,
-        expires_at=func.now() + lifetime,
-    )
     claimed = await session.scalar(
-        claim.on_conflict_do_update(
-            index_elements=[idempotent_requests.c.scope, idempotent_requests.c.key],
-            set_={
-                "request_hash": claim.excluded.request_hash,
-                "status_code": None,
-                "response": None,
-                "created_at": func.now(),
-                "expires_at": claim.excluded.expires_at,
-            },
-            # Only an expired key may be taken again.
-            where=idempotent_requests.c.expires_at <= func.now(),
-        ).returning(idempotent_requests.c.key)
+        _CLAIM,
+        {"scope": scope, "key": key, "request_hash": fingerprint, "lifetime": lifetime},
     )
     if claimed is not None:
         status, content = await create()
         stored = json.dumps(content, separators=(",", ":")).encode()
         await session.execute(
-            update(idempotent_requests)
-            .where(idempotent_requests.c.scope == scope, idempotent_requests.c.key == key)
-            .values(
-                status_code=status,
-                response=sealer.seal(stored, context=context) if sealer else stored,
-            )
+            _ANSWER,
+            {
+                "key_scope": scope,
+                "key_key": key,
+                "answer_status": status,
+                "answer_response": sealer.seal(stored, context=context) if sealer else stored,
+            },
         )
         return JSONResponse(content, status_code=status)
 
-    row = (
-        await session.execute(
-            select(
-                idempotent_requests.c.request_hash,
-                idempotent_requests.c.status_code,
-                idempotent_requests.c.response,
-            ).where(idempotent_requests.c.scope == scope, idempotent_requests.c.key == key)
-        )
-    ).one()
+    row = (await session.execute(_STORED, {"scope": scope, "key": key})).one()
     if row.status_code is None or not hmac.compare_digest(row.request_hash, fingerprint):
         raise IdempotencyKeyReused(
             f"This {HEADER} was used for a different request.",

@@ -260,6 +260,15 @@ def detect_content_type(head: bytes, *, accepted: Collection[str]) -> str | None
     wanted = normalise_types(accepted)
     if not head:
         return None
+    # The common case without the sniffer: a file that starts with the signature of an
+    # accepted type (PDF, PNG, JPEG…) is that type (puremagic would name it too, at the
+    # cost of matching its whole signature table against the head).
+    for mime in sorted(wanted):
+        leading = _LEADING_SIGNATURES.get(mime)
+        if leading is not None and head.startswith(leading):
+            if mime == "image/webp" and head[8:12] != b"WEBP":
+                continue
+            return mime
     try:
         candidates = puremagic.magic_string(head)
     except (puremagic.PureError, ValueError):

@@ -13,20 +13,22 @@ from mpp_shared.deps import RuntimeDep, SessionDep
 from mpp_shared.pagination import PageParams, page_params
 
 
-async def get_repository(session: SessionDep) -> SqlApplicationRepository:
-    return SqlApplicationRepository(session)
+async def get_application_runtime(runtime: RuntimeDep) -> ApplicationRuntime:
+    return runtime.state_as(ApplicationRuntime)
+
+
+AppRuntime = Annotated[ApplicationRuntime, Depends(get_application_runtime)]
+
+
+async def get_repository(session: SessionDep, runtime: AppRuntime) -> SqlApplicationRepository:
+    return SqlApplicationRepository(session, versions=runtime.versions, serials=runtime.serials)
 
 
 async def get_events(session: SessionDep) -> OutboxApplicationEvents:
     return OutboxApplicationEvents(session)
 
 
-async def get_application_runtime(runtime: RuntimeDep) -> ApplicationRuntime:
-    return runtime.state_as(ApplicationRuntime)
-
-
 Repository = Annotated[SqlApplicationRepository, Depends(get_repository)]
 Events = Annotated[OutboxApplicationEvents, Depends(get_events)]
-AppRuntime = Annotated[ApplicationRuntime, Depends(get_application_runtime)]
 
 Pagination = Annotated[PageParams, Depends(page_params)]

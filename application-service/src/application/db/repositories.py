@@ -6,13 +6,25 @@ Repositories never commit: the request's (or the message's) transaction does, in
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from application.db.tables import (
     ApplicationRow,
@@ -29,54 +41,193 @@ from application.domain.ports import QueueFilter, Slice
 from mpp_shared.contracts.catalog.v1 import ServicePublished
 from mpp_shared.pagination import InvalidCursor
 
+_APPLICATIONS = cast(Table, ApplicationRow.__table__)
+# What a change may write (``_values``); the rest is fixed when the application is made.
+_CHANGING = (
+    "status",
+    "stage",
+    "form_data",
+    "registration_number",
+    "tracking_code",
+    "submitted_at",
+    "due_at",
+    "revision_requested_at",
+    "decided_at",
+    "overdue_notified_at",
+    "updated_at",
+    "event_sequence",
+)
+_DOCUMENTS = cast(Table, DocumentRow.__table__)
+_NOTES = cast(Table, NoteRow.__table__)
+_APPLICATION_BY_ID = select(_APPLICATIONS).where(_APPLICATIONS.c.id == bindparam("id"))
+_DOCUMENTS_OF = (
+    select(_DOCUMENTS)
+    .where(_DOCUMENTS.c.application_id == bindparam("application_id"))
+    .order_by(_DOCUMENTS.c.kind, _DOCUMENTS.c.created_at, _DOCUMENTS.c.id)
+)
+_ALL_NOTES_OF = (
+    select(_NOTES)
+    .where(_NOTES.c.application_id == bindparam("application_id"))
+    .order_by(_NOTES.c.created_at, _NOTES.c.id)
+)
+_PUBLIC_NOTES_OF = (
+    select(_NOTES)
+    .where(_NOTES.c.application_id == bindparam("application_id"), _NOTES.c.visibility == "public")
+    .order_by(_NOTES.c.created_at, _NOTES.c.id)
+)
+
+# Every changing column, and the version only moves on from the one the change was made on.
+_SAVE = (
+    update(_APPLICATIONS)
+    .where(
+        _APPLICATIONS.c.id == bindparam("key_id"),
+        _APPLICATIONS.c.version == bindparam("key_version"),
+    )
+    .values(
+        {
+            name: bindparam(f"new_{name}", type_=_APPLICATIONS.c[name].type)
+            for name in (*_CHANGING, "version")
+        }
+    )
+)
+
 # The SLA clock runs: submitted or in review. Paused in revision_requested, so never overdue
 # there (the due time moves on resubmission), and stopped once decided.
 CLOCK_RUNNING_STATUSES = tuple(sorted(status.value for status in CLOCK_RUNNING))
 
 
+class PublishedVersions:
+    """The published versions read so far, by (service, version), for the life of the process.
+
+    A version never changes once published (the read copy keeps the first copy it was told
+    of), so a version held here is never stale: what may change, the service's latest
+    version and its retirement, is read from the database every time. Bounded: the least
+    recently used version goes first.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = max(size, 1)
+        self._versions: OrderedDict[tuple[uuid.UUID, int], ServicePublished] = OrderedDict()
+
+    def get(self, service_id: uuid.UUID, version: int) -> ServicePublished | None:
+        key = (service_id, version)
+        found = self._versions.get(key)
+        if found is not None:
+            self._versions.move_to_end(key)
+        return found
+
+    def put(self, published: ServicePublished) -> None:
+        self._versions[(published.service_id, published.version)] = published
+        self._versions.move_to_end((published.service_id, published.version))
+        while len(self._versions) > self._size:
+            self._versions.popitem(last=False)
+
+
+_SERVICE_HEADER = select(CatalogService.latest_version, CatalogService.retired_version).where(
+    CatalogService.service_id == bindparam("service_id")
+)
+_VERSION_PAYLOAD = select(CatalogServiceVersion.payload).where(
+    CatalogServiceVersion.service_id == bindparam("service_id"),
+    CatalogServiceVersion.version == bindparam("version"),
+)
+
+
+# One row per (region, year), incremented under its row lock: concurrent callers never get the
+# same serial.
+_counter = pg_insert(RegistrationCounter).values(
+    region_code=bindparam("region_code"), year=bindparam("year"), last_serial=1
+)
+_NEXT_SERIAL = _counter.on_conflict_do_update(
+    index_elements=[RegistrationCounter.region_code, RegistrationCounter.year],
+    set_={"last_serial": RegistrationCounter.last_serial + 1},
+).returning(RegistrationCounter.last_serial)
+
+
+class RegistrationSerials:
+    """Gives out registration serials, each in a statement of its own, committed at once.
+
+    The counter's row is locked only while that one statement runs (autocommit: no
+    ``BEGIN``, one round trip), not until the submission's transaction ends, so concurrent
+    submissions of a region no longer queue behind each other's whole transaction. The price:
+    a submission that fails after taking its serial (its transaction rolls back) leaves that
+    serial unused. Serials stay unique per region and year, and increasing; they may have gaps.
+
+    ``engine`` is one of its own (a small pool in autocommit), not the requests' pool: a
+    request that holds a connection of that pool waits here for a second one, which must
+    not come from the same pool, or a full pool would wait on itself.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._pool = engine
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def aclose(self) -> None:
+        await self._pool.dispose()
+
+    async def next(self, *, region_code: str, year: int) -> int:
+        async with self._engine.connect() as connection:
+            serial = await connection.scalar(
+                _NEXT_SERIAL, {"region_code": region_code, "year": year}
+            )
+        assert serial is not None
+        return int(serial)
+
+
 class SqlApplicationRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        versions: PublishedVersions | None = None,
+        serials: RegistrationSerials | None = None,
+    ) -> None:
         self.session = session
+        # Without the runtime's cache (sweeps, tests), one of this repository's own.
+        self.versions = versions if versions is not None else PublishedVersions()
+        self.serials = serials
 
     # ---- the catalogue's read copy -------------------------------------------------------------
 
     async def service_version(
         self, service_id: uuid.UUID, version: int | None = None
     ) -> ServiceVersionCopy | None:
-        header = await self.session.get(CatalogService, service_id)
+        header = (await self.session.execute(_SERVICE_HEADER, {"service_id": service_id})).first()
         if header is None:
             return None
-        wanted = header.latest_version if version is None else version
-        row = await self.session.get(CatalogServiceVersion, (service_id, wanted))
-        if row is None:
-            return None
-        retired = header.retired_version is not None and header.retired_version >= wanted
-        return ServiceVersionCopy(
-            published=ServicePublished.model_validate(row.payload), retired=retired
-        )
+        latest, retired_version = header
+        wanted = latest if version is None else version
+        published = self.versions.get(service_id, wanted)
+        if published is None:
+            payload = await self.session.scalar(
+                _VERSION_PAYLOAD, {"service_id": service_id, "version": wanted}
+            )
+            if payload is None:
+                return None
+            published = ServicePublished.model_validate(payload)
+            self.versions.put(published)
+        retired = retired_version is not None and retired_version >= wanted
+        return ServiceVersionCopy(published=published, retired=retired)
 
     # ---- applications ------------------------------------------------------------------------
 
     async def add(self, application: Application) -> None:
-        self.session.add(_row(application))
-        await self.session.flush()
+        await self.session.execute(insert(_APPLICATIONS).values(**_columns(application)))
 
     async def get(self, application_id: uuid.UUID) -> Application | None:
-        row = await self.session.scalar(
-            select(ApplicationRow)
-            .where(ApplicationRow.id == application_id)
-            .execution_options(populate_existing=True)
-        )
+        # Core, not the ORM: one row read into the domain object, nothing to track.
+        row = (await self.session.execute(_APPLICATION_BY_ID, {"id": application_id})).first()
         return _application(row) if row is not None else None
 
     async def save(self, application: Application, *, expected_version: int) -> None:
-        values = _values(application)
-        values["version"] = expected_version + 1
+        values = {f"new_{name}": value for name, value in _values(application).items()}
         result = await self.session.execute(
-            update(ApplicationRow)
-            .where(ApplicationRow.id == application.id, ApplicationRow.version == expected_version)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+            _SAVE,
+            {
+                **values,
+                "new_version": expected_version + 1,
+                "key_id": application.id,
+                "key_version": expected_version,
+            },
         )
         if getattr(result, "rowcount", 0) != 1:
             raise ConcurrentChange()
@@ -174,28 +325,18 @@ class SqlApplicationRepository:
         return [_application(row) for row in rows]
 
     async def next_registration_serial(self, *, region_code: str, year: int) -> int:
-        # One row per (region, year), incremented under its row lock: concurrent submissions
-        # queue on it for the rest of their transaction and never get the same serial.
-        insert = pg_insert(RegistrationCounter).values(
-            region_code=region_code, year=year, last_serial=1
-        )
-        serial = await self.session.scalar(
-            insert.on_conflict_do_update(
-                index_elements=[RegistrationCounter.region_code, RegistrationCounter.year],
-                set_={"last_serial": RegistrationCounter.last_serial + 1},
-            ).returning(RegistrationCounter.last_serial)
-        )
+        if self.serials is not None:
+            return await self.serials.next(region_code=region_code, year=year)
+        # Without the allocator (sweeps, tests of the repository): in this transaction, so the
+        # counter's row stays locked until it ends.
+        serial = await self.session.scalar(_NEXT_SERIAL, {"region_code": region_code, "year": year})
         assert serial is not None
         return int(serial)
 
     # ---- documents and notes -----------------------------------------------------------------
 
     async def documents(self, application_id: uuid.UUID) -> list[Document]:
-        rows = await self.session.scalars(
-            select(DocumentRow)
-            .where(DocumentRow.application_id == application_id)
-            .order_by(DocumentRow.kind, DocumentRow.created_at, DocumentRow.id)
-        )
+        rows = await self.session.execute(_DOCUMENTS_OF, {"application_id": application_id})
         return [_document(row) for row in rows]
 
     async def document(self, application_id: uuid.UUID, document_id: uuid.UUID) -> Document | None:
@@ -223,8 +364,8 @@ class SqlApplicationRepository:
                 .returning(*DocumentRow.__table__.columns)
             )
         ).first()
-        self.session.add(
-            DocumentRow(
+        await self.session.execute(
+            insert(_DOCUMENTS).values(
                 id=document.id,
                 application_id=document.application_id,
                 kind=document.kind,
@@ -237,21 +378,7 @@ class SqlApplicationRepository:
                 created_at=document.created_at,
             )
         )
-        await self.session.flush()
-        if replaced is None:
-            return None
-        return Document(
-            id=replaced.id,
-            application_id=replaced.application_id,
-            kind=replaced.kind,
-            requirement_code=replaced.requirement_code,
-            filename=replaced.filename,
-            size=replaced.size,
-            content_type=replaced.content_type,
-            sha256=replaced.sha256,
-            blob_key=replaced.blob_key,
-            created_at=replaced.created_at,
-        )
+        return _document(replaced) if replaced is not None else None
 
     async def add_note(self, note: Note) -> None:
         self.session.add(
@@ -268,18 +395,16 @@ class SqlApplicationRepository:
         await self.session.flush()
 
     async def notes(self, application_id: uuid.UUID, *, internal: bool) -> list[Note]:
-        query = select(NoteRow).where(NoteRow.application_id == application_id)
-        if not internal:
-            query = query.where(NoteRow.visibility == "public")
-        rows = await self.session.scalars(query.order_by(NoteRow.created_at, NoteRow.id))
+        query = _ALL_NOTES_OF if internal else _PUBLIC_NOTES_OF
+        rows = await self.session.execute(query, {"application_id": application_id})
         return [
             Note(
                 id=row.id,
                 application_id=row.application_id,
-                visibility=row.visibility,  # type: ignore[arg-type]
+                visibility=row.visibility,
                 action=row.action,
                 text=row.text,
-                actor_kind=row.actor_kind,  # type: ignore[arg-type]
+                actor_kind=row.actor_kind,
                 created_at=row.created_at,
             )
             for row in rows
@@ -375,21 +500,22 @@ def _values(application: Application) -> dict[str, Any]:
     }
 
 
-def _row(application: Application) -> ApplicationRow:
-    return ApplicationRow(
-        id=application.id,
-        owner_account_id=application.owner_account_id,
-        service_id=application.service_id,
-        service_version=application.service_version,
-        agency_id=application.agency_id,
-        channel=application.channel,
-        created_at=application.created_at,
-        version=application.version,
+def _columns(application: Application) -> dict[str, Any]:
+    return {
+        "id": application.id,
+        "owner_account_id": application.owner_account_id,
+        "service_id": application.service_id,
+        "service_version": application.service_version,
+        "agency_id": application.agency_id,
+        "channel": application.channel,
+        "created_at": application.created_at,
+        "version": application.version,
         **_values(application),
-    )
+    }
 
 
-def _application(row: ApplicationRow) -> Application:
+def _application(row: Any) -> Application:
+    """From an ``ApplicationRow`` or a Core row of the ``applications`` table."""
     return Application(
         id=row.id,
         owner_account_id=row.owner_account_id,
@@ -400,7 +526,7 @@ def _application(row: ApplicationRow) -> Application:
         form_data=dict(row.form_data),
         created_at=row.created_at,
         updated_at=row.updated_at,
-        channel=row.channel,  # type: ignore[arg-type]
+        channel=row.channel,
         stage=row.stage,
         registration_number=row.registration_number,
         tracking_code=row.tracking_code,
@@ -414,11 +540,12 @@ def _application(row: ApplicationRow) -> Application:
     )
 
 
-def _document(row: DocumentRow) -> Document:
+def _document(row: Any) -> Document:
+    """From a ``DocumentRow`` or a Core row of the ``documents`` table."""
     return Document(
         id=row.id,
         application_id=row.application_id,
-        kind=row.kind,  # type: ignore[arg-type]
+        kind=row.kind,
         requirement_code=row.requirement_code,
         filename=row.filename,
         size=row.size,

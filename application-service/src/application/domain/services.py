@@ -160,7 +160,13 @@ async def update_form(
     application.form_data = form_data
     application.updated_at = now
     await repo.save(application, expected_version=expected)
-    return await read_application(repo=repo, principal=principal, application_id=application_id)
+    # The owner's view of what was just saved: no second read of the application itself.
+    return ApplicationView(
+        application=application,
+        documents=await repo.documents(application.id),
+        notes=await repo.notes(application.id, internal=False),
+        owner_view=True,
+    )
 
 
 async def requirement_for_upload(

@@ -44,9 +44,10 @@ class LocalDiskBlobStore:
     async def put(self, key: str, chunks: AsyncIterable[bytes], *, content_type: str) -> None:
         path = self._path(key)
         header = _header(content_type)
-        await asyncio.to_thread(_make_parent, self.root, path)
         temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-        file = await asyncio.to_thread(_create_exclusive, temporary)
+        # Few trips to a worker thread (each one costs more than a small write): one to open,
+        # one per chunk_size of data, and the last write with the sync and the rename.
+        file = await asyncio.to_thread(_open_temporary, self.root, path, temporary)
         try:
             buffer = bytearray(header)
             async for chunk in chunks:
@@ -54,12 +55,7 @@ class LocalDiskBlobStore:
                 if len(buffer) >= self.chunk_size:
                     await asyncio.to_thread(file.write, buffer)
                     buffer = bytearray()
-            if buffer:
-                await asyncio.to_thread(file.write, buffer)
-            await asyncio.to_thread(_flush_and_sync, file)
-            file.close()
-            await asyncio.to_thread(os.replace, temporary, path)
-            await asyncio.to_thread(_sync_directory, path.parent)
+            await asyncio.to_thread(_finish, file, bytes(buffer), temporary, path)
         except BaseException:
             # Also on cancellation: synchronous, so a second cancellation cannot skip it.
             file.close()
@@ -99,6 +95,21 @@ class LocalDiskBlobStore:
 def _header(content_type: str) -> bytes:
     encoded = validate_content_type(content_type).encode("ascii")
     return _MAGIC + bytes([len(encoded)]) + encoded
+
+
+def _open_temporary(root: Path, path: Path, temporary: Path) -> BinaryIO:
+    _make_parent(root, path)
+    return _create_exclusive(temporary)
+
+
+def _finish(file: BinaryIO, rest: bytes, temporary: Path, path: Path) -> None:
+    """Write the rest, make the file durable and rename it into place."""
+    if rest:
+        file.write(rest)
+    _flush_and_sync(file)
+    file.close()
+    os.replace(temporary, path)
+    _sync_directory(path.parent)
 
 
 def _make_parent(root: Path, path: Path) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Table, and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.db.tables import (
@@ -15,26 +16,29 @@ from identity.domain.models import (
     PageRequest,
 )
 
+_INSERT = insert(cast(Table, AccessLogRow.__table__))
+
 
 class AccessLogRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def add(self, entry: AccessLogEntry) -> None:
-        self._session.add(
-            AccessLogRow(
-                id=entry.id,
-                account_id=entry.account_id,
-                accessed_at=entry.accessed_at,
-                accessor=entry.accessor,
-                accessor_kind=entry.accessor_kind,
-                purpose=entry.purpose,
-                fields=list(entry.fields),
-                service_id=entry.service_id,
-                consent_id=entry.consent_id,
-            )
+        # A Core insert in the caller's transaction: no unit of work for a row never read back.
+        await self._session.execute(
+            _INSERT,
+            {
+                "id": entry.id,
+                "account_id": entry.account_id,
+                "accessed_at": entry.accessed_at,
+                "accessor": entry.accessor,
+                "accessor_kind": entry.accessor_kind,
+                "purpose": entry.purpose,
+                "fields": list(entry.fields),
+                "service_id": entry.service_id,
+                "consent_id": entry.consent_id,
+            },
         )
-        await self._session.flush()
 
     async def list(self, account_id: uuid.UUID, *, page: PageRequest) -> list[AccessLogEntry]:
         statement = select(AccessLogRow).where(AccessLogRow.account_id == account_id)

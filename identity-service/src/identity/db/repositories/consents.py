@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.db.tables import (
@@ -17,8 +18,17 @@ from identity.domain.models import (
     PageRequest,
 )
 
+_CONSENTS = cast(Table, ConsentRow.__table__)
+_ACTIVE_FOR = select(_CONSENTS).where(
+    _CONSENTS.c.account_id == bindparam("account_id"),
+    _CONSENTS.c.service_id == bindparam("service_id"),
+    _CONSENTS.c.revoked_at.is_(None),
+)
+_INSERT = insert(_CONSENTS)
 
-def _consent(row: ConsentRow) -> Consent:
+
+def _consent(row: Any) -> Consent:
+    """From a ``ConsentRow`` or a Core row of the ``consents`` table."""
     return Consent(
         id=row.id,
         account_id=row.account_id,
@@ -36,30 +46,27 @@ class ConsentRepository:
         self._session = session
 
     async def active_for(self, account_id: uuid.UUID, service_id: uuid.UUID) -> Consent | None:
+        # Core: the row read straight into the domain object (the prefill path reads it twice).
         row = (
             await self._session.execute(
-                select(ConsentRow).where(
-                    ConsentRow.account_id == account_id,
-                    ConsentRow.service_id == service_id,
-                    ConsentRow.revoked_at.is_(None),
-                )
+                _ACTIVE_FOR, {"account_id": account_id, "service_id": service_id}
             )
-        ).scalar_one_or_none()
+        ).one_or_none()
         return _consent(row) if row is not None else None
 
     async def add(self, consent: Consent) -> None:
-        self._session.add(
-            ConsentRow(
-                id=consent.id,
-                account_id=consent.account_id,
-                service_id=consent.service_id,
-                fields=list(consent.fields),
-                purpose=consent.purpose,
-                granted_via=consent.granted_via,
-                granted_at=consent.granted_at,
-            )
+        await self._session.execute(
+            _INSERT,
+            {
+                "id": consent.id,
+                "account_id": consent.account_id,
+                "service_id": consent.service_id,
+                "fields": list(consent.fields),
+                "purpose": consent.purpose,
+                "granted_via": consent.granted_via,
+                "granted_at": consent.granted_at,
+            },
         )
-        await self._session.flush()
 
     async def replace_fields(
         self, consent_id: uuid.UUID, *, fields: Sequence[str], purpose: str, at: datetime

@@ -1,0 +1,60 @@
+"""The prebuilt statements of the repository cover what the domain changes, and the cache of
+published versions is bounded."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from application.db import repositories
+from application.db.repositories import PublishedVersions
+from application.domain.lifecycle import Status
+from application.domain.models import Application
+
+
+def _application() -> Application:
+    now = datetime.now(UTC)
+    return Application(
+        id=uuid.uuid4(),
+        owner_account_id=uuid.uuid4(),
+        service_id=uuid.uuid4(),
+        service_version=1,
+        agency_id=uuid.uuid4(),
+        status=Status.DRAFT,
+        form_data={},
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def test_the_update_statement_writes_every_column_a_change_may_touch() -> None:
+    # A column added to the values but not to the prebuilt update would silently not be saved.
+    assert set(repositories._values(_application())) == set(repositories._CHANGING)
+    binds = set(repositories._SAVE.compile().params)
+    assert binds == {f"new_{name}" for name in (*repositories._CHANGING, "version")} | {
+        "key_id",
+        "key_version",
+    }
+
+
+def _published(service_id: uuid.UUID, version: int) -> Any:
+    class Published:
+        pass
+
+    published: Any = Published()
+    published.service_id, published.version = service_id, version
+    return published
+
+
+def test_published_versions_keep_the_most_recently_used() -> None:
+    versions = PublishedVersions(size=2)
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    versions.put(_published(a, 1))
+    versions.put(_published(b, 1))
+    assert versions.get(a, 1) is not None  # a is now the most recently used
+    versions.put(_published(c, 1))
+    assert versions.get(b, 1) is None
+    assert versions.get(a, 1) is not None
+    assert versions.get(c, 1) is not None
+    assert versions.get(a, 2) is None  # another version of a is another entry
