@@ -344,7 +344,27 @@ def report(runs: Sequence[Run], *, command: str, when: datetime, total_seconds: 
                 "",
             ]
             at = best
-        lines += [f"Per route at {at.offered:g} req/s:", "", *route_table(at), ""]
+        stack = [n for n in at.cpu if n not in ("client", "machine")]
+        lines += [
+            f"At {at.offered:g} req/s the stack kept {_cores(at, stack):.2f} cores busy, the "
+            f"client {_cores(at, ['client']):.2f}, and the whole machine "
+            f"{_cores(at, ['machine']):.2f} of its {os.cpu_count() or 1}: "
+            f"{sum(at.cpu[n] for n in stack) / max(at.answered_ok, 1) * 1000:.1f} ms of the "
+            "stack's CPU per answered request."
+            + (
+                " The machine's cores were busy with other work for the most part: requests "
+                "waited for a core, and that wait, more than the stack's own work, set where "
+                "p99 broke."
+                if _cores(at, ["machine"]) > 0.9 * (os.cpu_count() or 1)
+                and _cores(at, stack) < 0.5 * _cores(at, ["machine"])
+                else ""
+            ),
+            "",
+            f"Per route at {at.offered:g} req/s:",
+            "",
+            *route_table(at),
+            "",
+        ]
         failures = {k: v for s in run.steps for k, v in s.failures.items()}
         if failures:
             lines += [
@@ -399,6 +419,9 @@ def plot(runs: Sequence[Run], path: Path) -> None:
     if runs:
         axes.axhline(runs[0].bound_ms, color="grey", linewidth=0.8, label="p99 bound")
     axes.set_xscale("log", base=2)
+    rates = sorted({s.offered for run in runs for s in run.steps})
+    axes.set_xticks(rates, [f"{rate:g}" for rate in rates])
+    axes.minorticks_off()
     axes.set_yscale("log")
     axes.set_xlabel("offered load (requests/s)")
     axes.set_ylabel("latency (ms)")
