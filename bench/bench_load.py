@@ -819,16 +819,22 @@ async def prepare(gateway: str, citizens: list[Citizen], tracked: int) -> World:
             )
             owned.setdefault(who, []).append(done.application_id)
             pairs.append((done.registration_number, done.tracking_code))
-        # Tracking learns of a submission from its event, a moment after the answer.
+        # Tracking learns of a submission from its event, a moment after the answer. Its owner's
+        # timeline is asked until then: the public page counts each 404 as a wrong code, and
+        # locks the number after a few.
         deadline = time.monotonic() + 120
+        for who, applications in owned.items():
+            for application in applications:
+                path = f"/api/v1/applications/{application}/timeline"
+                while True:
+                    answer = await api.call("GET", path, token=tokens[who])
+                    if answer.status_code == 200 and answer.json()["items"]:
+                        break
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"tracking never showed {application}: {answer.text}")
+                    await asyncio.sleep(0.3)
         for number, code in pairs:
-            while True:
-                answer = await api.call("GET", f"/api/v1/tracking/{number}", params={"code": code})
-                if answer.status_code == 200:
-                    break
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"tracking never showed {number}: {answer.status_code}")
-                await asyncio.sleep(0.3)
+            await api.expect(200, "GET", f"/api/v1/tracking/{number}", params={"code": code})
         return World(
             citizens=citizens,
             tokens=tokens,
