@@ -31,7 +31,7 @@ writes the "## Whole system under load" section of docs/benchmarks.md and the pl
 docs/bench-load.png (latency against offered load, one line per replica count).
 
     uv run python bench/bench_load.py [--replicas 1 2] [--quick] [--step-seconds 20]
-        [--rates 10,20,40,80,160,320] [--p99-bound-ms 1000] [--no-write]
+        [--rates 10,20,40,…,1280] [--p99-bound-ms 1000] [--no-write]
 
 The client is one asyncio process with aiohttp (leaner per request than httpx); its own CPU
 time is reported with the rest, since it shares the machine with the stack.
@@ -98,7 +98,7 @@ SEARCHES = (
 # Route classes and their shares of the requests.
 MIX = {"catalogue": 0.50, "tracking": 0.20, "citizen": 0.15, "write": 0.10, "agency": 0.05}
 CLASSES = tuple(MIX)
-DEFAULT_RATES = (10, 20, 40, 80, 160, 320)
+DEFAULT_RATES = (10, 20, 40, 80, 160, 320, 640, 1280)
 QUICK_RATES = (10, 20, 40, 80)
 REQUEST_TIMEOUT = 10.0
 MAX_IN_FLIGHT = 2000
