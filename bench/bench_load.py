@@ -529,7 +529,7 @@ Call = tuple[str, str, str, int, dict[str, Any]]  # route, method, path, expecte
 
 
 class Client:
-    """One aiohttp session; every request is timed from its scheduled start."""
+    """One aiohttp client; every request is timed from its scheduled start."""
 
     def __init__(self, base_url: str, world: World, rng: random.Random) -> None:
         import aiohttp
@@ -537,14 +537,14 @@ class Client:
         self.aiohttp = aiohttp
         self.world = world
         self.rng = rng
-        self.session = aiohttp.ClientSession(
+        self.http = aiohttp.ClientSession(
             base_url=base_url,
             connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=None),
             timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
         )
 
     async def close(self) -> None:
-        await self.session.close()
+        await self.http.close()
 
     def _bearer(self, token: str, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}", **extra}
@@ -566,7 +566,7 @@ class Client:
         body: Any = None
         ok = False
         try:
-            async with self.session.request(method, path, **kwargs) as response:
+            async with self.http.request(method, path, **kwargs) as response:
                 status = str(response.status)
                 if response.status == expected:
                     ok = True
