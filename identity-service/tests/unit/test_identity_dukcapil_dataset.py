@@ -16,6 +16,7 @@ from identity.dukcapil.dataset import (
 )
 from identity.dukcapil.faces import fingerprint, render_portrait_jpeg
 from identity.dukcapil.nik import parse_nik
+from mpp_shared.reference import regions
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 DEMO_REGENCIES = {"64.09", "11.74", "64.72", "35.74", "12.09"}
@@ -66,6 +67,26 @@ def test_a_row_becomes_a_resident_with_region_names_filled_in(tmp_path: Path) ->
     assert resident.regency == "KABUPATEN PENAJAM PASER UTARA"
     assert resident.province == "KALIMANTAN TIMUR"
     assert entry.photo is None
+
+
+def test_a_file_with_a_byte_order_mark_reads_the_same(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD_ROW)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+    [entry] = read_dataset(path)
+
+    assert entry.resident.nik == "6409011203850001"
+    assert entry.resident.village == "PENAJAM"
+
+
+def test_loading_leaves_no_index_of_every_village_in_memory(tmp_path: Path) -> None:
+    # Read at every start: an index of all villages would stay in the service's memory.
+    regions._index.cache_clear()
+
+    read_dataset(_write(tmp_path, GOOD_ROW))
+
+    # The district, regency and province indexes (a few thousand regions) only.
+    assert regions._index.cache_info().currsize == 3
 
 
 def test_a_photo_is_read_relative_to_the_csv(tmp_path: Path) -> None:

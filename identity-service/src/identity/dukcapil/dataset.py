@@ -17,7 +17,9 @@ demo is worse than a start that says what is wrong):
 
 from __future__ import annotations
 
+import contextlib
 import csv
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,7 +27,7 @@ from pathlib import Path
 from identity.dukcapil import faces
 from identity.dukcapil.nik import InvalidNik, parse_nik
 from identity.dukcapil.registry import InvalidImage, Resident
-from mpp_shared.reference.regions import get_region, level_of
+from mpp_shared.reference.regions import Region, get_region, iter_regions, level_of
 
 DATASET_COLUMNS = (
     "nik", "kk_number", "full_name", "birth_place", "birth_date", "gender", "blood_type",
@@ -58,12 +60,15 @@ def read_dataset(path: Path, *, today: date | None = None) -> list[DatasetReside
         missing = [c for c in DATASET_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise DatasetError(f"{path}: missing columns {', '.join(missing)}")
+        villages = _villages_named(reader)
+        handle.seek(0)
+        reader = csv.DictReader(handle)
         residents: list[DatasetResident] = []
         seen: dict[str, int] = {}
         for row in reader:
             line = reader.line_num
             try:
-                entry = _read_row(row, base=path.parent, today=today)
+                entry = _read_row(row, base=path.parent, today=today, villages=villages)
             except (ValueError, InvalidImage) as exc:
                 raise DatasetError(f"{path}, line {line}: {exc}") from exc
             nik = entry.resident.nik
@@ -74,7 +79,31 @@ def read_dataset(path: Path, *, today: date | None = None) -> list[DatasetReside
     return residents
 
 
-def _read_row(row: dict[str, str | None], *, base: Path, today: date | None) -> DatasetResident:
+def _villages_named(reader: csv.DictReader[str]) -> dict[str, Region]:
+    """The villages the rows' ``region_code`` name, found in one pass over the village list.
+
+    Only these are kept: an index of all some 80,000 villages (``get_region``'s) would stay in
+    the service's memory for good, some 20 MiB, for a lookup made only while a dataset loads.
+    A row the CSV reader cannot parse ends the pass; the reading of the rows then meets it.
+    """
+    codes = set()
+    with contextlib.suppress(csv.Error):
+        for row in reader:
+            code = (row.get("region_code") or "").strip()
+            if level_of(code) == "village":
+                codes.add(code)
+    if not codes:
+        return {}
+    return {region.code: region for region in iter_regions("village") if region.code in codes}
+
+
+def _read_row(
+    row: dict[str, str | None],
+    *,
+    base: Path,
+    today: date | None,
+    villages: Mapping[str, Region],
+) -> DatasetResident:
     value = {column: (row.get(column) or "").strip() for column in DATASET_COLUMNS}
     try:
         parsed = parse_nik(value["nik"], today=today)
@@ -101,8 +130,8 @@ def _read_row(row: dict[str, str | None], *, base: Path, today: date | None) -> 
     for column in _REQUIRED:
         if not value[column]:
             raise ValueError(f"{column}: empty")
-    village = get_region(value["region_code"]) if level_of(value["region_code"]) else None
-    if village is None or village.level != "village":
+    village = villages.get(value["region_code"])
+    if village is None:
         raise ValueError("region_code: not a village (kelurahan/desa) code like 64.09.01.2001")
     district = get_region(value["region_code"][:8])
     regency = get_region(value["region_code"][:5])

@@ -469,6 +469,9 @@ async def seed_population(
                 taken_niks=taken_niks,
                 taken_kks=taken_kks,
             )
+            # Generated once in the registry's life: its districts and villages need not stay
+            # in memory after.
+            _world.cache_clear()
             generated = await _write_generated(session, residents)
             session.add(SeedRow(name=GENERATED_SEED_NAME, residents=generated))
             added += generated
