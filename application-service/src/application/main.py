@@ -9,12 +9,13 @@ import httpx
 from fastapi import FastAPI
 
 from application.api.errors import install_application_error_handlers
-from application.api.routes import agency, applications, bookings, complaints
+from application.api.routes import agency, applications, bookings, complaints, counter_filing
 from application.bookings_clock import booking_sweep
 from application.complaints_clock import complaint_sweep
 from application.config import ApplicationSettings
 from application.domain.bookings import BookingPolicy
 from application.messaging.consumers.catalog import catalog_consumer
+from application.messaging.consumers.identity import identity_consumer
 from application.messaging.identity import NatsIdentityDirectory
 from application.messaging.locations import NatsLocationDirectory
 from application.messaging.snapshot import SnapshotLoader
@@ -53,6 +54,7 @@ def create_app(
         runtime.readiness["catalogue"] = snapshot.ready
         return [
             catalog_consumer(sessionmaker, connection),
+            identity_consumer(sessionmaker, connection),
             snapshot,
             overdue_sweep(sessionmaker, interval=settings.overdue_sweep_seconds),
             booking_sweep(
@@ -63,7 +65,7 @@ def create_app(
 
     async def start(runtime: ServiceRuntime) -> None:
         install_token_verifier(runtime, http=jwks_http)
-        state.identity = NatsIdentityDirectory(
+        state.identity = state.residents = NatsIdentityDirectory(
             runtime.nats_connection(), timeout=settings.identity_timeout_seconds
         )
         state.locations = NatsLocationDirectory(
@@ -81,6 +83,7 @@ def create_app(
         routers=[
             applications.router,
             agency.router,
+            counter_filing.router,
             bookings.router,
             bookings.agency_router,
             bookings.queue_router,
