@@ -24,7 +24,6 @@ CREATE TABLE counter_filings (
                       REFERENCES applications (id),
     filed_by          uuid NOT NULL,
     officer_name      text NOT NULL,
-    -- HMAC-SHA256 of the NIK with the secret shared with identity-service; never the NIK.
     resident_key      varchar(64),
     filed_at          timestamptz NOT NULL,
     linked_account_id uuid,
@@ -41,9 +40,16 @@ ALTER TABLE applications ALTER COLUMN owner_account_id SET NOT NULL;
 """
 
 
+def _statements(script: str) -> list[str]:
+    return [statement.strip() for statement in script.split(";") if statement.strip()]
+
+
 def upgrade() -> None:
-    op.execute(UPGRADE)
+    # resident_key: HMAC-SHA256 of the NIK with the secret shared with identity-service.
+    for statement in _statements(UPGRADE):
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    op.execute(DOWNGRADE)
+    for statement in _statements(DOWNGRADE):
+        op.execute(statement)

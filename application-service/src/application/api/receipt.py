@@ -23,7 +23,7 @@ def render_receipt(receipt: Receipt, *, public_url: str) -> bytes:
     assert application.tracking_code is not None
     assert application.submitted_at is not None
     local = application.submitted_at.astimezone(ZoneInfo(timezone))
-    pdf = FPDF(format="A5")
+    pdf = FPDF(format="A4")
     pdf.set_title(f"Tanda terima {application.registration_number}")
     pdf.set_creator("MPP Digital")
     pdf.add_page()
