@@ -146,7 +146,9 @@ async def _complete_and_submit(
         headers=who.headers,
     )
     assert upload.status_code == 201, upload.text
-    submitted = await client.post(f"/api/v1/applications/{application_id}/submit", headers=who.headers)
+    submitted = await client.post(
+        f"/api/v1/applications/{application_id}/submit", headers=who.headers
+    )
     assert submitted.status_code == 200, submitted.text
     return dict(submitted.json())
 
@@ -306,9 +308,7 @@ async def test_staff_of_another_agency_cannot_complete_or_print_a_counter_applic
     )
     assert other.status_code == 404
     # Once submitted, the officer no longer edits it in the resident's place.
-    again = await client.post(
-        f"/api/v1/applications/{application_id}/submit", headers=desk.headers
-    )
+    again = await client.post(f"/api/v1/applications/{application_id}/submit", headers=desk.headers)
     assert again.status_code == 403
 
 

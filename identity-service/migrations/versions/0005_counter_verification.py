@@ -28,10 +28,12 @@ def upgrade() -> None:
             agency_id          uuid NOT NULL,
             assurance_level    smallint NOT NULL,
             verified_at        timestamptz NOT NULL
-        );
-        CREATE INDEX ix_counter_verifications_account
-            ON counter_verifications (account_id, verified_at);
+        )
         """
+    )
+    op.execute(
+        "CREATE INDEX ix_counter_verifications_account"
+        " ON counter_verifications (account_id, verified_at)"
     )
 
 
