@@ -1,13 +1,16 @@
 """Settings of the application service, from ``MPP_APPLICATION_*`` environment variables."""
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from mpp_shared.config import BaseServiceSettings
+from mpp_shared.contracts.identity.v1 import DEVELOPMENT_RESIDENT_LINK_KEY
 
 
 class ApplicationSettings(BaseServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="MPP_APPLICATION_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="MPP_APPLICATION_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     service_name: str = "application"
     port: int = 8083
@@ -52,3 +55,23 @@ class ApplicationSettings(BaseServiceSettings):
     booking_reminder_time: str = Field(default="08:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     # How often the booking clock sends reminders and marks unattended bookings no-show.
     booking_sweep_seconds: float = 60.0
+
+    # Assisted filing at a counter: the secret shared with identity-service that keys the
+    # NIK's hash an application waits on for its owner (no prefix: both services read it).
+    resident_link_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_RESIDENT_LINK_KEY),
+        validation_alias=AliasChoices("MPP_RESIDENT_LINK_KEY", "resident_link_key"),
+        repr=False,
+    )
+
+    @model_validator(mode="after")
+    def _no_default_link_key_in_production(self) -> "ApplicationSettings":
+        key = self.resident_link_key.get_secret_value()
+        if self.environment == "production" and (
+            key == DEVELOPMENT_RESIDENT_LINK_KEY or len(key) < 32
+        ):
+            raise ValueError(
+                "MPP_RESIDENT_LINK_KEY must be set to a secret of at least 32 characters in "
+                "production"
+            )
+        return self

@@ -10,13 +10,14 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from application.api.errors import install_application_error_handlers
-from application.api.routes import agency, applications, bookings, complaints
+from application.api.routes import agency, applications, bookings, complaints, counter_filing
 from application.bookings_clock import booking_sweep
 from application.complaints_clock import complaint_sweep
 from application.config import ApplicationSettings
 from application.db.repositories import PublishedVersions, RegistrationSerials
 from application.domain.bookings import BookingPolicy
 from application.messaging.consumers.catalog import catalog_consumer
+from application.messaging.consumers.identity import identity_consumer
 from application.messaging.identity import NatsIdentityDirectory
 from application.messaging.locations import NatsLocationDirectory
 from application.messaging.snapshot import SnapshotLoader
@@ -57,6 +58,7 @@ def create_app(
         runtime.readiness["catalogue"] = snapshot.ready
         return [
             catalog_consumer(sessionmaker, connection),
+            identity_consumer(sessionmaker, connection),
             snapshot,
             overdue_sweep(sessionmaker, interval=settings.overdue_sweep_seconds),
             booking_sweep(
@@ -82,7 +84,7 @@ def create_app(
         serials_engine.pool.ping_after_idle = settings.database_pool_ping_after_idle_seconds
         runtime.connection_turns["serials"] = serials_engine.pool.turns
         state.serials = RegistrationSerials(serials_engine)
-        state.identity = NatsIdentityDirectory(
+        state.identity = state.residents = NatsIdentityDirectory(
             runtime.nats_connection(), timeout=settings.identity_timeout_seconds
         )
         state.locations = NatsLocationDirectory(
@@ -102,6 +104,7 @@ def create_app(
         routers=[
             applications.router,
             agency.router,
+            counter_filing.router,
             bookings.router,
             bookings.agency_router,
             bookings.queue_router,

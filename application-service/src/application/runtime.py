@@ -9,6 +9,7 @@ from datetime import datetime
 
 from application.db.repositories import PublishedVersions, RegistrationSerials
 from application.domain.bookings import BookingPolicy, LocationDirectory, SlotCalendar
+from application.domain.counter_filing import ResidentRegistry
 from application.domain.models import ServiceVersionCopy
 from application.domain.ports import IdentityDirectory
 from mpp_shared.blobstore import BlobStore
@@ -64,6 +65,7 @@ class ApplicationRuntime:
     due_dates: CalendarDueDates = field(default_factory=CalendarDueDates)
     blob_store: BlobStore | None = None
     identity: IdentityDirectory | None = None
+    residents: ResidentRegistry | None = None
     locations: LocationDirectory | None = None
     booking_policy: BookingPolicy = field(default_factory=BookingPolicy)
     # Holidays for booking slots (the shared calendar; tests put their own days off in).
@@ -80,6 +82,11 @@ class ApplicationRuntime:
         if self.identity is None:
             raise RuntimeError("the identity directory is not connected")
         return self.identity
+
+    def resident_registry(self) -> ResidentRegistry:
+        if self.residents is None:
+            raise RuntimeError("the resident registry is not connected")
+        return self.residents
 
     def location_directory(self) -> LocationDirectory:
         if self.locations is None:

@@ -39,6 +39,8 @@ PLATFORM_ADMIN: frozenset[str] = frozenset({Role.PLATFORM_ADMIN})
 AGENCY_STAFF: frozenset[str] = frozenset({Role.OFFICER, Role.AGENCY_ADMIN})
 # At the counter: the resident checks in, or the officer at the desk does it for them.
 COUNTER_VISITORS: frozenset[str] = frozenset({Role.CITIZEN, Role.OFFICER})
+# The owner, or the agency's staff filing for a resident at a counter.
+COUNTER_FILERS: frozenset[str] = frozenset({Role.CITIZEN, Role.OFFICER, Role.AGENCY_ADMIN})
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # What a canonical path never holds: "//", a backslash, a "." or ".." segment (also with a
 # ";parameter", which some stacks strip before resolving), control characters. A path with
@@ -106,6 +108,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/staff/**", "identity", auth=Auth.TOKEN, roles=ADMINS),
     Route("/api/v1/clients/**", "identity", auth=Auth.TOKEN, roles=PLATFORM_ADMIN),
     Route("/api/v1/admin/**", "identity", auth=Auth.TOKEN, roles=PLATFORM_ADMIN),
+    Route("/api/v1/counter/verifications", "identity", POST, Auth.TOKEN, AGENCY_STAFF),
     # catalog-service: reading the catalogue is public, writing it takes an admin
     Route("/api/v1/regions/**", "catalog", READ),
     Route("/api/v1/regions/**", "catalog", auth=Auth.TOKEN, roles=PLATFORM_ADMIN),
@@ -131,16 +134,17 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/webhooks/**", "tracking", auth=Auth.TOKEN, roles=ADMINS, agency_clients=True),
     Route("/api/v1/reports/**", "tracking", READ, Auth.TOKEN, ADMINS),
     # application-service
+    # Staff of the agency complete an application filed at a counter in the resident's place.
     Route(
         "/api/v1/applications/{id}/documents",
         "application",
         POST,
         Auth.TOKEN,
-        CITIZEN,
+        COUNTER_FILERS,
         body=Body.UPLOAD,
     ),
     Route("/api/v1/applications", "application", auth=Auth.TOKEN, roles=CITIZEN),
-    Route("/api/v1/applications/{id}/submit", "application", POST, Auth.TOKEN, CITIZEN),
+    Route("/api/v1/applications/{id}/submit", "application", POST, Auth.TOKEN, COUNTER_FILERS),
     Route("/api/v1/applications/{id}/withdraw", "application", POST, Auth.TOKEN, CITIZEN),
     Route(
         "/api/v1/applications/**",

@@ -8,6 +8,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from mpp_shared.config import BaseServiceSettings
+from mpp_shared.contracts.identity.v1 import DEVELOPMENT_RESIDENT_LINK_KEY
 
 # Refused in production: whoever reads this file could decrypt the signing keys.
 DEVELOPMENT_KEY_ENCRYPTION_SECRET = "development-only-key-encryption-secret-change-me"  # noqa: S105
@@ -36,6 +37,13 @@ class IdentitySettings(BaseServiceSettings):
     # Extra residents for the mock registry (API.md names the variable without a prefix).
     dukcapil_mock_dataset: Path | None = Field(
         default=None, validation_alias=AliasChoices("DUKCAPIL_MOCK_DATASET")
+    )
+    # Keys the resident link of counter applications (mpp_shared.contracts.identity.v1
+    # .resident_key); application-service holds the same secret. No prefix: both read it.
+    resident_link_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_RESIDENT_LINK_KEY),
+        validation_alias=AliasChoices("MPP_RESIDENT_LINK_KEY", "resident_link_key"),
+        repr=False,
     )
     dukcapil_population_size: int = 10_000
     dukcapil_population_seed: int = 2026
@@ -101,6 +109,12 @@ class IdentitySettings(BaseServiceSettings):
             raise ValueError(
                 "MPP_IDENTITY_KEY_ENCRYPTION_SECRET must be set to a secret of at least 32 "
                 "characters in production"
+            )
+        link_key = self.resident_link_key.get_secret_value()
+        if link_key == DEVELOPMENT_RESIDENT_LINK_KEY or len(link_key) < 32:
+            raise ValueError(
+                "MPP_RESIDENT_LINK_KEY must be set to a secret of at least 32 characters in "
+                "production"
             )
         if self.bootstrap_admin_password is not None:
             password = self.bootstrap_admin_password.get_secret_value()

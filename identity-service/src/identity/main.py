@@ -13,6 +13,7 @@ from identity.api.routes import (
     auth,
     citizens,
     clients,
+    counter,
     me,
     mfa,
     oauth,
@@ -43,7 +44,12 @@ def create_app(settings: IdentitySettings) -> FastAPI:
         sessionmaker, connection = runtime.session_factory(), runtime.nats_connection()
         return [
             agency_consumer(sessionmaker, connection),
-            *rpc_responders(sessionmaker, connection, queue=settings.rpc_queue_group),
+            *rpc_responders(
+                sessionmaker,
+                connection,
+                queue=settings.rpc_queue_group,
+                registry=components.population_registry,
+            ),
             HousekeepingWorker(sessionmaker),
         ]
 
@@ -65,6 +71,7 @@ def create_app(settings: IdentitySettings) -> FastAPI:
             clients.router,
             admin.router,
             accounts.router,
+            counter.router,
         ],
         migrations_dir=MIGRATIONS_DIR,
         workers=workers,

@@ -56,7 +56,8 @@ class ApplicationRow(Base):
     __tablename__ = "applications"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
-    owner_account_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    # None: filed at a counter for a resident without an account yet (see CounterFilingRow).
+    owner_account_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
     service_id: Mapped[uuid.UUID] = mapped_column(UUID)
     service_version: Mapped[int] = mapped_column(Integer)
     agency_id: Mapped[uuid.UUID] = mapped_column(UUID)
@@ -75,6 +76,23 @@ class ApplicationRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer)
     event_sequence: Mapped[int] = mapped_column(Integer)
+
+
+class CounterFilingRow(Base):
+    """An application an officer filed at a counter for a resident checked in person."""
+
+    __tablename__ = "counter_filings"
+
+    application_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("applications.id"), primary_key=True
+    )
+    filed_by: Mapped[uuid.UUID] = mapped_column(UUID)
+    officer_name: Mapped[str] = mapped_column(Text)
+    # The NIK's keyed hash (mpp_shared.contracts.identity.v1.resident_key) while it waits.
+    resident_key: Mapped[str | None] = mapped_column(String(64))
+    filed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    linked_account_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    linked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class DocumentRow(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from application.domain.exceptions import NotPermitted
-from application.domain.lifecycle import Status
+from application.domain.lifecycle import EDITABLE, Status
 from application.domain.models import Actor, Application
 from mpp_shared.auth.principal import Principal, Role
 
@@ -44,6 +44,23 @@ def processing_agency(principal: Principal) -> uuid.UUID:
     )
 
 
+def counter_agency(principal: Principal) -> uuid.UUID | None:
+    """The agency at whose counters ``principal`` files for residents: its officers and admins."""
+    if principal.agency_id is not None and principal.has_role(Role.OFFICER, Role.AGENCY_ADMIN):
+        return principal.agency_id
+    return None
+
+
+def files_at_counter(principal: Principal, application: Application) -> bool:
+    """Staff of the agency complete a counter application (form, documents, submit) while
+    it may be edited, in the resident's place."""
+    return (
+        application.channel == "counter"
+        and application.status in EDITABLE
+        and counter_agency(principal) == application.agency_id
+    )
+
+
 def require_citizen(principal: Principal) -> uuid.UUID:
     """The citizen's account id; staff and clients may not use the citizen's endpoints."""
     if not principal.is_citizen:
@@ -62,8 +79,10 @@ def may_read(principal: Principal, application: Application) -> bool:
     if is_owner(principal, application):
         return True
     agency = reading_agency(principal)
-    # A draft is private to its owner.
-    return agency == application.agency_id and application.status is not Status.DRAFT
+    if agency != application.agency_id:
+        return False
+    # A draft is private to its owner, except one the agency's staff file at a counter.
+    return application.status is not Status.DRAFT or files_at_counter(principal, application)
 
 
 def actor_of(principal: Principal) -> Actor:

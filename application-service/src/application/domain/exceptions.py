@@ -270,3 +270,30 @@ class ComplaintNotFound(NotFound):
 class ComplaintStateConflict(ApplicationError):
     status = 409
     code = "illegal_transition"
+
+
+class UnknownResident(InvalidInput):
+    """The registry has no resident with the NIK an officer gave at a counter."""
+
+    code = "unknown_resident"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "NIK tidak ditemukan dalam data kependudukan (Dukcapil).",
+            errors=[{"loc": ["body", "nik"], "msg": "unknown NIK"}],
+        )
+
+
+class NotFiledAtCounter(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Permohonan ini tidak diajukan di loket.")
+
+
+class NotSubmittedYet(ApplicationError):
+    status = 409
+    code = "not_submitted"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Tanda terima baru tersedia setelah permohonan diajukan (nomor registrasi terbit)."
+        )

@@ -58,7 +58,8 @@ class Actor:
 @dataclass
 class Application:
     id: uuid.UUID
-    owner_account_id: uuid.UUID
+    # None while an application filed at a counter waits for the resident to register.
+    owner_account_id: uuid.UUID | None
     service_id: uuid.UUID
     service_version: int
     agency_id: uuid.UUID
@@ -79,6 +80,19 @@ class Application:
     version: int = 1
     # The sequence of the last event published about this application (0: none yet).
     event_sequence: int = 0
+
+
+@dataclass(frozen=True)
+class CounterFiling:
+    """Who filed an application at a counter; ``resident_key`` while it waits for an owner."""
+
+    application_id: uuid.UUID
+    filed_by: uuid.UUID
+    officer_name: str
+    resident_key: str | None
+    filed_at: datetime
+    linked_account_id: uuid.UUID | None = None
+    linked_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""identity-service's request-reply answers over NATS (``rpc.identity.*``): consent and prefill."""
+"""identity-service's request-reply answers over NATS (``rpc.identity.*``): consent, prefill and
+the registry lookup of a resident an officer files for at a counter."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from typing import Any
 from nats.errors import Error as NatsError
 from pydantic import BaseModel, ValidationError
 
-from application.domain.exceptions import IdentityUnavailable, PrefillFailed
+from application.domain.counter_filing import ResidentFound
+from application.domain.exceptions import (
+    IdentityUnavailable,
+    NotPermitted,
+    PrefillFailed,
+    UnknownResident,
+)
 from mpp_shared.contracts.identity import v1 as identity
 from mpp_shared.events import NatsConnection
 
@@ -56,6 +63,41 @@ class NatsIdentityDirectory:
         if isinstance(answer, identity.RpcError):
             raise PrefillFailed(answer.error)
         return dict(answer.fields)
+
+    async def lookup_resident(
+        self,
+        *,
+        nik: str,
+        officer_id: uuid.UUID,
+        agency_id: uuid.UUID,
+        service_id: uuid.UUID,
+        fields: Sequence[str],
+        purpose: str,
+    ) -> ResidentFound:
+        request = identity.ResidentLookupRequest(
+            nik=nik,
+            officer_account_id=officer_id,
+            agency_id=agency_id,
+            service_id=service_id,
+            fields=list(fields),
+            purpose=purpose,
+            requested_by=REQUESTED_BY,
+        )
+        body = await self._request(identity.RESIDENT_LOOKUP_SUBJECT, request)
+        answer = _parse(identity.parse_resident_lookup_reply, body)
+        if isinstance(answer, identity.RpcError):
+            if answer.error == "unknown_resident":
+                raise UnknownResident()
+            if answer.error == "not_staff":
+                raise NotPermitted("Akun petugas ini tidak terdaftar pada instansi layanan.")
+            raise PrefillFailed(answer.error)
+        return ResidentFound(
+            nik_masked=answer.nik_masked,
+            fields=dict(answer.fields),
+            account_id=answer.account_id,
+            assurance_level=answer.assurance_level,
+            officer_name=answer.officer_name,
+        )
 
     async def _request(self, subject: str, request: BaseModel) -> bytes:
         if not self._connection.connected:

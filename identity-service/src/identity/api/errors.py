@@ -17,6 +17,7 @@ from identity.domain.exceptions import (
     MfaAlreadyEnabled,
     MfaNotStarted,
     MfaRequired,
+    NoCitizenAccount,
     NotAllowed,
     NotFound,
     OAuthError,
@@ -25,6 +26,7 @@ from identity.domain.exceptions import (
     RegistryUnavailable,
     Throttled,
     UnknownAgency,
+    UnknownResident,
 )
 from identity.dukcapil.nik import InvalidNik
 from identity.dukcapil.problems import problem_for as registry_problem
@@ -45,6 +47,12 @@ _PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     EmailInUse: (409, "email_in_use", "Email ini sudah dipakai akun lain."),
     UnknownAgency: (422, "unknown_agency", "Instansi tidak dikenal."),
     NotAllowed: (403, "forbidden", "Anda tidak berwenang melakukan ini."),
+    UnknownResident: (404, "unknown_resident", "NIK tidak ditemukan dalam data kependudukan."),
+    NoCitizenAccount: (
+        404,
+        "no_account",
+        "Penduduk ini belum memiliki akun; minta warga mendaftar terlebih dahulu.",
+    ),
     NotFound: (404, "not_found", "Data tidak ditemukan."),
     MfaAlreadyEnabled: (409, "mfa_already_enabled", "OTP sudah aktif untuk akun ini."),
     MfaNotStarted: (409, "mfa_not_started", "Mulai pendaftaran OTP terlebih dahulu."),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     Uuid,
@@ -258,3 +259,23 @@ class ThrottleCounterRow(Base):
     window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CounterVerificationRow(Base):
+    """An officer checked a resident in person at a counter and raised the account's level."""
+
+    __tablename__ = "counter_verifications"
+    __table_args__ = (
+        CheckConstraint("method IN ('ktp_el_reader', 'document_check')", name="method"),
+        Index("ix_counter_verifications_account", "account_id", "verified_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("accounts.id", ondelete="CASCADE")
+    )
+    method: Mapped[str] = mapped_column(String(20))
+    officer_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    agency_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    assurance_level: Mapped[int] = mapped_column(SmallInteger)
+    verified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -136,8 +136,12 @@ async def register_citizen(
     hasher: PasswordHasher,
     events: EventRecorder,
     now: datetime,
+    resident_link_secret: str | None = None,
 ) -> Account:
     """Create a citizen account once the registry confirms NIK, name and birth date.
+
+    With ``resident_link_secret`` the event carries the NIK's keyed hash, by which applications
+    an officer filed for this resident at a counter find their owner (never the NIK itself).
 
     Every attempt counts against the caller's IP and the NIK (commit the counters even when
     this raises), so that the endpoint cannot be used to probe the registry.
@@ -186,7 +190,14 @@ async def register_citizen(
             source=contracts.SOURCE,
             subject=str(account.id),
             data=contracts.CitizenRegistered(
-                account_id=account.id, assurance_level=1, registered_at=now
+                account_id=account.id,
+                assurance_level=1,
+                registered_at=now,
+                resident_key=(
+                    contracts.resident_key(registration.nik, resident_link_secret)
+                    if resident_link_secret
+                    else None
+                ),
             ),
         )
     )

@@ -111,3 +111,11 @@ class AuthorizationCodeReused(OAuthError):
 
     def __init__(self) -> None:
         super().__init__("invalid_grant", "The authorization code was already used.")
+
+
+class UnknownResident(NotFound):
+    """The registry has no resident with this NIK (asked by staff at a counter)."""
+
+
+class NoCitizenAccount(NotFound):
+    """The resident has no (usable) citizen account yet."""

@@ -120,6 +120,19 @@ class Consent:
 
 
 @dataclass(frozen=True, slots=True)
+class CounterVerification:
+    """An officer checked the resident in person (KTP-el reader or documents) at a counter."""
+
+    id: uuid.UUID
+    account_id: uuid.UUID
+    method: str  # ktp_el_reader | document_check
+    officer_account_id: uuid.UUID
+    agency_id: uuid.UUID
+    assurance_level: int
+    verified_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AccessLogEntry:
     """One read of a citizen's registry data by someone other than the citizen."""
 

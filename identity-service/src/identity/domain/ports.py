@@ -14,6 +14,7 @@ from identity.domain.models import (
     Account,
     Client,
     Consent,
+    CounterVerification,
     PageRequest,
 )
 from identity.domain.throttle import Counter
@@ -137,6 +138,10 @@ class ConsentRepository(Protocol):
 class AccessLogRepository(Protocol):
     async def add(self, entry: AccessLogEntry) -> None: ...
     async def list(self, account_id: uuid.UUID, *, page: PageRequest) -> list[AccessLogEntry]: ...
+
+
+class CounterVerificationRepository(Protocol):
+    async def record(self, verification: CounterVerification) -> bool: ...
 
 
 class ThrottleRepository(Protocol):

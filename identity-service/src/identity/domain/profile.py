@@ -39,9 +39,14 @@ PROFILE_FIELDS: frozenset[str] = REGISTRY_FIELDS | CONTACT_FIELDS
 def profile_values(account: Account) -> dict[str, Any]:
     """Every profile field of a citizen by name (``address`` and ``address.<part>`` both)."""
     values: dict[str, Any] = {"email": account.email, "phone": account.phone}
-    profile = account.profile
-    if profile is None:
-        return values
+    if account.profile is not None:
+        values.update(registry_values(account.profile))
+    return values
+
+
+def registry_values(profile: CitizenProfile) -> dict[str, Any]:
+    """The registry's fields of a profile by name (``address`` and ``address.<part>`` both)."""
+    values: dict[str, Any] = {}
     address = {part: getattr(profile.address, part) for part in ADDRESS_PARTS}
     values.update(
         nik=profile.nik,

@@ -1,5 +1,5 @@
-"""NATS request-reply responders: prefill and consent grants for application-service, and
-the contact addresses tracking-service sends notification copies to.
+"""NATS request-reply responders: prefill, consent grants and counter lookups of residents for
+application-service, and the contact addresses tracking-service sends notification copies to.
 
 Each subject is answered by a ``mpp_shared.events.rpc.RpcResponder`` in one queue group, each
 request in a transaction of its own.
@@ -22,10 +22,13 @@ from identity.domain.consents import (
     notification_contact,
     prefill,
 )
-from identity.domain.exceptions import InvalidInput, NotFound
+from identity.domain.counter import lookup_resident
+from identity.domain.exceptions import InvalidInput, NotAllowed, NotFound, UnknownResident
+from identity.dukcapil.registry import PopulationRegistry
 from mpp_shared.contracts.identity import v1 as contracts
 from mpp_shared.events import NatsConnection
 from mpp_shared.events.rpc import Reply, RpcResponder
+from mpp_shared.observability.masking import mask_nik
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,32 @@ async def answer_contact(session: AsyncSession, body: bytes) -> BaseModel:
     return contracts.ContactResponse(email=email, phone=phone)
 
 
+def resident_lookup_answer(registry: Callable[[], PopulationRegistry]) -> Answer:
+    async def answer_resident_lookup(session: AsyncSession, body: bytes) -> BaseModel:
+        request = contracts.ResidentLookupRequest.model_validate_json(body)
+        found = await lookup_resident(
+            nik=request.nik,
+            officer_id=request.officer_account_id,
+            agency_id=request.agency_id,
+            service_id=request.service_id,
+            fields=request.fields,
+            purpose=request.purpose,
+            accounts=AccountRepository(session),
+            access_log=AccessLogRepository(session),
+            registry=registry(),
+            now=datetime.now(UTC),
+        )
+        return contracts.ResidentLookupResponse(
+            nik_masked=mask_nik(found.resident.nik),
+            fields=found.fields,
+            account_id=found.account.id if found.account else None,
+            assurance_level=found.account.assurance_level if found.account else None,
+            officer_name=found.officer.full_name,
+        )
+
+    return answer_resident_lookup
+
+
 async def handle(
     answer: Answer, body: bytes, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> BaseModel:
@@ -89,6 +118,10 @@ async def handle(
             return await answer(session, body)
     except ValidationError as exc:
         return contracts.RpcError(error="invalid_request", detail=str(exc.errors()[:3]))
+    except UnknownResident:
+        return contracts.RpcError(error="unknown_resident", detail="no resident with this NIK")
+    except NotAllowed:
+        return contracts.RpcError(error="not_staff", detail="not staff of this agency")
     except NoConsent:
         return contracts.RpcError(error="no_consent", detail="no consent covers these fields")
     except NotFound:
@@ -101,7 +134,11 @@ async def handle(
 
 
 def rpc_responders(
-    sessionmaker: async_sessionmaker[AsyncSession], connection: NatsConnection, *, queue: str
+    sessionmaker: async_sessionmaker[AsyncSession],
+    connection: NatsConnection,
+    *,
+    queue: str,
+    registry: Callable[[], PopulationRegistry],
 ) -> list[RpcResponder]:
     def reply_with(answer: Answer) -> Reply:
         async def reply(body: bytes) -> BaseModel:
@@ -120,6 +157,12 @@ def rpc_responders(
             subject=contracts.CONSENT_GRANT_SUBJECT,
             queue=queue,
             reply=reply_with(answer_consent_grant),
+            connection=connection,
+        ),
+        RpcResponder(
+            subject=contracts.RESIDENT_LOOKUP_SUBJECT,
+            queue=queue,
+            reply=reply_with(resident_lookup_answer(registry)),
             connection=connection,
         ),
         RpcResponder(

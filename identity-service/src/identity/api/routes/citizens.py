@@ -60,6 +60,7 @@ async def register(
                 hasher=components.hasher,
                 events=repos.events,
                 now=datetime.now(UTC),
+                resident_link_secret=components.settings.resident_link_key.get_secret_value(),
             )
         assert account.profile is not None
         return CitizenCreated(

@@ -7,6 +7,7 @@ from identity.db.repositories.accounts import AccountRepository, read_account
 from identity.db.repositories.agencies import AgencyRepository
 from identity.db.repositories.clients import ClientRepository
 from identity.db.repositories.consents import ConsentRepository
+from identity.db.repositories.counter import CounterVerificationRepository
 from identity.db.repositories.events import OutboxEventRecorder
 from identity.db.repositories.housekeeping import Housekeeping
 from identity.db.repositories.signing_keys import SigningKeyRepository
@@ -19,6 +20,7 @@ __all__ = [
     "AgencyRepository",
     "ClientRepository",
     "ConsentRepository",
+    "CounterVerificationRepository",
     "Housekeeping",
     "OutboxEventRecorder",
     "SigningKeyRepository",

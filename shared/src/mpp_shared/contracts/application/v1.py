@@ -14,7 +14,9 @@ what it is given.
 Each change publishes exactly one event: submit and resubmit ``submitted``; ``start_review``,
 ``advance_stage``, ``approve`` and ``reject`` ``status_changed``; ``request_revision``
 ``revision_requested``; ``complete`` ``completed``; withdrawal ``withdrawn``; the SLA clock
-``overdue``. A draft is private to its owner and publishes nothing.
+``overdue``; an application filed at a counter for a resident without an account
+``owner_linked`` when the resident registers (the status does not change; ``owner_account_id``
+is the new owner). A draft is private to its owner and publishes nothing.
 
 Counter bookings (``mpp.application.booking.*``) and complaint cases
 (``mpp.application.complaint.*``) have events of their own, each with a per-booking or
@@ -45,6 +47,7 @@ APPLICATION_REVISION_REQUESTED = "mpp.application.application.revision_requested
 APPLICATION_COMPLETED = "mpp.application.application.completed"
 APPLICATION_WITHDRAWN = "mpp.application.application.withdrawn"
 APPLICATION_OVERDUE = "mpp.application.application.overdue"
+APPLICATION_OWNER_LINKED = "mpp.application.application.owner_linked"
 
 BOOKING_BOOKED = "mpp.application.booking.booked"
 BOOKING_CANCELLED = "mpp.application.booking.cancelled"
@@ -137,6 +140,11 @@ class ApplicationOverdue(ApplicationEvent):
     ``old_status == status`` (the status does not change)."""
 
 
+class ApplicationOwnerLinked(ApplicationEvent):
+    """``…owner_linked``: the resident an officer filed for at a counter registered, and the
+    application now belongs to their account. ``old_status == status``."""
+
+
 BookingStatus = Literal["booked", "checked_in", "called", "served", "no_show", "cancelled"]
 
 
@@ -206,6 +214,7 @@ class ComplaintEvent(EventData):
 __all__ = [
     "APPLICATION_COMPLETED",
     "APPLICATION_OVERDUE",
+    "APPLICATION_OWNER_LINKED",
     "APPLICATION_REVISION_REQUESTED",
     "APPLICATION_STATUS_CHANGED",
     "APPLICATION_SUBMITTED",
@@ -229,6 +238,7 @@ __all__ = [
     "ApplicationCompleted",
     "ApplicationEvent",
     "ApplicationOverdue",
+    "ApplicationOwnerLinked",
     "ApplicationRevisionRequested",
     "ApplicationStatus",
     "ApplicationStatusChanged",

@@ -9,12 +9,16 @@ Prefill, from application-service::
                              timeout=2)
     answer = parse_prefill_reply(reply.data)   # PrefillResponse or RpcError
 
-``RpcError.error`` is ``no_consent`` (no recorded, unrevoked consent covering every field
-asked for), ``unknown_account``, ``unknown_field``, ``invalid_request`` or ``internal_error``.
+``RpcError.error`` is ``unknown_resident`` (a lookup of a NIK the registry does not have),
+``not_staff`` (the officer of a lookup is not staff of that agency), ``no_consent`` (no
+recorded, unrevoked consent covering every field asked for), ``unknown_account``,
+``unknown_field``, ``invalid_request`` or ``internal_error``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from datetime import datetime
 from typing import Any, Literal, TypeVar
@@ -34,9 +38,26 @@ PREFILL_SUBJECT = "rpc.identity.prefill"
 CONSENT_GRANT_SUBJECT = "rpc.identity.consent.grant"
 # tracking-service only: where to send a notification copy (email/SMS) at send time.
 CONTACT_SUBJECT = "rpc.identity.contact"
+# application-service, assisted filing at a counter: the registry record of a resident whose
+# identity an officer checked in person.
+RESIDENT_LOOKUP_SUBJECT = "rpc.identity.resident.lookup"
+
+# Both services key the resident link with this in development; production refuses it.
+DEVELOPMENT_RESIDENT_LINK_KEY = "development-only-resident-link-key-change-me"
 
 StaffRole = Literal["officer", "agency_admin"]
 _ReplyT = TypeVar("_ReplyT", bound=BaseModel)
+# How an assurance level was raised: the citizen's own face check, or an officer at a counter.
+VerificationMethod = Literal["face", "ktp_el_reader", "document_check"]
+COUNTER_METHODS: tuple[VerificationMethod, ...] = ("ktp_el_reader", "document_check")
+
+
+def resident_key(nik: str, secret: str) -> str:
+    """The keyed hash (hex HMAC-SHA256) by which a counter application waits for the resident's
+    account: application-service keeps it instead of the NIK, identity-service announces it at
+    registration. Without the shared secret it cannot be turned back into a NIK by trying the
+    NIK space."""
+    return hmac.new(secret.encode(), nik.encode(), hashlib.sha256).hexdigest()
 
 
 class CitizenRegistered(EventData):
@@ -45,6 +66,8 @@ class CitizenRegistered(EventData):
     account_id: uuid.UUID
     assurance_level: int
     registered_at: datetime
+    # resident_key() of the NIK: applications filed at a counter for it now belong to the account.
+    resident_key: str | None = Field(default=None, min_length=64, max_length=64)
 
 
 class CitizenVerified(EventData):
@@ -52,8 +75,10 @@ class CitizenVerified(EventData):
 
     account_id: uuid.UUID
     assurance_level: int
-    method: Literal["face"]
+    method: VerificationMethod
     verified_at: datetime
+    # The officer who checked the resident in person (counter methods only).
+    verified_by: uuid.UUID | None = None
 
 
 class StaffCreated(EventData):
@@ -139,6 +164,34 @@ class ContactResponse(_Message):
     phone: str | None
 
 
+class ResidentLookupRequest(_Message):
+    """An officer at a counter files for the resident with this NIK: the registry's record of
+    the ``fields`` (names of ``GET /me``) the service prefills. identity-service writes the read
+    in the resident's access log (who: the officer, why: ``purpose``)."""
+
+    nik: str = Field(pattern=r"^[0-9]{16}$")
+    officer_account_id: uuid.UUID
+    agency_id: uuid.UUID
+    service_id: uuid.UUID
+    fields: list[str] = Field(default_factory=list, max_length=50)
+    purpose: str = Field(min_length=1, max_length=300)
+    requested_by: str = Field(default="application-service", min_length=1, max_length=100)
+
+
+class ResidentLookupResponse(_Message):
+    """The resident as the registry knows them, and their account if they have one.
+
+    ``fields``: exactly the fields asked for (null where the registry has no value);
+    ``account_id``/``assurance_level`` null without an account; ``officer_name`` the name of
+    the officer's own account (for the receipt)."""
+
+    nik_masked: str
+    fields: dict[str, Any]
+    account_id: uuid.UUID | None
+    assurance_level: int | None
+    officer_name: str
+
+
 class RpcError(_Message):
     error: str
     detail: str | None = None
@@ -156,6 +209,10 @@ def parse_contact_reply(body: bytes | str) -> ContactResponse | RpcError:
     return _parse(body, ContactResponse)
 
 
+def parse_resident_lookup_reply(body: bytes | str) -> ResidentLookupResponse | RpcError:
+    return _parse(body, ResidentLookupResponse)
+
+
 def _parse(body: bytes | str, model: type[_ReplyT]) -> _ReplyT | RpcError:
     try:
         return RpcError.model_validate_json(body)
@@ -169,7 +226,10 @@ __all__ = [
     "CITIZEN_VERIFIED",
     "CONSENT_GRANT_SUBJECT",
     "CONTACT_SUBJECT",
+    "COUNTER_METHODS",
+    "DEVELOPMENT_RESIDENT_LINK_KEY",
     "PREFILL_SUBJECT",
+    "RESIDENT_LOOKUP_SUBJECT",
     "SOURCE",
     "STAFF_CREATED",
     "AccessRevoked",
@@ -181,10 +241,15 @@ __all__ = [
     "ContactResponse",
     "PrefillRequest",
     "PrefillResponse",
+    "ResidentLookupRequest",
+    "ResidentLookupResponse",
     "RevokedKind",
     "RpcError",
     "StaffCreated",
+    "VerificationMethod",
     "parse_consent_grant_reply",
     "parse_contact_reply",
     "parse_prefill_reply",
+    "parse_resident_lookup_reply",
+    "resident_key",
 ]

@@ -42,6 +42,36 @@ KNOWN_TYPES = frozenset(
 log = logging.getLogger(__name__)
 
 
+async def link_owner(session: AsyncSession, event: CloudEvent) -> None:
+    """An application filed at a counter now belongs to the resident's new account: its
+    current state takes the owner (their timeline and notifications from now on); the status
+    did not change, so the timeline gets no entry."""
+    try:
+        data = event.data_as(application.ApplicationOwnerLinked)
+    except ValueError as exc:
+        raise PermanentError(f"not an application event: {exc}") from exc
+    await TimelineRepository(session).save_if_newer(
+        TrackedApplication(
+            application_id=data.application_id,
+            registration_number=data.registration_number,
+            tracking_code_hash=data.tracking_code_hash,
+            service_id=data.service_id,
+            service_version=data.service_version,
+            service_name=data.service_name,
+            agency_id=data.agency_id,
+            owner_account_id=data.owner_account_id,
+            status=data.status,
+            stage=data.stage,
+            stage_name=data.stage_name,
+            sequence=data.sequence,
+            submitted_at=data.submitted_at,
+            due_at=data.due_at,
+            overdue=False,
+            updated_at=data.occurred_at,
+        )
+    )
+
+
 def timeline_handler(hub: StreamHub) -> Handler:
     """The handler: the event takes its place in the timeline, the current state follows the
     highest sequence, notifications are written, and after the commit the live stream hears."""
@@ -52,6 +82,9 @@ def timeline_handler(hub: StreamHub) -> Handler:
             return
         if event.type.startswith(COMPLAINT_PREFIX):
             await notify_complaint(session, event)
+            return
+        if event.type == application.APPLICATION_OWNER_LINKED:
+            await link_owner(session, event)
             return
         if event.type not in KNOWN_TYPES:
             # A newer publisher's event type: nothing of ours depends on it yet.
