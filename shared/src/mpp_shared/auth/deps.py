@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mpp_shared.app import ServiceRuntime
-from mpp_shared.auth.internal import decode_principal_headers
+from mpp_shared.auth.internal import VouchedPrincipals
 from mpp_shared.auth.jwks import JwksClient
 from mpp_shared.auth.principal import ALL_ROLES, MFA_ENROLL_SCOPE, Principal
 from mpp_shared.auth.verify import TokenVerifier
@@ -99,12 +99,14 @@ def vouched_principal(request: Request) -> Principal | None:
     principal spares the service a second verification. Headers that are absent, stale or not
     signed with the shared secret count as absent, and the bearer token is verified instead.
     """
-    settings: BaseServiceSettings = request.app.state.runtime.settings
-    return decode_principal_headers(
-        request.headers.items(),
-        settings.principal_secret,
-        settings.internal_principal_max_age_seconds,
-    )
+    runtime: ServiceRuntime = request.app.state.runtime
+    vouched = runtime.vouched_principals
+    if vouched is None:
+        settings = runtime.settings
+        vouched = runtime.vouched_principals = VouchedPrincipals(
+            settings.principal_secret, settings.internal_principal_max_age_seconds
+        )
+    return vouched.verify(request.scope["headers"])
 
 
 async def get_enrolment_principal(request: Request, credentials: BearerCredentials) -> Principal:
