@@ -61,7 +61,9 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 @asynccontextmanager
-async def read_connection(runtime: ServiceRuntime) -> AsyncIterator[AsyncConnection]:
+async def read_connection(
+    runtime: ServiceRuntime, *, autocommit: bool = True
+) -> AsyncIterator[AsyncConnection]:
     """A connection for a request that only reads, in autocommit: no ``BEGIN``, no
     ``COMMIT`` or ``ROLLBACK``, so one statement costs one round trip (a session's
     transaction costs two more for a read). Taken from the engine's fair pool like a
@@ -70,13 +72,16 @@ async def read_connection(runtime: ServiceRuntime) -> AsyncIterator[AsyncConnect
 
     For a dependency that reads and returns what it read: the connection goes back to the
     pool before the endpoint runs, and the request pays for no generator dependency.
+    ``autocommit=False`` for statements run with ``mpp_shared.db.driver.fetch_row``, which
+    begins no transaction anyway (setting the isolation level costs a round of its own).
     """
     engine = runtime.engine
     if engine is None:
         raise RuntimeError("this service has no database")
     try:
         async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            if autocommit:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
     except Exception as error:
         problem = unavailable_problem(error)

@@ -149,7 +149,7 @@ async def get_account_read_only(request: Request, credentials: BearerCredentials
     connection is back in the pool before the endpoint runs, and the principal is resolved
     by a plain call: one dependency for FastAPI to solve, not five."""
     account_id = _account_id(await principal_of(request, credentials))
-    async with read_connection(request.app.state.runtime) as connection:
+    async with read_connection(request.app.state.runtime, autocommit=False) as connection:
         account = await read_account(connection, account_id)
     return _usable(account)
 
