@@ -624,6 +624,7 @@ def measure_me(*, rounds: int, seconds: float) -> dict[str, Any]:
                 else None,
             }
     figures.setdefault("failed", 0)
+    figures["load_after"] = round(os.getloadavg()[0], 2)
     return figures
 
 
@@ -636,7 +637,18 @@ def me_report(me: dict[str, Any], *, rounds: int, seconds: float) -> list[str]:
         "verifies it, checks revocation and vouches for the caller with a signed principal "
         "header); PostgreSQL and NATS from the wheels, one process each, all on this machine "
         f"(`harness.identity_stack`, as `bench_identity.py`). {rounds} alternating rounds of "
-        f"{seconds:g} s; medians. Load average (1 min) {me['load_before']:.2f} when it started.",
+        f"{seconds:g} s; medians. Load average (1 min) {me['load_before']:.2f} when it started"
+        + (f", {me['load_after']:.2f} when it ended." if "load_after" in me else "."),
+        *(
+            [
+                "",
+                "Other work shared the machine (a load average above 1 on 2 cores): requests/s "
+                "are lower and CPU times higher than on a quiet machine; CPU per request, per "
+                "process, is the steadier figure.",
+            ]
+            if max(me["load_before"], me.get("load_after", 0)) > 1
+            else []
+        ),
         "",
         "| connections | identity direct req/s | through the gateway req/s | ratio (rounds) | "
         "CPU ms per request direct: identity / PostgreSQL | through the gateway: identity / "

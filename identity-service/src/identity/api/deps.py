@@ -147,7 +147,8 @@ async def get_account_read_only(request: Request, credentials: BearerCredentials
     """The caller's account for a route that only reads it: one statement on a connection in
     autocommit, no session or transaction (a disabled account is refused the same). The
     connection is back in the pool before the endpoint runs, and the principal is resolved
-    by a plain call: one dependency for FastAPI to solve, not five."""
+    by a plain call: two dependencies for FastAPI to solve on GET /api/v1/me (this one and
+    the bearer scheme), where depending on CurrentPrincipal and ReadConnectionDep made six."""
     account_id = _account_id(await principal_of(request, credentials))
     async with read_connection(request.app.state.runtime, autocommit=False) as connection:
         account = await read_account(connection, account_id)
