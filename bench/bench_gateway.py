@@ -507,7 +507,16 @@ def _machine_note(summary: dict[str, Any]) -> str:
     load = summary.get("load_before")
     if load is None:
         return "The machine's load was not recorded for this run."
-    return f"The machine's load average (1 min) was {load:.2f} when this run started."
+    after = summary.get("load_after")
+    return (
+        f"The machine's load average (1 min) was {load:.2f} when this run started"
+        + (f" and {after:.2f} when it ended." if after is not None else ".")
+        + (
+            " Other work shared the machine: the figures are below a quiet machine's."
+            if max(load, after or 0) > 1
+            else ""
+        )
+    )
 
 
 def _failed(summary: dict[str, Any]) -> str:
@@ -744,6 +753,7 @@ def main() -> int:
             summary = {
                 "variant": name,
                 "load_before": round(load_before, 2),
+                "load_after": round(os.getloadavg()[0], 2),
                 **{k: round(v, 3) for k, v in result.summary().items()},
             }
             summaries.append(summary)

@@ -269,7 +269,8 @@ def report(
         "- `/me` reads the account and its registry profile with one statement, compiled "
         "once, run on asyncpg itself on a connection of the fair pool (no session, no "
         "transaction: one round trip), in a dependency that resolves the caller by a plain "
-        "call (one dependency for FastAPI to solve), and serialises the model once; direct, "
+        "call (two dependencies for FastAPI to solve, where there were six), and serialises "
+        "the model once; direct, "
         "identity verifies the signed bearer token itself (cached by hash until its expiry, "
         "60 s at most), through the gateway it checks the gateway's signed principal header "
         "(a genuine pair of values remembered while its timestamp is fresh).",
