@@ -507,7 +507,16 @@ def _machine_note(summary: dict[str, Any]) -> str:
     load = summary.get("load_before")
     if load is None:
         return "The machine's load was not recorded for this run."
-    return f"The machine's load average (1 min) was {load:.2f} when this run started."
+    after = summary.get("load_after")
+    return (
+        f"The machine's load average (1 min) was {load:.2f} when this run started"
+        + (f" and {after:.2f} when it ended." if after is not None else ".")
+        + (
+            " Other work shared the machine: the figures are below a quiet machine's."
+            if max(load, after or 0) > 1
+            else ""
+        )
+    )
 
 
 def _failed(summary: dict[str, Any]) -> str:
@@ -624,6 +633,7 @@ def measure_me(*, rounds: int, seconds: float) -> dict[str, Any]:
                 else None,
             }
     figures.setdefault("failed", 0)
+    figures["load_after"] = round(os.getloadavg()[0], 2)
     return figures
 
 
@@ -636,7 +646,18 @@ def me_report(me: dict[str, Any], *, rounds: int, seconds: float) -> list[str]:
         "verifies it, checks revocation and vouches for the caller with a signed principal "
         "header); PostgreSQL and NATS from the wheels, one process each, all on this machine "
         f"(`harness.identity_stack`, as `bench_identity.py`). {rounds} alternating rounds of "
-        f"{seconds:g} s; medians. Load average (1 min) {me['load_before']:.2f} when it started.",
+        f"{seconds:g} s; medians. Load average (1 min) {me['load_before']:.2f} when it started"
+        + (f", {me['load_after']:.2f} when it ended." if "load_after" in me else "."),
+        *(
+            [
+                "",
+                "Other work shared the machine (a load average above 1 on 2 cores): requests/s "
+                "are lower and CPU times higher than on a quiet machine; CPU per request, per "
+                "process, is the steadier figure.",
+            ]
+            if max(me["load_before"], me.get("load_after", 0)) > 1
+            else []
+        ),
         "",
         "| connections | identity direct req/s | through the gateway req/s | ratio (rounds) | "
         "CPU ms per request direct: identity / PostgreSQL | through the gateway: identity / "
@@ -732,6 +753,7 @@ def main() -> int:
             summary = {
                 "variant": name,
                 "load_before": round(load_before, 2),
+                "load_after": round(os.getloadavg()[0], 2),
                 **{k: round(v, 3) for k, v in result.summary().items()},
             }
             summaries.append(summary)

@@ -53,6 +53,7 @@ from harness import (
 )
 
 SECTION = "## Identity"
+RERUN = "uv run python bench/bench_identity.py"
 WARM_UP_SECONDS = 2
 TARGET_SPREAD = 3.0  # p99 within 3x p50 at 32 connections
 TARGET_GATEWAY_RPS = 1500.0
@@ -102,6 +103,22 @@ LEAN_ME_NOTE = [
     "load average 10 to 16 (every figure about three times its quiet value): identity-service "
     "CPU ms per request direct 6.39 and 6.15 before, 4.80 and 5.08 after; through the gateway "
     "7.20 and 7.17 before, 4.49 and 6.12 after (a quarter to a third less).",
+]
+
+
+# Measured once when /me was cut down again (not re-run by this script).
+ME_CUT_NOTE = [
+    "`/me` before and after its second cut (2026-12-02: FastAPI's OpenTelemetry check off, "
+    "the principal headers' check remembered, two dependencies instead of six, the /me router "
+    "tried first, the read on asyncpg itself), both builds alternating on the same machine "
+    "(`--only me-direct me-gateway --duration 5 --rounds 1`, twice each), the machine's load "
+    "average 9 falling to 5 and other engineers' benchmarks and tests running: "
+    "identity-service CPU ms per request, direct at 8 / 32 connections, 0.96 / 1.16 and "
+    "0.99 / 0.83 before, 0.37 / 0.40 and 0.73 / 0.81 after; through the gateway 1.17 / 1.14 "
+    "and 0.93 / 1.49 before, 0.37 / 0.63 and 0.63 / 0.66 after. In the calmer first pair, "
+    "/me through the gateway went from 240 to 1,708 requests/s at 8 connections. Python "
+    "function calls per request in identity-service (cProfile, in-process, no uvicorn): "
+    "2,044 before, 958 after.",
 ]
 
 
@@ -188,17 +205,35 @@ def measure(
     return run
 
 
-def report(scenarios: list[Scenario], *, args: argparse.Namespace, load: float) -> str:
+def report(
+    scenarios: list[Scenario],
+    *,
+    args: argparse.Namespace,
+    load: float,
+    load_after: float | None = None,
+) -> str:
     rounds = len(scenarios[0].runs)
     lines = [
         SECTION,
         "",
-        f"`bench/bench_identity.py`, {datetime.now(UTC):%Y-%m-%d}: one identity-service "
-        "process and one gateway (`python -m gateway`),",
+        f"Re-run: `{RERUN}` (about four minutes; needs wrk).",
+        "",
+        f"`bench/bench_identity.py`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: one "
+        "identity-service process and one gateway (`python -m gateway`),",
         f"wrk with one thread; {args.duration} s per scenario after a {WARM_UP_SECONDS} s "
         f"warm-up, {rounds} rounds; medians of the rounds.",
         f"wrk, gateway, identity-service and PostgreSQL share one machine of {os.cpu_count()} "
-        f"cores; its load average (1 min) was {load:.1f} when the benchmark started.",
+        f"cores; its load average (1 min) was {load:.1f} when the benchmark started"
+        + (" and " + f"{load_after:.1f} when it ended." if load_after is not None else "."),
+        *(
+            [
+                "Other work shared the machine (a load average above 1 on 2 cores): requests/s "
+                "and latencies are lower and CPU times higher than on a quiet machine; CPU per "
+                "request, per process, is the steadier figure."
+            ]
+            if max(load, load_after or 0) > 1
+            else []
+        ),
         "",
         "| scenario | path | connections | requests/s | p50 | p99 | p99 / p50 | "
         "CPU ms per request: identity / PostgreSQL / gateway | failed |",
@@ -231,11 +266,14 @@ def report(scenarios: list[Scenario], *, args: argparse.Namespace, load: float) 
         f"- `/me` through the gateway at least {TARGET_GATEWAY_RPS:,.0f} requests/s: {verdict} "
         f"({rps:,.0f}; rounds: " + ", ".join(f"{r.rps:,.0f}" for r in s.runs) + ").",
         "",
-        "- `/me` reads the account and its registry profile with one prebuilt SQLAlchemy Core "
-        "statement on a connection of the fair pool in autocommit (no session, no BEGIN or "
-        "COMMIT round trip) and serialises the model once; direct, identity verifies the "
-        "signed bearer token itself (cached by hash until its expiry, 60 s at most), through "
-        "the gateway it trusts the gateway's signed principal header.",
+        "- `/me` reads the account and its registry profile with one statement, compiled "
+        "once, run on asyncpg itself on a connection of the fair pool (no session, no "
+        "transaction: one round trip), in a dependency that resolves the caller by a plain "
+        "call (two dependencies for FastAPI to solve, where there were six), and serialises "
+        "the model once; direct, "
+        "identity verifies the signed bearer token itself (cached by hash until its expiry, "
+        "60 s at most), through the gateway it checks the gateway's signed principal header "
+        "(a genuine pair of values remembered while its timestamp is fresh).",
         "- *refresh*: `POST /oauth2/token` with `grant_type=refresh_token`; every connection "
         "carries its own token family (a refresh token is good once: reusing one revokes the "
         "family), so each request rotates one.",
@@ -246,6 +284,8 @@ def report(scenarios: list[Scenario], *, args: argparse.Namespace, load: float) 
         "requests answered: steadier than requests/s on a shared machine.",
         "",
         *LEAN_ME_NOTE,
+        "",
+        *ME_CUT_NOTE,
         "",
     ]
     return "\n".join(lines)
@@ -328,7 +368,7 @@ def main() -> int:
         for s in scenarios:
             print(f"{s.name} {s.target} {s.connections}: {s.median(lambda r: r.rps):,.0f} req/s")
         return 0
-    section = report(scenarios, args=args, load=load_at_start)
+    section = report(scenarios, args=args, load=load_at_start, load_after=os.getloadavg()[0])
     print()
     print(section)
     if not args.no_write:

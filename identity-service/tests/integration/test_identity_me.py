@@ -176,16 +176,25 @@ async def test_staff_see_their_own_profile_without_registry_fields(service: Serv
     assert me["mfa_enabled"] is True
 
 
-async def test_every_request_by_an_account_reads_it_with_one_statement_built_once(
-    service: Service,
+async def test_every_request_by_an_account_reads_it_with_one_statement_compiled_once(
+    service: Service, monkeypatch: pytest.MonkeyPatch
 ):
     from sqlalchemy import event
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.orm import ORMExecuteState, Session
 
+    from identity.db.repositories import accounts
+
     token, _ = await service.citizen(service.residents[0])
+    run: list[str] = []
     statements: list[object] = []
     orm: list[object] = []
+    begun: list[object] = []
+    fetch_row = accounts.fetch_row
+
+    async def recording(connection: object, sql: str, *args: object) -> object:
+        run.append(sql)
+        return await fetch_row(connection, sql, *args)  # type: ignore[arg-type]
 
     def executed(conn: object, statement: object, *_: object) -> None:
         statements.append(statement)
@@ -193,7 +202,12 @@ async def test_every_request_by_an_account_reads_it_with_one_statement_built_onc
     def through_a_session(state: ORMExecuteState) -> None:
         orm.append(state.statement)
 
+    def began(conn: object) -> None:
+        begun.append(conn)
+
+    monkeypatch.setattr(accounts, "fetch_row", recording)
     event.listen(Engine, "before_execute", executed)
+    event.listen(Connection, "begin", began)
     event.listen(Session, "do_orm_execute", through_a_session)
     try:
         for _ in range(2):
@@ -201,9 +215,12 @@ async def test_every_request_by_an_account_reads_it_with_one_statement_built_onc
             assert response.status_code == 200, response.text
     finally:
         event.remove(Engine, "before_execute", executed)
+        event.remove(Connection, "begin", began)
         event.remove(Session, "do_orm_execute", through_a_session)
-    # One statement per request, and the same object each time: its cache key is computed
-    # once. No session: a pure read needs no unit of work nor a transaction to commit.
-    assert len(statements) == 2
-    assert statements[0] is statements[1]
+    # One statement per request, compiled once, on asyncpg itself: no SQLAlchemy execution,
+    # no session (a pure read needs no unit of work), no transaction begun.
+    assert run == [accounts._ACCOUNT_READ_SQL, accounts._ACCOUNT_READ_SQL]
+    assert run[0] is run[1]
+    assert statements == []
     assert orm == []
+    assert begun == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -59,24 +60,40 @@ async def _rollback(session: AsyncSession) -> None:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-async def get_read_connection(runtime: RuntimeDep) -> AsyncIterator[AsyncConnection]:
+@asynccontextmanager
+async def read_connection(
+    runtime: ServiceRuntime, *, autocommit: bool = True
+) -> AsyncIterator[AsyncConnection]:
     """A connection for a request that only reads, in autocommit: no ``BEGIN``, no
     ``COMMIT`` or ``ROLLBACK``, so one statement costs one round trip (a session's
     transaction costs two more for a read). Taken from the engine's fair pool like a
-    session's; each statement sees the data committed when it starts.
+    session's; each statement sees the data committed when it starts. A database that is
+    away answers 503 ``database_unavailable``.
+
+    For a dependency that reads and returns what it read: the connection goes back to the
+    pool before the endpoint runs, and the request pays for no generator dependency.
+    ``autocommit=False`` for statements run with ``mpp_shared.db.driver.fetch_row``, which
+    begins no transaction anyway (setting the isolation level costs a round of its own).
     """
     engine = runtime.engine
     if engine is None:
         raise RuntimeError("this service has no database")
     try:
         async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            if autocommit:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
     except Exception as error:
         problem = unavailable_problem(error)
         if problem is not None:
             raise problem from error
         raise
+
+
+async def get_read_connection(runtime: RuntimeDep) -> AsyncIterator[AsyncConnection]:
+    """``read_connection`` for the whole of an endpoint that only reads."""
+    async with read_connection(runtime) as connection:
+        yield connection
 
 
 ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]

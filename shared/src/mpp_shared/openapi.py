@@ -238,12 +238,16 @@ class _RouteFacts:
     @classmethod
     def of(cls, route: Any) -> _RouteFacts:
         """``route``: an ``APIRoute`` or FastAPI's context of one included by a router."""
-        from mpp_shared.auth.deps import get_enrolment_principal, get_optional_principal
+        from mpp_shared.auth.deps import (
+            PRINCIPAL_DEPENDENCIES,
+            get_enrolment_principal,
+            get_optional_principal,
+        )
 
         dependants = list(_walk(route.dependant))
         calls = {dependant.call for dependant in dependants}
         auth = None
-        if get_enrolment_principal in calls:
+        if get_enrolment_principal in calls or not calls.isdisjoint(PRINCIPAL_DEPENDENCIES):
             auth = "required"
         elif get_optional_principal in calls:
             auth = "optional"

@@ -10,6 +10,7 @@ from mpp_shared.auth.internal import (
     DEVELOPMENT_INTERNAL_SECRET,
     PRINCIPAL_HEADER,
     SIGNATURE_HEADER,
+    VouchedPrincipals,
     check_internal_secret,
     decode_principal_headers,
     encode_principal_headers,
@@ -141,3 +142,102 @@ def test_internal_header_names() -> None:
     assert is_internal_header("X-MPP-Principal")
     assert is_internal_header(b"x-mpp-anything")
     assert not is_internal_header("X-Request-ID")
+
+
+# ---- VouchedPrincipals: the services' check, remembering genuine header values -------------
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(b"host", b"svc")] + [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
+
+
+def test_vouched_principals_answers_as_decode_and_remembers_a_genuine_pair() -> None:
+    clock = _Clock(NOW)
+    vouched = VouchedPrincipals(SECRET, max_age=30, clock=clock)
+    headers = _raw(encode_principal_headers(_officer(), SECRET, now=NOW))
+
+    first = vouched.verify(headers)
+    assert first == _officer()
+    # The same values again: the remembered principal, not a second decoding.
+    assert vouched.verify(headers) is first
+    assert len(vouched._cache) == 1
+
+
+def test_a_remembered_pair_goes_stale_as_checking_it_again_would() -> None:
+    clock = _Clock(NOW)
+    vouched = VouchedPrincipals(SECRET, max_age=30, clock=clock)
+    headers = _raw(encode_principal_headers(_officer(), SECRET, now=NOW))
+    assert vouched.verify(headers) is not None
+
+    clock.now = NOW + 30
+    assert vouched.verify(headers) is not None
+    clock.now = NOW + 31
+    assert vouched.verify(headers) is None
+    assert (
+        decode_principal_headers(
+            {k.decode(): v.decode() for k, v in headers}, SECRET, 30, now=NOW + 31
+        )
+        is None
+    )
+    # Forgotten once stale: still refused afterwards.
+    assert vouched.verify(headers) is None
+    assert not vouched._cache
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    [
+        "other secret",
+        "other payload",
+        "no signature",
+        "no principal",
+    ],
+)
+def test_vouched_principals_refuses_and_does_not_remember_what_is_not_genuine(
+    forgery: str,
+) -> None:
+    vouched = VouchedPrincipals(SECRET, max_age=30, clock=_Clock(NOW))
+    headers = encode_principal_headers(_officer(), SECRET, now=NOW)
+    if forgery == "other secret":
+        headers = encode_principal_headers(_officer(), "x" * 40, now=NOW)
+    elif forgery == "other payload":
+        other = Principal(subject="someone-else", roles=frozenset({"platform_admin"}))
+        headers[PRINCIPAL_HEADER] = principal_payload(other)
+    elif forgery == "no signature":
+        del headers[SIGNATURE_HEADER]
+    else:
+        del headers[PRINCIPAL_HEADER]
+
+    assert vouched.verify(_raw(headers)) is None
+    assert vouched.verify(_raw(headers)) is None
+    assert not vouched._cache
+
+
+def test_a_genuine_pair_does_not_vouch_for_a_tampered_copy() -> None:
+    vouched = VouchedPrincipals(SECRET, max_age=30, clock=_Clock(NOW))
+    headers = encode_principal_headers(_officer(), SECRET, now=NOW)
+    assert vouched.verify(_raw(headers)) is not None
+    other = Principal(subject="someone-else", roles=frozenset({"platform_admin"}))
+    tampered = {**headers, PRINCIPAL_HEADER: principal_payload(other)}
+
+    assert vouched.verify(_raw(tampered)) is None
+
+
+def test_vouched_principals_stays_within_its_size() -> None:
+    clock = _Clock(NOW)
+    vouched = VouchedPrincipals(SECRET, max_age=30, cache_size=3, clock=clock)
+    for second in range(6):
+        clock.now = NOW + second
+        headers = encode_principal_headers(_officer(), SECRET, now=NOW + second)
+        assert vouched.verify(_raw(headers)) is not None
+    assert len(vouched._cache) == 3

@@ -31,8 +31,9 @@ from identity.domain.models import Account
 from identity.domain.tokens import TokenService
 from identity.dukcapil.registry import RegistryError
 from mpp_shared.auth import CurrentPrincipal, EnrolmentPrincipal, Forbidden, Principal, Unauthorized
+from mpp_shared.auth.deps import BearerCredentials, principal_of, requires_principal
 from mpp_shared.db.commit import commit_or_problem
-from mpp_shared.deps import ReadConnectionDep, RuntimeDep, SessionDep
+from mpp_shared.deps import RuntimeDep, SessionDep, read_connection
 
 
 # The dependencies are async although they await nothing: FastAPI runs a plain def
@@ -141,12 +142,17 @@ async def _account_of(principal: Principal, repos: Repositories) -> Account:
     return _usable(await repos.accounts.get(_account_id(principal)))
 
 
-async def get_account_read_only(
-    principal: CurrentPrincipal, connection: ReadConnectionDep
-) -> Account:
+@requires_principal
+async def get_account_read_only(request: Request, credentials: BearerCredentials) -> Account:
     """The caller's account for a route that only reads it: one statement on a connection in
-    autocommit, no session or transaction (a disabled account is refused the same)."""
-    return _usable(await read_account(connection, _account_id(principal)))
+    autocommit, no session or transaction (a disabled account is refused the same). The
+    connection is back in the pool before the endpoint runs, and the principal is resolved
+    by a plain call: two dependencies for FastAPI to solve on GET /api/v1/me (this one and
+    the bearer scheme), where depending on CurrentPrincipal and ReadConnectionDep made six."""
+    account_id = _account_id(await principal_of(request, credentials))
+    async with read_connection(request.app.state.runtime, autocommit=False) as connection:
+        account = await read_account(connection, account_id)
+    return _usable(account)
 
 
 async def get_current_account(principal: CurrentPrincipal, repos: ReposDep) -> Account:

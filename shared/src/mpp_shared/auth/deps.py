@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import httpx
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mpp_shared.app import ServiceRuntime
-from mpp_shared.auth.internal import decode_principal_headers
+from mpp_shared.auth.internal import VouchedPrincipals
 from mpp_shared.auth.jwks import JwksClient
 from mpp_shared.auth.principal import ALL_ROLES, MFA_ENROLL_SCOPE, Principal
 from mpp_shared.auth.verify import TokenVerifier
@@ -99,22 +99,55 @@ def vouched_principal(request: Request) -> Principal | None:
     principal spares the service a second verification. Headers that are absent, stale or not
     signed with the shared secret count as absent, and the bearer token is verified instead.
     """
-    settings: BaseServiceSettings = request.app.state.runtime.settings
-    return decode_principal_headers(
-        request.headers.items(),
-        settings.principal_secret,
-        settings.internal_principal_max_age_seconds,
-    )
+    runtime: ServiceRuntime = request.app.state.runtime
+    vouched = runtime.vouched_principals
+    if vouched is None:
+        settings = runtime.settings
+        vouched = runtime.vouched_principals = VouchedPrincipals(
+            settings.principal_secret, settings.internal_principal_max_age_seconds
+        )
+    return vouched.verify(request.scope["headers"])
 
 
-async def get_enrolment_principal(request: Request, credentials: BearerCredentials) -> Principal:
-    """Any valid token, including one restricted to MFA enrolment."""
+async def enrolment_principal_of(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    """The caller's principal, a token restricted to MFA enrolment included; 401 without one."""
     principal = vouched_principal(request)
     if principal is not None:
         return principal
     if credentials is None:
         raise Unauthorized()
     return await get_token_verifier(request).verify(credentials.credentials)
+
+
+async def principal_of(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    """What ``CurrentPrincipal`` gives, as a plain call: for a dependency of a hot route that
+    takes ``BearerCredentials`` itself and is marked with ``requires_principal`` (each
+    dependency FastAPI solves costs the request its share)."""
+    principal = await enrolment_principal_of(request, credentials)
+    if principal.needs_mfa_enrolment:
+        raise MfaEnrolmentRequired()
+    return principal
+
+
+# Dependencies that resolve the principal with ``principal_of`` instead of depending on
+# ``CurrentPrincipal``: the OpenAPI document marks their routes as needing the bearer token.
+PRINCIPAL_DEPENDENCIES: set[Callable[..., object]] = set()
+DependencyT = TypeVar("DependencyT", bound=Callable[..., object])
+
+
+def requires_principal(dependency: DependencyT) -> DependencyT:
+    """Marks a dependency that calls ``principal_of`` (see ``PRINCIPAL_DEPENDENCIES``)."""
+    PRINCIPAL_DEPENDENCIES.add(dependency)
+    return dependency
+
+
+async def get_enrolment_principal(request: Request, credentials: BearerCredentials) -> Principal:
+    """Any valid token, including one restricted to MFA enrolment."""
+    return await enrolment_principal_of(request, credentials)
 
 
 async def get_principal(

@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mpp_shared.auth.principal import Principal
@@ -40,6 +40,8 @@ MAX_PAYLOAD_LENGTH = 16384
 
 _PRINCIPAL_KEY = PRINCIPAL_HEADER.lower()
 _SIGNATURE_KEY = SIGNATURE_HEADER.lower()
+_PRINCIPAL_RAW = _PRINCIPAL_KEY.encode("ascii")
+_SIGNATURE_RAW = _SIGNATURE_KEY.encode("ascii")
 
 
 def check_internal_secret(secret: str | None, *, environment: str) -> str:
@@ -160,3 +162,72 @@ def _timestamp_of(signature: str) -> int | None:
     if not raw.isascii() or not raw.isdigit() or len(raw) > 12 or "v1" not in parts:
         return None
     return int(raw)
+
+
+class VouchedPrincipals:
+    """``decode_principal_headers`` for every request of a service, remembering genuine values.
+
+    The gateway signs a caller's principal again once a second, so most requests carry a pair
+    of header values already checked: each genuine pair is remembered (bounded) and taken as
+    the same principal while its timestamp is within ``max_age`` of now, exactly as checking
+    it again would answer. Pairs that are not genuine are not remembered (a caller could
+    fill the memory with them), and the headers are read from the ASGI scope's raw pairs,
+    not through a decoded copy of every header.
+    """
+
+    def __init__(
+        self,
+        secret: str | bytes,
+        max_age: float = DEFAULT_MAX_AGE_SECONDS,
+        *,
+        cache_size: int = 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.secret = secret
+        self.max_age = max_age
+        self.cache_size = cache_size
+        self._clock = clock
+        self._cache: dict[tuple[bytes, bytes], tuple[int, Principal]] = {}
+
+    def verify(self, raw_headers: Iterable[tuple[bytes, bytes]]) -> Principal | None:
+        """The principal of a request's raw (ASGI) header pairs, or None as
+        ``decode_principal_headers`` would answer."""
+        payload: bytes | None = None
+        signature: bytes | None = None
+        for name, value in raw_headers:
+            lowered = name.lower()
+            if lowered == _PRINCIPAL_RAW:
+                payload = value
+            elif lowered == _SIGNATURE_RAW:
+                signature = value
+        if not payload or not signature:
+            return None
+        now = self._clock()
+        key = (payload, signature)
+        cached = self._cache.get(key)
+        if cached is not None:
+            if abs(now - cached[0]) <= self.max_age:
+                return cached[1]
+            del self._cache[key]
+            return None
+        text = signature.decode("latin-1")
+        principal = decode_principal_headers(
+            ((PRINCIPAL_HEADER, payload.decode("latin-1")), (SIGNATURE_HEADER, text)),
+            self.secret,
+            self.max_age,
+            now=now,
+        )
+        timestamp = _timestamp_of(text)
+        if principal is not None and timestamp is not None and self.cache_size > 0:
+            self._remember(key, timestamp, principal, now)
+        return principal
+
+    def _remember(
+        self, key: tuple[bytes, bytes], timestamp: int, principal: Principal, now: float
+    ) -> None:
+        if len(self._cache) >= self.cache_size:
+            for stale in [k for k, (t, _) in self._cache.items() if abs(now - t) > self.max_age]:
+                del self._cache[stale]
+        while len(self._cache) >= self.cache_size:
+            del self._cache[next(iter(self._cache))]  # the oldest
+        self._cache[key] = (timestamp, principal)

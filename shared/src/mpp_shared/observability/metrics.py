@@ -25,10 +25,21 @@ class HttpMetrics:
             registry=self.registry,
         )
         self.service = service
+        # The labelled children by (method, route, status): ``labels`` takes a lock and builds
+        # its key on every call. Routes are templates and methods a handful, so it stays small.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(self.service, method, route, str(status)).inc()
-        self.latency.labels(self.service, method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(self.service, method, route, str(status)),
+                self.latency.labels(self.service, method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

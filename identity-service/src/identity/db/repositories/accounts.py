@@ -24,6 +24,7 @@ from identity.domain.ports import (
 )
 from identity.domain.profile import citizen_profile
 from mpp_shared.auth import Role
+from mpp_shared.db.driver import compile_for_asyncpg, fetch_row
 
 
 def _account(row: AccountRow | Any, profile: CitizenProfileRow | Any | None) -> Account:
@@ -68,12 +69,16 @@ _ACCOUNT_KEYS = [(key, f"a_{key}") for key, _ in _ACCOUNT_ATTRS]
 _PROFILE_KEYS = [(key, f"p_{key}") for key, _ in _PROFILE_ATTRS]
 
 
+# And as SQL for asyncpg: GET /api/v1/me runs it with mpp_shared.db.driver.fetch_row.
+_ACCOUNT_READ_SQL = compile_for_asyncpg(_ACCOUNT_READ)
+
+
 async def read_account(connection: AsyncConnection, account_id: uuid.UUID) -> Account | None:
-    """The account and its profile, as ``AccountRepository.get``, on a plain connection."""
-    row = (await connection.execute(_ACCOUNT_READ, {"account_id": account_id})).first()
-    if row is None:
+    """The account and its profile, as ``AccountRepository.get``, on a plain connection: one
+    statement on asyncpg itself (``fetch_row``), no transaction."""
+    values = await fetch_row(connection, _ACCOUNT_READ_SQL, account_id)
+    if values is None:
         return None
-    values = row._mapping
     account = SimpleNamespace(**{key: values[label] for key, label in _ACCOUNT_KEYS})
     profile = (
         SimpleNamespace(**{key: values[label] for key, label in _PROFILE_KEYS})
