@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mpp_shared.events.connection import NatsConnection
     from mpp_shared.events.consumer import (
+        BatchHandler,
         DLQ_CONSUMER_HEADER,
         DLQ_DELIVERIES_HEADER,
         DLQ_ERROR_HEADER,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
         Handler,
         NakDelay,
         PermanentError,
+        event_context,
         exponential_backoff,
     )
     from mpp_shared.events.envelope import CloudEvent, new_event
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     )
 
 _MODULE_OF = {
+    "BatchHandler": "mpp_shared.events.consumer",
     "CloudEvent": "mpp_shared.events.envelope",
     "DEAD_LETTER_PREFIX": "mpp_shared.events.stream",
     "DEAD_LETTER_STREAM": "mpp_shared.events.stream",
@@ -65,6 +68,7 @@ _MODULE_OF = {
     "ensure_dead_letter_stream": "mpp_shared.events.stream",
     "ensure_event_streams": "mpp_shared.events.stream",
     "ensure_stream": "mpp_shared.events.stream",
+    "event_context": "mpp_shared.events.consumer",
     "exponential_backoff": "mpp_shared.events.consumer",
     "new_event": "mpp_shared.events.envelope",
     "record_event": "mpp_shared.events.outbox",
@@ -79,6 +83,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BatchHandler",
     "DEAD_LETTER_PREFIX",
     "DEAD_LETTER_STREAM",
     "DLQ_CONSUMER_HEADER",
@@ -103,6 +108,7 @@ __all__ = [
     "ensure_dead_letter_stream",
     "ensure_event_streams",
     "ensure_stream",
+    "event_context",
     "exponential_backoff",
     "new_event",
     "record_event",
