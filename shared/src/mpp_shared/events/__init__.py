@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mpp_shared.events.connection import NatsConnection
     from mpp_shared.events.consumer import (
-        BatchHandler,
         DLQ_CONSUMER_HEADER,
         DLQ_DELIVERIES_HEADER,
         DLQ_ERROR_HEADER,
@@ -21,6 +20,7 @@ if TYPE_CHECKING:
         DLQ_SEQUENCE_HEADER,
         DLQ_STREAM_HEADER,
         DLQ_SUBJECT_HEADER,
+        BatchHandler,
         EventConsumer,
         Handler,
         NakDelay,
@@ -83,7 +83,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "BatchHandler",
     "DEAD_LETTER_PREFIX",
     "DEAD_LETTER_STREAM",
     "DLQ_CONSUMER_HEADER",
@@ -97,6 +96,7 @@ __all__ = [
     "EVENTS_STREAM",
     "EVENTS_SUBJECTS",
     "OUTBOX_CHANNEL",
+    "BatchHandler",
     "CloudEvent",
     "EventConsumer",
     "Handler",

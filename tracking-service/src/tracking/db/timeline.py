@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -94,25 +95,39 @@ class TimelineRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add_entry(self, entry: TimelineEntry) -> TimelineEntry | None:
-        """Store the event in its place; None when its place (application, sequence) is taken."""
-        values = {name: getattr(entry, name) for name in _ENTRY_FIELDS if name != "position"}
+    async def add_entries(self, entries: Sequence[TimelineEntry]) -> dict[uuid.UUID, TimelineEntry]:
+        """Store the events in their places in one statement, in the order given (the arrival
+        order, which their positions follow); the stored ones by event id. An event whose
+        place (application, sequence) is taken, by an earlier one or one before it in
+        ``entries``, is left out."""
+        if not entries:
+            return {}
+        rows = [
+            {name: getattr(entry, name) for name in _ENTRY_FIELDS if name != "position"}
+            for entry in entries
+        ]
         result = await self._session.execute(
-            insert(_ENTRY).values(**values).on_conflict_do_nothing().returning(_ENTRY.c.position)
+            insert(_ENTRY).on_conflict_do_nothing().returning(_ENTRY.c.event_id, _ENTRY.c.position),
+            rows,
         )
-        position = result.scalar_one_or_none()
-        if position is None:
-            return None
-        return TimelineEntry(**{**values, "position": position})
+        positions = {row.event_id: row.position for row in result}
+        return {
+            values["event_id"]: TimelineEntry(**values, position=positions[values["event_id"]])
+            for values in rows
+            if values["event_id"] in positions
+        }
 
-    async def save_if_newer(self, application: TrackedApplication) -> None:
-        """Keep ``application`` as the current state unless a higher sequence is stored.
+    async def save_if_newer(self, applications: Sequence[TrackedApplication]) -> None:
+        """Keep each of ``applications`` (one per application) as the current state unless a
+        higher sequence is stored.
 
         One statement, so two replicas handling two events of one application concurrently
-        still end with the higher one. The SLA flag, once set, stays.
+        still end with the higher one; in key order, so two such statements wait for each
+        other rather than deadlock. The SLA flag, once set, stays.
         """
-        values = {name: getattr(application, name) for name in _APP_FIELDS}
-        statement = insert(_APP).values(**values)
+        if not applications:
+            return
+        statement = insert(_APP)
         newer: dict[str, Any] = {
             name: statement.excluded[name] for name in _APP_FIELDS if name != "overdue"
         }
@@ -122,13 +137,19 @@ class TimelineRepository:
                 index_elements=[_APP.c.application_id],
                 set_=newer,
                 where=_APP.c.sequence < statement.excluded.sequence,
-            )
+            ).returning(_APP.c.application_id),
+            [
+                {name: getattr(application, name) for name in _APP_FIELDS}
+                for application in sorted(applications, key=lambda a: a.application_id)
+            ],
         )
 
-    async def mark_overdue(self, application_id: uuid.UUID) -> None:
-        await self._session.execute(
-            _APP.update().where(_APP.c.application_id == application_id).values(overdue=True)
-        )
+    async def mark_overdue(self, application_ids: Iterable[uuid.UUID]) -> None:
+        wanted = sorted(set(application_ids))
+        if wanted:
+            await self._session.execute(
+                _APP.update().where(_APP.c.application_id.in_(wanted)).values(overdue=True)
+            )
 
     async def application(self, application_id: uuid.UUID) -> TrackedApplication | None:
         row = (
