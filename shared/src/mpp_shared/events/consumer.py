@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mpp_shared.db.bulk import insert_rows
 from mpp_shared.db.failures import is_outage
 from mpp_shared.events.connection import NatsConnection
 from mpp_shared.events.envelope import CloudEvent
@@ -428,8 +429,11 @@ class EventConsumer:
                 # In key order: two replicas claiming overlapping batches (a redelivery after
                 # ack_wait) wait on each other's rows instead of deadlocking.
                 claimed = await session.execute(
-                    pg_insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
-                    [{"consumer": self.name, "event_id": key} for key in sorted(unique)],
+                    insert_rows(
+                        inbox, [{"consumer": self.name, "event_id": key} for key in sorted(unique)]
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(inbox.c.event_id)
                 )
                 new = set(claimed.scalars())
             except Exception as exc:

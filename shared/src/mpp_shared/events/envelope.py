@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import re
 import uuid
 from collections.abc import Mapping
@@ -63,8 +64,9 @@ class CloudEvent(BaseModel):
     def nats_subject(self) -> str:
         return self.type
 
-    @property
+    @functools.cached_property
     def event_id(self) -> uuid.UUID:
+        # Read several times per event by a consumer (inbox, timeline, notifications).
         return uuid.UUID(self.id)
 
     def to_json_dict(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
+from mpp_shared.db.bulk import insert_rows
 from tracking.db.tables import Base
 from tracking.domain.notifications import ChannelName, NotificationDraft
 from tracking.domain.timeline import Reader
@@ -189,24 +190,24 @@ class NotificationRepository:
             return []
         ids = [uuid.uuid4() for _ in notifications]
         times = [at + timedelta(microseconds=n) for n in range(len(notifications))]
+        rows = [
+            {
+                "id": notification_id,
+                "event_id": n.event_id,
+                "kind": n.draft.kind,
+                "account_id": n.draft.account_id,
+                "agency_id": n.draft.agency_id,
+                "application_id": n.application_id,
+                "registration_number": n.registration_number,
+                "staff_role": n.staff_role,
+                "title": n.draft.title,
+                "body": n.draft.body,
+                "created_at": created_at,
+            }
+            for notification_id, n, created_at in zip(ids, notifications, times, strict=True)
+        ]
         result = await self._session.execute(
-            insert(_NOTE).on_conflict_do_nothing().returning(_NOTE.c.id),
-            [
-                {
-                    "id": notification_id,
-                    "event_id": n.event_id,
-                    "kind": n.draft.kind,
-                    "account_id": n.draft.account_id,
-                    "agency_id": n.draft.agency_id,
-                    "application_id": n.application_id,
-                    "registration_number": n.registration_number,
-                    "staff_role": n.staff_role,
-                    "title": n.draft.title,
-                    "body": n.draft.body,
-                    "created_at": created_at,
-                }
-                for notification_id, n, created_at in zip(ids, notifications, times, strict=True)
-            ],
+            insert_rows(_NOTE, rows).on_conflict_do_nothing().returning(_NOTE.c.id)
         )
         stored = set(result.scalars())
         outgoing = [
@@ -227,7 +228,7 @@ class NotificationRepository:
             for channel in n.draft.channels
         ]
         if outgoing:
-            await self._session.execute(_OUT.insert().returning(_OUT.c.id), outgoing)
+            await self._session.execute(insert_rows(_OUT, outgoing))
         return [i if i in stored else None for i in ids]
 
     async def inbox(

@@ -31,9 +31,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mpp_shared.db.bulk import in_array, insert_rows
 from tracking.db.tables import Base
 from tracking.domain.reports import OPEN_STATUSES, ClockStep, Finish, ServiceLevels
 
@@ -233,7 +233,9 @@ class ReportRepository:
         wanted = sorted(set(application_ids))
         if not wanted:
             return {}
-        query = select(report_applications).where(report_applications.c.application_id.in_(wanted))
+        query = select(report_applications).where(
+            in_array(report_applications.c.application_id, wanted, name="application_ids")
+        )
         if lock:
             query = query.order_by(report_applications.c.application_id).with_for_update()
         return {row.application_id: _fact(row) for row in await self.session.execute(query)}
@@ -243,42 +245,46 @@ class ReportRepository:
         inserted (another transaction's row, committed or not, wins: it is waited for)."""
         if not facts:
             return set()
+        rows = [_fact_values(f) for f in sorted(facts, key=lambda f: f.application_id)]
         inserted = await self.session.execute(
-            pg_insert(report_applications)
+            insert_rows(report_applications, rows)
             .on_conflict_do_nothing(index_elements=[report_applications.c.application_id])
-            .returning(report_applications.c.application_id),
-            [_fact_values(f) for f in sorted(facts, key=lambda f: f.application_id)],
+            .returning(report_applications.c.application_id)
         )
         return set(inserted.scalars())
 
     async def save_facts(self, facts: Sequence[ApplicationFact]) -> None:
         if not facts:
             return
-        statement = pg_insert(report_applications)
+        statement = insert_rows(
+            report_applications,
+            [_fact_values(f) for f in sorted(facts, key=lambda f: f.application_id)],
+        )
         columns = [c.name for c in report_applications.columns if c.name != "application_id"]
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=[report_applications.c.application_id],
                 set_={name: statement.excluded[name] for name in columns},
-            ).returning(report_applications.c.application_id),
-            [_fact_values(f) for f in sorted(facts, key=lambda f: f.application_id)],
+            )
         )
 
     async def remember_services(self, services: Mapping[uuid.UUID, tuple[uuid.UUID, str]]) -> None:
         """Keep each service's agency and latest name (``service id: (agency id, name)``)."""
         if not services:
             return
-        statement = pg_insert(report_services)
+        statement = insert_rows(
+            report_services,
+            [
+                {"service_id": service_id, "agency_id": agency_id, "name": name}
+                for service_id, (agency_id, name) in sorted(services.items())
+            ],
+        )
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=[report_services.c.service_id],
                 set_={"name": statement.excluded.name},
                 where=report_services.c.name != statement.excluded.name,
-            ).returning(report_services.c.service_id),
-            [
-                {"service_id": service_id, "agency_id": agency_id, "name": name}
-                for service_id, (agency_id, name) in sorted(services.items())
-            ],
+            )
         )
 
     async def move_aggregates(self, moves: AggregateMoves) -> None:
@@ -319,13 +325,12 @@ class ReportRepository:
         ):
             if not rows:
                 continue
-            statement = pg_insert(table)
+            statement = insert_rows(table, rows)
             await self.session.execute(
                 statement.on_conflict_do_update(
                     index_elements=list(table.primary_key.columns),
                     set_={name: table.c[name] + statement.excluded[name] for name in counted},
-                ).returning(table.c.agency_id),
-                rows,
+                )
             )
 
     # -- the report ------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from mpp_shared.db.bulk import in_array, insert_rows
 from tracking.db.tables import Base
 from tracking.domain.timeline import Reader, TimelineEntry, TrackedApplication
 
@@ -107,8 +108,9 @@ class TimelineRepository:
             for entry in entries
         ]
         result = await self._session.execute(
-            insert(_ENTRY).on_conflict_do_nothing().returning(_ENTRY.c.event_id, _ENTRY.c.position),
-            rows,
+            insert_rows(_ENTRY, rows)
+            .on_conflict_do_nothing()
+            .returning(_ENTRY.c.event_id, _ENTRY.c.position)
         )
         positions = {row.event_id: row.position for row in result}
         return {
@@ -127,7 +129,13 @@ class TimelineRepository:
         """
         if not applications:
             return
-        statement = insert(_APP)
+        statement = insert_rows(
+            _APP,
+            [
+                {name: getattr(application, name) for name in _APP_FIELDS}
+                for application in sorted(applications, key=lambda a: a.application_id)
+            ],
+        )
         newer: dict[str, Any] = {
             name: statement.excluded[name] for name in _APP_FIELDS if name != "overdue"
         }
@@ -137,18 +145,16 @@ class TimelineRepository:
                 index_elements=[_APP.c.application_id],
                 set_=newer,
                 where=_APP.c.sequence < statement.excluded.sequence,
-            ).returning(_APP.c.application_id),
-            [
-                {name: getattr(application, name) for name in _APP_FIELDS}
-                for application in sorted(applications, key=lambda a: a.application_id)
-            ],
+            )
         )
 
     async def mark_overdue(self, application_ids: Iterable[uuid.UUID]) -> None:
         wanted = sorted(set(application_ids))
         if wanted:
             await self._session.execute(
-                _APP.update().where(_APP.c.application_id.in_(wanted)).values(overdue=True)
+                _APP.update()
+                .where(in_array(_APP.c.application_id, wanted, name="overdue_ids"))
+                .values(overdue=True)
             )
 
     async def application(self, application_id: uuid.UUID) -> TrackedApplication | None:

@@ -28,9 +28,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mpp_shared.db.bulk import in_array, insert_rows
 from tracking.db.tables import Base
 from tracking.domain.webhooks import (
     DELIVERY_DEAD,
@@ -283,7 +283,8 @@ class WebhookRepository:
             return {}
         rows = await self.session.execute(
             select(webhook_subscriptions).where(
-                webhook_subscriptions.c.agency_id.in_(wanted), webhook_subscriptions.c.enabled
+                in_array(webhook_subscriptions.c.agency_id, wanted, name="agency_ids"),
+                webhook_subscriptions.c.enabled,
             )
         )
         found: dict[uuid.UUID, list[Subscription]] = {}
@@ -297,23 +298,23 @@ class WebhookRepository:
         """Pending deliveries, due now, in one statement; one per subscription and event."""
         if not deliveries:
             return
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "subscription_id": d.subscription_id,
+                "event_id": d.event_id,
+                "event_type": d.event_type,
+                "body": d.body,
+                "status": DELIVERY_PENDING,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for d in deliveries
+        ]
         await self.session.execute(
-            pg_insert(webhook_deliveries)
-            .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
-            .returning(webhook_deliveries.c.id),
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "subscription_id": d.subscription_id,
-                    "event_id": d.event_id,
-                    "event_type": d.event_type,
-                    "body": d.body,
-                    "status": DELIVERY_PENDING,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for d in deliveries
-            ],
+            insert_rows(webhook_deliveries, rows).on_conflict_do_nothing(
+                index_elements=["subscription_id", "event_id"]
+            )
         )
 
     async def deliveries(
