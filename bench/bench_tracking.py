@@ -22,14 +22,19 @@ accounts), tracking-service and the gateway as subprocesses (one process each, a
 
 Prints the figures and writes the "## Tracking" section of docs/benchmarks.md.
 
-    uv run python bench/bench_tracking.py [--applications 100000] [--ingest 30000]
+    uv run python bench/bench_tracking.py [--applications 100000] [--ingest 20000]
         [--duration 10] [--rounds 2] [--no-write] [--reads-only]
+    uv run python bench/bench_tracking.py --ingest-only [--applications 0] [--ingest 20000]
 
 ``--reads-only`` leaves the ingest out (tracking-service restarted with its consumers, which
 stay idle) and replaces only the read part of the section, from "Reads through the gateway"
 on, keeping the data, the ingest figures and the ingest's target line.
 
-Needs wrk (Debian/Ubuntu: ``sudo apt-get install wrk``; macOS: ``brew install wrk``).
+``--ingest-only`` measures the ingest alone (no identity-service, gateway or reads; no bulk
+load unless ``--applications`` is given) and rewrites only the ingest part of the section.
+
+Needs wrk (Debian/Ubuntu: ``sudo apt-get install wrk``; macOS: ``brew install wrk``), except
+for ``--ingest-only``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -630,10 +636,18 @@ def ingest_events(
 class Ingest:
     events: int
     publish_seconds: float
-    per_consumer: dict[str, tuple[int, float]]  # handled, seconds from first to last commit
-    overall_seconds: float
+    # Per consumer: events handled, events/s (from its inbox rows' transaction times).
+    per_consumer: dict[str, tuple[int, float]]
+    overall_seconds: float  # from the first transaction to the last event handled by all
     cpu_ms_per_event: tuple[float, float] | None  # tracking, PostgreSQL (all consumers together)
-    load: float
+    load: float  # load average (1 min) at the start
+    load_after: float  # and when the last event was handled
+    transactions: dict[str, int]  # per consumer: transactions (batches) it took
+    loaded_rows: int  # timeline events already in the tables (bulk load) during the ingest
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.overall_seconds if self.overall_seconds else 0.0
 
 
 async def inbox_progress(dsn: str) -> dict[str, tuple[int, datetime | None, datetime | None]]:
@@ -648,15 +662,116 @@ async def inbox_progress(dsn: str) -> dict[str, tuple[int, datetime | None, date
     return {r["consumer"]: (int(r["n"]), r["first"], r["last"]) for r in rows}
 
 
-def wait_for_ingest(dsn: str, count: int, timeout: float) -> dict[str, Any]:
+@dataclass
+class ConsumerRun:
+    events: int
+    rate: float  # events/s
+    first: datetime  # its first transaction began
+    transactions: int
+
+
+async def consumer_runs(dsn: str) -> dict[str, ConsumerRun]:
+    """Each consumer's rate from its inbox rows. ``handled_at`` is the time its transaction
+    began, the same for every event of a batch: from the first batch's start to the last
+    one's, the consumer handled every event but the last batch's."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT consumer, handled_at, count(*) AS n FROM event_inbox "
+            "GROUP BY consumer, handled_at ORDER BY consumer, handled_at"
+        )
+    finally:
+        await connection.close()
+    batches: dict[str, list[tuple[datetime, int]]] = {}
+    for r in rows:
+        batches.setdefault(r["consumer"], []).append((r["handled_at"], int(r["n"])))
+    runs = {}
+    for consumer, found in batches.items():
+        total = sum(n for _, n in found)
+        seconds = (found[-1][0] - found[0][0]).total_seconds()
+        rate = (total - found[-1][1]) / seconds if seconds > 0 else 0.0
+        runs[consumer] = ConsumerRun(total, rate, found[0][0], len(found))
+    return runs
+
+
+def wait_for_ingest(dsn: str, count: int, timeout: float) -> datetime:
+    """When every consumer had handled ``count`` events (polled every 0.1 s)."""
     deadline = time.monotonic() + timeout
     while True:
         progress = asyncio.run(inbox_progress(dsn))
         if all(progress.get(c, (0, None, None))[0] >= count for c in CONSUMERS):
-            return progress
+            return datetime.now(UTC)
         if time.monotonic() > deadline:
             raise SystemExit(f"the consumers did not handle {count} events in time: {progress}")
-        time.sleep(0.5)
+        time.sleep(0.1)
+
+
+RECOUNTS = {
+    "status counts": (
+        "SELECT count(*) FROM (SELECT agency_id, service_id, counted_month AS month, status, "
+        "count(*) AS n FROM report_applications GROUP BY 1, 2, 3, 4) r "
+        "FULL JOIN (SELECT agency_id, service_id, month, status, applications AS n "
+        "FROM report_status_counts WHERE applications <> 0) a "
+        "USING (agency_id, service_id, month, status) WHERE r.n IS DISTINCT FROM a.n"
+    ),
+    "working-day histogram": (
+        "SELECT count(*) FROM (SELECT agency_id, service_id, "
+        "date_trunc('month', finished_at AT TIME ZONE $1)::date AS month, working_days, "
+        "count(*) AS n FROM report_applications WHERE finished_at IS NOT NULL "
+        "GROUP BY 1, 2, 3, 4) r "
+        "FULL JOIN (SELECT agency_id, service_id, month, working_days, applications AS n "
+        "FROM report_durations WHERE applications <> 0) a "
+        "USING (agency_id, service_id, month, working_days) WHERE r.n IS DISTINCT FROM a.n"
+    ),
+    "decided and within SLA": (
+        "SELECT count(*) FROM (SELECT agency_id, service_id, "
+        "date_trunc('month', finished_at AT TIME ZONE $1)::date AS month, count(*) AS n, "
+        "count(*) FILTER (WHERE within_sla) AS w FROM report_applications "
+        "WHERE finished_at IS NOT NULL GROUP BY 1, 2, 3) r "
+        "FULL JOIN (SELECT agency_id, service_id, month, finished AS n, within_sla AS w "
+        "FROM report_finished WHERE finished <> 0) a USING (agency_id, service_id, month) "
+        "WHERE (r.n, r.w) IS DISTINCT FROM (a.n, a.w)"
+    ),
+}
+
+
+async def check_ingest(dsn: str, apps: list[Application]) -> dict[str, int]:
+    """What differs after the ingest: the aggregates against a recount from the fact rows
+    (groups), and each ingested application's timeline, current state and fact row against
+    its events (applications)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        differing = {
+            name: int(await connection.fetchval(sql, *(["Asia/Jakarta"] if "$1" in sql else [])))
+            for name, sql in RECOUNTS.items()
+        }
+        ids = [app.application_id for app in apps]
+        rows = await connection.fetch(
+            "SELECT t.application_id, t.status, t.sequence, r.status AS fact_status, "
+            "r.last_sequence, (SELECT count(*) FROM timeline_entries e "
+            "WHERE e.application_id = t.application_id) AS entries "
+            "FROM tracked_applications t "
+            "JOIN report_applications r USING (application_id) "
+            "WHERE t.application_id = ANY($1::uuid[])",
+            ids,
+        )
+    finally:
+        await connection.close()
+    found = {r["application_id"]: r for r in rows}
+    wrong = 0
+    for app in apps:
+        last = app.events[-1]
+        row = found.get(app.application_id)
+        if row is None or (
+            row["status"],
+            row["sequence"],
+            row["fact_status"],
+            row["last_sequence"],
+            row["entries"],
+        ) != (last.status, last.sequence, last.status, last.sequence, len(app.events)):
+            wrong += 1
+    differing["applications (timeline, current state, fact row)"] = wrong
+    return differing
 
 
 # ---- the read paths ---------------------------------------------------------------------------
@@ -845,6 +960,95 @@ async def explain(dsn: str, agency: uuid.UUID, first: date, last: date, number: 
 # ---- the report -------------------------------------------------------------------------------
 
 
+def ingest_lines(ingest: Ingest) -> list[str]:
+    """The ingest paragraphs of the section (``--ingest-only`` rewrites only these)."""
+    tables = (
+        f"with {ingest.loaded_rows:,} timeline events of the bulk load in the tables"
+        if ingest.loaded_rows
+        else "into empty tables"
+    )
+    lines = [
+        f"**Ingest through the consumers**: {ingest.events:,} events of "
+        f"{ingest.events // EVENTS_PER_APPLICATION:,} new applications published to the "
+        f"JetStream stream first ({ingest.publish_seconds:.1f} s, as the outbox relay publishes, "
+        "a fifth of the 50-event windows shuffled so that some events arrive late), then "
+        "tracking-service started and its three consumers drained the stream at the same time, "
+        f"{tables}. Each consumer takes what a fetch gives (up to 256 events) in one "
+        "transaction: one multi-row insert of the inbox rows, the handler's multi-row "
+        "statements, one commit, then the acks. Rates from the inbox rows' transaction times "
+        f"(load average {ingest.load:.1f} at the start, {ingest.load_after:.1f} at the end):",
+        "",
+        "| consumer | events | transactions | events/s |",
+        "|---|---:|---:|---:|",
+    ]
+    for consumer, (count, rate) in ingest.per_consumer.items():
+        lines.append(
+            f"| {consumer} | {count:,} | {ingest.transactions.get(consumer, 0):,} | {rate:,.0f} |"
+        )
+    lines += [
+        f"| all three together (each event through each; {ingest.overall_seconds:.1f} s from "
+        f"the first transaction to the last event handled) | {ingest.events:,} | "
+        f"{sum(ingest.transactions.values()):,} | {ingest.rate:,.0f} |",
+        "",
+    ]
+    if ingest.cpu_ms_per_event is not None:
+        tracking_ms, postgres_ms = ingest.cpu_ms_per_event
+        lines += [
+            "CPU time per event (all three consumers together, start-up left out): "
+            f"tracking-service {tracking_ms:.2f} ms, PostgreSQL {postgres_ms:.2f} ms: with both "
+            f"cores for them, at most {2000 / (tracking_ms + postgres_ms):,.0f} events/s on this "
+            "machine.",
+            "",
+        ]
+    lines += [
+        "How: the consumer of `mpp_shared.events.consumer` has a batch mode; in it the three "
+        "consumers' handlers apply a batch with a fixed number of statements whatever its "
+        "size (timeline: the entries, the current state once per application with the highest "
+        "sequence winning, the notifications; reports: the fact rows read and locked in one "
+        "query, the aggregate moves summed in Python and written with one upsert per table, "
+        "the changed facts; webhooks: the batch's agencies' subscriptions, the deliveries). A "
+        "batch that fails for anything but an outage is handled again one event at a time, "
+        "so only a poison event is retried or dead-lettered.",
+        "",
+        ingest_target(ingest),
+        "",
+    ]
+    return lines
+
+
+def ingest_target(ingest: Ingest) -> str:
+    verdict = "met" if ingest.rate >= TARGET_INGEST else "**not met**"
+    return (
+        f"- ingest at least {TARGET_INGEST:,.0f} events/s: {verdict} ({ingest.rate:,.0f} "
+        "events/s with all three consumers, each event through each; per consumer above)."
+    )
+
+
+INGEST_BLOCK = re.compile(
+    r"^\*\*Ingest through the consumers\*\*.*?(?=^The read figures|^\*\*Reads through)",
+    re.MULTILINE | re.DOTALL,
+)
+INGEST_TARGET = re.compile(r"^- ingest at least .*$", re.MULTILINE)
+
+
+def write_ingest_only(ingest: Ingest) -> None:
+    """Put the new ingest paragraphs in place of the old ones in the Tracking section; the
+    rest of the section (the data, the reads) stays as it is."""
+    text = DOCS.read_text()
+    start = text.index(SECTION + "\n")
+    following = text.find("\n## ", start + len(SECTION))
+    end = len(text) if following < 0 else following + 1
+    part = text[start:end]
+    block = "\n".join(ingest_lines(ingest)).rstrip("\n") + "\n\n"
+    if not INGEST_BLOCK.search(part):
+        raise SystemExit("no ingest paragraph found in the Tracking section")
+    part = INGEST_BLOCK.sub(lambda _: block, part, count=1)
+    # The target line of the block, and the same line among the section's targets.
+    target = ingest_target(ingest)
+    part = INGEST_TARGET.sub(lambda _: target, part)
+    DOCS.write_text(text[:start] + part + text[end:])
+
+
 def section(
     *,
     args: argparse.Namespace,
@@ -873,56 +1077,16 @@ def section(
         f"same events), not through the consumers: {loaded.seconds:.0f} s "
         f"({loaded.events / loaded.seconds:,.0f} events/s, indexes in place).",
         "",
-        f"**Ingest through the consumers**: {ingest.events:,} events of "
-        f"{ingest.events // EVENTS_PER_APPLICATION:,} new applications published to the "
-        f"JetStream stream first ({ingest.publish_seconds:.1f} s, as the outbox relay publishes, "
-        "a fifth of the 50-event windows shuffled so that some events arrive late), then "
-        "tracking-service started and its consumers drained the stream, every event in its own "
-        "transaction with its inbox row. Rates from the inbox rows' commit times "
-        f"(load average {ingest.load:.1f} at the start):",
-        "",
-        "| consumer | events | seconds (first to last commit) | events/s |",
-        "|---|---:|---:|---:|",
+        *ingest_lines(ingest),
     ]
-    for consumer, (count, seconds) in ingest.per_consumer.items():
-        lines.append(
-            f"| {consumer} | {count:,} | {seconds:.1f} | {count / seconds if seconds else 0:,.0f} |"
-        )
-    overall = ingest.events / ingest.overall_seconds if ingest.overall_seconds else 0.0
-    lines += [
-        f"| all three together (each event through each) | {ingest.events:,} | "
-        f"{ingest.overall_seconds:.1f} | {overall:,.0f} |",
-        "",
-    ]
-    if ingest.cpu_ms_per_event is not None:
-        tracking_ms, postgres_ms = ingest.cpu_ms_per_event
-        lines += [
-            f"CPU time per event (all three consumers): tracking-service {tracking_ms:.2f} ms, "
-            f"PostgreSQL {postgres_ms:.2f} ms: with both cores for them, at most "
-            f"{2000 / (tracking_ms + postgres_ms):,.0f} events/s on this machine.",
-            "",
-        ]
-    lines += [
-        "Why the ingest is slow: the shared consumer handles one event per transaction, and "
-        "each of the three consumers runs its own (inbox row, the handler's statements, "
-        "commit): the timeline about four statements, the reports five to nine (the fact row "
-        "locked, the status counts moved, the decision's aggregates, the fact saved), the "
-        "webhooks two. Each statement costs a few tenths of a millisecond of Python (SQLAlchemy "
-        "Core, asyncpg) besides the round trip, so one event costs several milliseconds of CPU "
-        "across the consumers. 2,000 events/s on two cores needs the consumer to take a "
-        "fetched batch in one transaction with multi-row statements (a batch handler in "
-        "`mpp_shared.events.consumer`), not tuning of the handlers.",
-        "",
-    ]
-    ingest_verdict = "met" if overall >= TARGET_INGEST else "**not met**"
-    ingest_target = (
-        f"- ingest at least {TARGET_INGEST:,.0f} events/s: {ingest_verdict} ({overall:,.0f} "
-        "events/s with all three consumers, each event through each; per consumer above)."
-    )
     return "\n".join(
         lines
         + reads_part(
-            args=args, loaded=loaded, scenarios=scenarios, plans=plans, ingest_target=ingest_target
+            args=args,
+            loaded=loaded,
+            scenarios=scenarios,
+            plans=plans,
+            ingest_target=ingest_target(ingest),
         )
     )
 
@@ -1022,10 +1186,24 @@ def replace_reads(reads: list[str]) -> None:
     DOCS.write_text((text[:start] + new + text[end:]).rstrip("\n") + "\n")
 
 
+def finish_ingest_only(args: argparse.Namespace, ingest: Ingest) -> int:
+    print()
+    print("\n".join(ingest_lines(ingest)))
+    if not args.no_write:
+        write_ingest_only(ingest)
+        print(f"written to the Tracking section of {DOCS.relative_to(ROOT)}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--applications", type=int, default=100_000)
-    parser.add_argument("--ingest", type=int, default=30_000, help="events through the consumers")
+    parser.add_argument("--ingest", type=int, default=20_000, help="events through the consumers")
+    parser.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="measure the ingest alone (no reads; no bulk load unless --applications is given)",
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
@@ -1036,7 +1214,9 @@ def main() -> int:
         help="no ingest through the consumers; replace only the read part of the section",
     )
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
+    if args.ingest_only and "--applications" not in sys.argv:
+        args.applications = 0
+    if not args.ingest_only and shutil.which("wrk") is None:
         print(
             "bench_tracking needs wrk, the HTTP load generator.\n"
             "  Debian/Ubuntu: sudo apt-get install wrk\n"
@@ -1107,29 +1287,34 @@ def main() -> int:
             env["MPP_IDENTITY_DATABASE_URL"] = postgres.url("mpp_identity")
             env["MPP_TRACKING_DATABASE_URL"] = postgres.url("mpp_tracking")
             dsn = postgres.url("mpp_tracking", driver="postgresql")
-            print("starting identity-service, tracking-service (no consumers), the gateway …")
-            running.identity = spawn(
-                [sys.executable, "-m", "identity"],
-                env=env,
-                cwd=ROOT,
-                log_file=workdir / "identity.log",
-            )
-            wait_http(f"{identity}/readyz", timeout=180)
-            running.tracking = start_tracking(consumers=False)
-            running.gateway = spawn(
-                [sys.executable, "-m", "gateway"],
-                env=env,
-                cwd=ROOT,
-                log_file=workdir / "gateway.log",
-            )
-            wait_http(f"{gateway}/healthz")
-            citizen = request_json(
-                f"{gateway}/api/v1/auth/login", {"username": CITIZEN[0], "password": CITIZEN[1]}
-            )["access_token"]
-            owner = subject_of(citizen)
+            owners: list[uuid.UUID] = []
+            if args.ingest_only:
+                print("starting tracking-service (no consumers) …", flush=True)
+                running.tracking = start_tracking(consumers=False)
+            else:
+                print("starting identity-service, tracking-service (no consumers), the gateway …")
+                running.identity = spawn(
+                    [sys.executable, "-m", "identity"],
+                    env=env,
+                    cwd=ROOT,
+                    log_file=workdir / "identity.log",
+                )
+                wait_http(f"{identity}/readyz", timeout=180)
+                running.tracking = start_tracking(consumers=False)
+                running.gateway = spawn(
+                    [sys.executable, "-m", "gateway"],
+                    env=env,
+                    cwd=ROOT,
+                    log_file=workdir / "gateway.log",
+                )
+                wait_http(f"{gateway}/healthz")
+                citizen = request_json(
+                    f"{gateway}/api/v1/auth/login",
+                    {"username": CITIZEN[0], "password": CITIZEN[1]},
+                )["access_token"]
+                owners = [subject_of(citizen)] * OWNED_BY_DEMO_CITIZEN
 
             print(f"loading {args.applications:,} applications with COPY …", flush=True)
-            owners = [owner] * OWNED_BY_DEMO_CITIZEN
             loaded = asyncio.run(bulk_load(dsn, args.applications, owners, now))
             print(f"  {loaded.events:,} events in {loaded.seconds:.1f} s", flush=True)
 
@@ -1140,7 +1325,7 @@ def main() -> int:
                 running.tracking = start_tracking(consumers=True)
             else:
                 assert loaded.generator is not None
-                events, _ = ingest_events(loaded.generator, args.ingest, random.Random(11))
+                events, ingested = ingest_events(loaded.generator, args.ingest, random.Random(11))
                 print(f"publishing {len(events):,} events to JetStream …", flush=True)
                 published = asyncio.run(publish_events(nats_server.url, events))
                 print(f"  in {published:.1f} s", flush=True)
@@ -1155,22 +1340,19 @@ def main() -> int:
                 tracking_before = cpu_seconds([running.tracking.pid])
                 early = asyncio.run(inbox_progress(dsn))
                 handled_before = sum(early.get(c, (0, None, None))[0] for c in CONSUMERS) / 3
-                progress = wait_for_ingest(dsn, len(events), timeout=1800)
+                done_at = wait_for_ingest(dsn, len(events), timeout=1800)
                 postgres_used = tree_cpu_seconds(postmaster) - postgres_before
                 tracking_used = cpu_seconds([running.tracking.pid]) - tracking_before
+                load_after = os.getloadavg()[0]
                 measured_events = max(1.0, len(events) - handled_before)
-                per_consumer = {
-                    c: (n, (last - first).total_seconds())
-                    for c, (n, first, last) in progress.items()
-                    if c in CONSUMERS and first is not None and last is not None
-                }
-                firsts = [progress[c][1] for c in CONSUMERS]
-                lasts = [progress[c][2] for c in CONSUMERS]
+                runs = asyncio.run(consumer_runs(dsn))
                 ingest = Ingest(
                     events=len(events),
                     publish_seconds=published,
-                    per_consumer=per_consumer,
-                    overall_seconds=(max(lasts) - min(firsts)).total_seconds(),
+                    per_consumer={c: (runs[c].events, runs[c].rate) for c in CONSUMERS},
+                    overall_seconds=(
+                        done_at - min(runs[c].first for c in CONSUMERS)
+                    ).total_seconds(),
                     cpu_ms_per_event=(
                         (
                             tracking_used / measured_events * 1000,
@@ -1180,12 +1362,32 @@ def main() -> int:
                         else None
                     ),
                     load=ingest_load,
+                    load_after=load_after,
+                    transactions={c: runs[c].transactions for c in CONSUMERS},
+                    loaded_rows=loaded.events,
                 )
-                for c, (n, seconds) in per_consumer.items():
+                for c in CONSUMERS:
                     print(
-                        f"  {c}: {n:,} events in {seconds:.1f} s, {n / seconds:,.0f}/s", flush=True
+                        f"  {c}: {runs[c].events:,} events in {runs[c].transactions:,} "
+                        f"transactions, {runs[c].rate:,.0f}/s",
+                        flush=True,
                     )
+                print(f"  all three: {ingest.rate:,.0f} events/s", flush=True)
+                if ingest.cpu_ms_per_event is not None:
+                    print(
+                        "  CPU ms per event: tracking {:.2f}, PostgreSQL {:.2f}".format(
+                            *ingest.cpu_ms_per_event
+                        ),
+                        flush=True,
+                    )
+                differing = asyncio.run(check_ingest(dsn, ingested))
+                print(f"  checked: {differing}", flush=True)
+                if any(differing.values()):
+                    raise SystemExit(f"the projections differ from a recount: {differing}")
 
+            if args.ingest_only:
+                assert ingest is not None
+                return finish_ingest_only(args, ingest)
             # Fresh tokens: the ones of the start may have expired during the load.
             citizen = request_json(
                 f"{gateway}/api/v1/auth/login", {"username": CITIZEN[0], "password": CITIZEN[1]}

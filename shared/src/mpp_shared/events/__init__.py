@@ -20,10 +20,12 @@ if TYPE_CHECKING:
         DLQ_SEQUENCE_HEADER,
         DLQ_STREAM_HEADER,
         DLQ_SUBJECT_HEADER,
+        BatchHandler,
         EventConsumer,
         Handler,
         NakDelay,
         PermanentError,
+        event_context,
         exponential_backoff,
     )
     from mpp_shared.events.envelope import CloudEvent, new_event
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     )
 
 _MODULE_OF = {
+    "BatchHandler": "mpp_shared.events.consumer",
     "CloudEvent": "mpp_shared.events.envelope",
     "DEAD_LETTER_PREFIX": "mpp_shared.events.stream",
     "DEAD_LETTER_STREAM": "mpp_shared.events.stream",
@@ -65,6 +68,7 @@ _MODULE_OF = {
     "ensure_dead_letter_stream": "mpp_shared.events.stream",
     "ensure_event_streams": "mpp_shared.events.stream",
     "ensure_stream": "mpp_shared.events.stream",
+    "event_context": "mpp_shared.events.consumer",
     "exponential_backoff": "mpp_shared.events.consumer",
     "new_event": "mpp_shared.events.envelope",
     "record_event": "mpp_shared.events.outbox",
@@ -92,6 +96,7 @@ __all__ = [
     "EVENTS_STREAM",
     "EVENTS_SUBJECTS",
     "OUTBOX_CHANNEL",
+    "BatchHandler",
     "CloudEvent",
     "EventConsumer",
     "Handler",
@@ -103,6 +108,7 @@ __all__ = [
     "ensure_dead_letter_stream",
     "ensure_event_streams",
     "ensure_stream",
+    "event_context",
     "exponential_backoff",
     "new_event",
     "record_event",

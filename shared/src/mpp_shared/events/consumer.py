@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 from nats.aio.msg import Msg
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mpp_shared.db.bulk import insert_rows
 from mpp_shared.db.failures import is_outage
 from mpp_shared.events.connection import NatsConnection
 from mpp_shared.events.envelope import CloudEvent
@@ -33,6 +35,9 @@ from mpp_shared.observability.context import TraceContext, request_id_var, trace
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+# Handles the new events of one fetched batch in the consumer's transaction, in the order the
+# stream gave them (duplicates and events handled before are left out by the inbox).
+BatchHandler = Callable[[AsyncSession, Sequence[CloudEvent]], Awaitable[None]]
 NakDelay = Callable[[int], float]
 
 # Headers a dead letter carries besides the original message's own.
@@ -67,6 +72,20 @@ def exponential_backoff(*, base: float = 1.0, cap: float = 60.0) -> NakDelay:
     return delay
 
 
+@contextlib.contextmanager
+def event_context(event: CloudEvent) -> Iterator[None]:
+    """The event's request id and a child of its trace as the current ones: what is logged
+    or recorded meanwhile carries the request that caused the event."""
+    request_token = request_id_var.set(event.correlationid or event.id)
+    parent = TraceContext.parse(event.traceparent)
+    trace_token = trace_var.set(parent.child() if parent is not None else TraceContext.new())
+    try:
+        yield
+    finally:
+        trace_var.reset(trace_token)
+        request_id_var.reset(request_token)
+
+
 class EventConsumer:
     """A worker (start/stop) that hands each event to ``handler`` exactly once in effect.
 
@@ -84,6 +103,16 @@ class EventConsumer:
     ``nak_delay(attempt)`` until it succeeds or the consumer stops. The rest of the fetched
     batch is kept in progress meanwhile.
 
+    With a ``batch_handler`` instead, the messages of one fetch (up to ``batch``; the fetch
+    returns what the stream has at once, waiting up to ``fetch_timeout`` only for a first
+    one) are handled together: one multi-row insert of their inbox rows tells which are new,
+    the batch handler gets those in stream order, one commit, then every message is acked.
+    A crash before the commit leaves all of them unacked and the inbox without their rows:
+    they come back and are handled once. If the batch fails for anything but an outage
+    (one poison event among good ones), it is rolled back and its messages are handled one
+    by one, each in its own transaction with the batch handler given that one event, so only
+    the event at fault is retried or dead-lettered and its neighbours are not held back.
+
     Replicas with the same ``name`` share one durable consumer, so each event goes to one
     of them. The handler must not commit; it may call ``record_event`` on its session.
     """
@@ -93,7 +122,8 @@ class EventConsumer:
         *,
         name: str,
         subjects: Sequence[str],
-        handler: Handler,
+        handler: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
         sessionmaker: async_sessionmaker[AsyncSession],
         connection: NatsConnection,
         stream: str = EVENTS_STREAM,
@@ -109,9 +139,24 @@ class EventConsumer:
             raise ValueError("a consumer needs at least one subject")
         if max_deliver < 1:
             raise ValueError("max_deliver must be at least 1")
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("a consumer needs either a handler or a batch handler")
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
         self.name = name
         self.subjects = list(subjects)
-        self._handler = handler
+        self._batch_handler = batch_handler
+        self._handler: Handler
+        if handler is not None:
+            self._handler = handler
+        else:
+            assert batch_handler is not None
+            together = batch_handler
+
+            async def one_at_a_time(session: AsyncSession, event: CloudEvent) -> None:
+                await together(session, [event])
+
+            self._handler = one_at_a_time
         self._sessionmaker = sessionmaker
         self._connection = connection
         self._stream = stream
@@ -203,22 +248,72 @@ class EventConsumer:
             unsettled = list(messages)
             keep_alive = asyncio.create_task(self._keep_alive(unsettled))
             try:
-                for index, msg in enumerate(messages):
-                    if self._stopping:
-                        await self._give_back(messages[index:])
-                        break
-                    try:
-                        await self._handle(msg)
-                    except Exception:
-                        # Never lose the loop over one message: unsettled, it is redelivered.
-                        log.exception(
-                            "event consumer failed on a message", extra={"consumer": self.name}
-                        )
-                    finally:
-                        unsettled.remove(msg)
+                if self._batch_handler is not None and len(messages) > 1:
+                    await self._handle_together(messages, unsettled)
+                else:
+                    await self._handle_each(messages, unsettled)
             finally:
                 keep_alive.cancel()
                 self._handling = False
+
+    async def _handle_each(self, messages: Sequence[Msg], unsettled: list[Msg]) -> None:
+        for index, msg in enumerate(messages):
+            if self._stopping:
+                await self._give_back(messages[index:])
+                return
+            try:
+                await self._handle(msg)
+            except Exception:
+                # Never lose the loop over one message: unsettled, it is redelivered.
+                log.exception("event consumer failed on a message", extra={"consumer": self.name})
+            finally:
+                unsettled.remove(msg)
+
+    async def _handle_together(self, messages: Sequence[Msg], unsettled: list[Msg]) -> None:
+        """The batch mode: every parseable message of the fetch in one transaction."""
+        parsed: list[tuple[Msg, CloudEvent]] = []
+        for msg in messages:
+            try:
+                parsed.append((msg, CloudEvent.from_json(msg.data)))
+            except (ValidationError, ValueError) as exc:
+                try:
+                    await self._dead_letter(msg, None, reason="unparseable", error=exc)
+                finally:
+                    unsettled.remove(msg)
+        if not parsed:
+            return
+        events = [event for _, event in parsed]
+        attempt = 0
+        while True:
+            try:
+                handled = await self._handle_batch_once(events)
+                break
+            except _Outage as exc:
+                attempt += 1
+                if not await self._wait_out(exc, attempt, events=len(events)):
+                    await self._give_back([msg for msg, _ in parsed])
+                    return
+            except Exception as exc:
+                log.warning(
+                    "event batch failed; handling its events one by one",
+                    extra={
+                        "consumer": self.name,
+                        "events": len(events),
+                        "error": type(exc).__name__,
+                    },
+                )
+                await self._handle_each([msg for msg, _ in parsed], unsettled)
+                return
+        if handled < len(events):
+            log.info(
+                "events already handled",
+                extra={"consumer": self.name, "events": len(events) - handled},
+            )
+        for msg, event in parsed:
+            try:
+                await self._settle(msg, event, "ack")
+            finally:
+                unsettled.remove(msg)
 
     async def _subscribe(self) -> None:
         await self._drop_subscription()
@@ -266,10 +361,7 @@ class EventConsumer:
         except (ValidationError, ValueError) as exc:
             await self._dead_letter(msg, None, reason="unparseable", error=exc)
             return
-        request_token = request_id_var.set(event.correlationid or event.id)
-        parent = TraceContext.parse(event.traceparent)
-        trace_token = trace_var.set(parent.child() if parent is not None else TraceContext.new())
-        try:
+        with event_context(event):
             attempt = 0
             while True:
                 try:
@@ -277,15 +369,12 @@ class EventConsumer:
                     break
                 except _Outage as exc:
                     attempt += 1
-                    if not await self._wait_out(event, exc, attempt):
+                    if not await self._wait_out(exc, attempt, event_id=event.id):
                         await self._give_back([msg])  # stopping: another replica takes it
                         return
                 except Exception as exc:
                     await self._on_failure(msg, event, exc, deliveries)
                     return
-        finally:
-            trace_var.reset(trace_token)
-            request_id_var.reset(request_token)
         if not handled:
             log.info(
                 "event already handled",
@@ -325,6 +414,43 @@ class EventConsumer:
                 raise
         return True
 
+    async def _handle_batch_once(self, events: Sequence[CloudEvent]) -> int:
+        """Claim the inbox rows of ``events`` in one statement, hand the new ones to the
+        batch handler, commit: how many were new. Raises :class:`_Outage` as
+        :meth:`_handle_once` does."""
+        assert self._batch_handler is not None
+        # Two stored copies of one event in a batch: the first one stands for both.
+        unique: dict[uuid.UUID, CloudEvent] = {}
+        for event in events:
+            unique.setdefault(event.event_id, event)
+        async with self._sessionmaker() as session:
+            try:
+                await session.begin()
+                # In key order: two replicas claiming overlapping batches (a redelivery after
+                # ack_wait) wait on each other's rows instead of deadlocking.
+                claimed = await session.execute(
+                    insert_rows(
+                        inbox, [{"consumer": self.name, "event_id": key} for key in sorted(unique)]
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(inbox.c.event_id)
+                )
+                new = set(claimed.scalars())
+            except Exception as exc:
+                raise _Outage from exc
+            fresh = [event for key, event in unique.items() if key in new]
+            if not fresh:
+                await session.rollback()
+                return 0
+            try:
+                await self._batch_handler(session, fresh)
+                await session.commit()
+            except Exception as exc:
+                if is_outage(exc):
+                    raise _Outage from exc
+                raise
+        return len(fresh)
+
     async def _keep_alive(self, messages: Sequence[Msg]) -> None:
         # A handler slower than ack_wait, or an outage waited out, would otherwise see the
         # batch's events redelivered meanwhile (and each redelivery counted).
@@ -335,7 +461,7 @@ class EventConsumer:
                 with contextlib.suppress(Exception):
                     await msg.in_progress()
 
-    async def _wait_out(self, event: CloudEvent, exc: _Outage, attempt: int) -> bool:
+    async def _wait_out(self, exc: _Outage, attempt: int, **about: Any) -> bool:
         """Pause before trying the same delivery again; False when the consumer is stopping."""
         if self._stopping:
             return False
@@ -345,7 +471,7 @@ class EventConsumer:
             "event consumer cannot reach what it needs; will retry",
             extra={
                 "consumer": self.name,
-                "event_id": event.id,
+                **about,
                 "attempt": attempt,
                 "retry_in_seconds": delay,
                 "error": type(cause).__name__ if cause is not None else "unknown",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import re
 import uuid
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ DataT = TypeVar("DataT", bound=BaseModel)
 # mpp.<service>.<entity>.<verb>: the type doubles as the NATS subject, so each part must be
 # one subject token (no dots, wildcards or spaces).
 _EVENT_TYPE = re.compile(r"^mpp(\.[a-z][a-z0-9_-]*){3}$")
+_CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 # Turns ids, dates and decimals in a plain mapping into JSON values, as model_dump does.
 _JSON_OBJECT: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
@@ -50,6 +52,8 @@ class CloudEvent(BaseModel):
     @classmethod
     def _canonical_uuid(cls, value: str) -> str:
         # The id is the outbox primary key and the Nats-Msg-Id: one spelling per event.
+        if _CANONICAL_ID.match(value):
+            return value  # already that spelling (every event we publish): no parse needed
         return str(uuid.UUID(value))
 
     @field_validator("time")
@@ -63,8 +67,9 @@ class CloudEvent(BaseModel):
     def nats_subject(self) -> str:
         return self.type
 
-    @property
+    @functools.cached_property
     def event_id(self) -> uuid.UUID:
+        # Read several times per event by a consumer (inbox, timeline, notifications).
         return uuid.UUID(self.id)
 
     def to_json_dict(self) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
+from mpp_shared.db.bulk import insert_rows
 from mpp_shared.scheduler import claim_due
 from tracking.db.tables import Base
 from tracking.domain.notifications import ChannelName, NotificationDraft
@@ -86,6 +87,17 @@ class OutgoingMessageRow(Base):
 _NOTE = cast(Table, Notification.__table__)
 _READ = cast(Table, NotificationRead.__table__)
 _OUT = cast(Table, OutgoingMessageRow.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class NewNotification:
+    """A notification to store: what it says, and the event (and case) it comes from."""
+
+    draft: NotificationDraft
+    event_id: uuid.UUID
+    application_id: uuid.UUID | None
+    registration_number: str | None
+    staff_role: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,44 +176,65 @@ class NotificationRepository:
         staff_role: str | None = None,
     ) -> uuid.UUID | None:
         """Store the notification and its outgoing copies; None if this event gave it already."""
-        notification_id = uuid.uuid4()
-        result = await self._session.execute(
-            insert(_NOTE)
-            .values(
-                id=notification_id,
-                event_id=event_id,
-                kind=draft.kind,
-                account_id=draft.account_id,
-                agency_id=draft.agency_id,
-                application_id=application_id,
-                registration_number=registration_number,
-                staff_role=staff_role,
-                title=draft.title,
-                body=draft.body,
-                created_at=at,
-            )
-            .on_conflict_do_nothing()
-            .returning(_NOTE.c.id)
+        [stored] = await self.add_all(
+            [NewNotification(draft, event_id, application_id, registration_number, staff_role)],
+            at=at,
         )
-        if result.scalar_one_or_none() is None:
-            return None
-        if draft.account_id is not None:
-            for channel in draft.channels:
-                await self._session.execute(
-                    _OUT.insert().values(
-                        id=uuid.uuid4(),
-                        notification_id=notification_id,
-                        channel=channel,
-                        account_id=draft.account_id,
-                        subject=draft.title,
-                        body=draft.body,
-                        status="pending",
-                        attempts=0,
-                        created_at=at,
-                        next_attempt_at=at,
-                    )
-                )
-        return notification_id
+        return stored
+
+    async def add_all(
+        self, notifications: Sequence[NewNotification], *, at: datetime
+    ) -> list[uuid.UUID | None]:
+        """Store the notifications in one statement and their outgoing copies in another;
+        for each its id, or None if its event gave it already.
+
+        They are created at ``at`` a microsecond apart in the order given (the events'
+        arrival order), so an inbox, newest first, shows a batch's notifications in the order
+        one at a time would have."""
+        if not notifications:
+            return []
+        ids = [uuid.uuid4() for _ in notifications]
+        times = [at + timedelta(microseconds=n) for n in range(len(notifications))]
+        rows = [
+            {
+                "id": notification_id,
+                "event_id": n.event_id,
+                "kind": n.draft.kind,
+                "account_id": n.draft.account_id,
+                "agency_id": n.draft.agency_id,
+                "application_id": n.application_id,
+                "registration_number": n.registration_number,
+                "staff_role": n.staff_role,
+                "title": n.draft.title,
+                "body": n.draft.body,
+                "created_at": created_at,
+            }
+            for notification_id, n, created_at in zip(ids, notifications, times, strict=True)
+        ]
+        result = await self._session.execute(
+            insert_rows(_NOTE, rows).on_conflict_do_nothing().returning(_NOTE.c.id)
+        )
+        stored = set(result.scalars())
+        outgoing = [
+            {
+                "id": uuid.uuid4(),
+                "notification_id": notification_id,
+                "channel": channel,
+                "account_id": n.draft.account_id,
+                "subject": n.draft.title,
+                "body": n.draft.body,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": created_at,
+                "next_attempt_at": created_at,
+            }
+            for notification_id, n, created_at in zip(ids, notifications, times, strict=True)
+            if notification_id in stored and n.draft.account_id is not None
+            for channel in n.draft.channels
+        ]
+        if outgoing:
+            await self._session.execute(insert_rows(_OUT, outgoing))
+        return [i if i in stored else None for i in ids]
 
     async def inbox(
         self,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -34,14 +34,14 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID, aggregate_order_by
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Select
 
+from mpp_shared.db.bulk import in_array, insert_rows
 from tracking.db.surveys import survey_totals
 from tracking.db.tables import Base
-from tracking.domain.reports import OPEN_STATUSES, ClockStep, ServiceLevels
+from tracking.domain.reports import OPEN_STATUSES, ClockStep, Finish, ServiceLevels
 from tracking.domain.surveys import ELEMENTS, ElementTotals
 
 metadata = Base.metadata
@@ -165,6 +165,38 @@ def steps_from_json(stored: Iterable[dict[str, Any]]) -> list[ClockStep]:
     ]
 
 
+def _fact_values(fact: ApplicationFact) -> dict[str, Any]:
+    values = fact.__dict__.copy()
+    values["clock_steps"] = steps_to_json(fact.clock_steps)
+    return values
+
+
+@dataclass
+class AggregateMoves:
+    """What a batch of events moves in the aggregates, summed per row before it is written:
+    ``statuses`` per (agency, service, submission month, status); ``durations`` per (agency,
+    service, decision month, working days); ``decisions`` per (agency, service, decision
+    month): (decided, within the SLA)."""
+
+    statuses: Counter[tuple[uuid.UUID, uuid.UUID, date, str]] = field(default_factory=Counter)
+    durations: Counter[tuple[uuid.UUID, uuid.UUID, date, int]] = field(default_factory=Counter)
+    decisions: dict[tuple[uuid.UUID, uuid.UUID, date], tuple[int, int]] = field(
+        default_factory=dict
+    )
+
+    def status(self, fact: ApplicationFact, status: str, by: int) -> None:
+        key = (fact.agency_id, fact.service_id, fact.counted_month, status)
+        self.statuses[key] += by
+
+    def finished(self, fact: ApplicationFact, month: date, finish: Finish, by: int) -> None:
+        """Add (``by=1``) or take back (``by=-1``, a late event moved the decision) one
+        decided application in the month of its decision."""
+        self.durations[(fact.agency_id, fact.service_id, month, finish.working_days)] += by
+        key = (fact.agency_id, fact.service_id, month)
+        decided, within = self.decisions.get(key, (0, 0))
+        self.decisions[key] = (decided + by, within + (by if finish.within_sla else 0))
+
+
 def _fact(row: Any) -> ApplicationFact:
     values = dict(row._mapping)
     values["clock_steps"] = steps_from_json(values["clock_steps"] or [])
@@ -189,34 +221,59 @@ class ReportRepository:
         row = (await self.session.execute(query)).first()
         return _fact(row) if row is not None else None
 
-    async def add_fact(self, fact: ApplicationFact) -> bool:
-        """Insert the application's first fact row; False if another transaction did first."""
-        values = fact.__dict__.copy()
-        values["clock_steps"] = steps_to_json(fact.clock_steps)
+    async def facts(
+        self, application_ids: Iterable[uuid.UUID], *, lock: bool = False
+    ) -> dict[uuid.UUID, ApplicationFact]:
+        """The fact rows of the applications, by id; locked in key order with ``lock`` (two
+        transactions locking overlapping sets wait for each other rather than deadlock)."""
+        wanted = sorted(set(application_ids))
+        if not wanted:
+            return {}
+        query = select(report_applications).where(
+            in_array(report_applications.c.application_id, wanted, name="application_ids")
+        )
+        if lock:
+            query = query.order_by(report_applications.c.application_id).with_for_update()
+        return {row.application_id: _fact(row) for row in await self.session.execute(query)}
+
+    async def add_facts(self, facts: Sequence[ApplicationFact]) -> set[uuid.UUID]:
+        """Insert the applications' first fact rows where there are none yet; the ids of those
+        inserted (another transaction's row, committed or not, wins: it is waited for)."""
+        if not facts:
+            return set()
+        rows = [_fact_values(f) for f in sorted(facts, key=lambda f: f.application_id)]
         inserted = await self.session.execute(
-            pg_insert(report_applications)
-            .values(**values)
+            insert_rows(report_applications, rows)
             .on_conflict_do_nothing(index_elements=[report_applications.c.application_id])
             .returning(report_applications.c.application_id)
         )
-        return inserted.first() is not None
+        return set(inserted.scalars())
 
-    async def save_fact(self, fact: ApplicationFact) -> None:
-        values = fact.__dict__.copy()
-        values["clock_steps"] = steps_to_json(fact.clock_steps)
-        statement = pg_insert(report_applications).values(**values)
+    async def save_facts(self, facts: Sequence[ApplicationFact]) -> None:
+        if not facts:
+            return
+        statement = insert_rows(
+            report_applications,
+            [_fact_values(f) for f in sorted(facts, key=lambda f: f.application_id)],
+        )
+        columns = [c.name for c in report_applications.columns if c.name != "application_id"]
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=[report_applications.c.application_id],
-                set_={k: statement.excluded[k] for k in values if k != "application_id"},
+                set_={name: statement.excluded[name] for name in columns},
             )
         )
 
-    async def remember_service(
-        self, *, service_id: uuid.UUID, agency_id: uuid.UUID, name: str
-    ) -> None:
-        statement = pg_insert(report_services).values(
-            service_id=service_id, agency_id=agency_id, name=name
+    async def remember_services(self, services: Mapping[uuid.UUID, tuple[uuid.UUID, str]]) -> None:
+        """Keep each service's agency and latest name (``service id: (agency id, name)``)."""
+        if not services:
+            return
+        statement = insert_rows(
+            report_services,
+            [
+                {"service_id": service_id, "agency_id": agency_id, "name": name}
+                for service_id, (agency_id, name) in sorted(services.items())
+            ],
         )
         await self.session.execute(
             statement.on_conflict_do_update(
@@ -226,57 +283,51 @@ class ReportRepository:
             )
         )
 
-    async def count_status(
-        self, *, agency_id: uuid.UUID, service_id: uuid.UUID, month: date, status: str, by: int
-    ) -> None:
-        statement = pg_insert(report_status_counts).values(
-            agency_id=agency_id, service_id=service_id, month=month, status=status, applications=by
-        )
-        await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=list(report_status_counts.primary_key.columns),
-                set_={"applications": report_status_counts.c.applications + by},
+    async def move_aggregates(self, moves: AggregateMoves) -> None:
+        """Add the summed moves to the aggregates: one upsert per aggregate table. A key
+        touched writes its row even when its moves cancel out, as moving it one at a time
+        would have."""
+        for table, counted, rows in (
+            (
+                report_status_counts,
+                ("applications",),
+                [
+                    {"agency_id": a, "service_id": s, "month": m, "status": st, "applications": n}
+                    for (a, s, m, st), n in sorted(moves.statuses.items())
+                ],
+            ),
+            (
+                report_durations,
+                ("applications",),
+                [
+                    {
+                        "agency_id": a,
+                        "service_id": s,
+                        "month": m,
+                        "working_days": d,
+                        "applications": n,
+                    }
+                    for (a, s, m, d), n in sorted(moves.durations.items())
+                ],
+            ),
+            (
+                report_finished,
+                ("finished", "within_sla"),
+                [
+                    {"agency_id": a, "service_id": s, "month": m, "finished": n, "within_sla": w}
+                    for (a, s, m), (n, w) in sorted(moves.decisions.items())
+                ],
+            ),
+        ):
+            if not rows:
+                continue
+            statement = insert_rows(table, rows)
+            await self.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=list(table.primary_key.columns),
+                    set_={name: table.c[name] + statement.excluded[name] for name in counted},
+                )
             )
-        )
-
-    async def count_finished(
-        self,
-        *,
-        agency_id: uuid.UUID,
-        service_id: uuid.UUID,
-        month: date,
-        working_days: int,
-        within_sla: bool,
-        by: int = 1,
-    ) -> None:
-        """Add (``by=1``) or take back (``by=-1``, a late event moved the decision) one decided
-        application in the month of its decision."""
-        histogram = pg_insert(report_durations).values(
-            agency_id=agency_id,
-            service_id=service_id,
-            month=month,
-            working_days=working_days,
-            applications=by,
-        )
-        await self.session.execute(
-            histogram.on_conflict_do_update(
-                index_elements=list(report_durations.primary_key.columns),
-                set_={"applications": report_durations.c.applications + by},
-            )
-        )
-        within = by if within_sla else 0
-        finished = pg_insert(report_finished).values(
-            agency_id=agency_id, service_id=service_id, month=month, finished=by, within_sla=within
-        )
-        await self.session.execute(
-            finished.on_conflict_do_update(
-                index_elements=list(report_finished.primary_key.columns),
-                set_={
-                    "finished": report_finished.c.finished + by,
-                    "within_sla": report_finished.c.within_sla + within,
-                },
-            )
-        )
 
 
 # -- the report routes: one or two statements each, built once, on a plain connection --------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import Select
 
+from mpp_shared.db.bulk import in_array, insert_rows
 from tracking.db.tables import Base
 from tracking.db.tracking_failures import FAILURES
 from tracking.domain.timeline import OVERDUE_EVENT, Reader, TimelineEntry, TrackedApplication
@@ -97,25 +98,46 @@ class TimelineRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add_entry(self, entry: TimelineEntry) -> TimelineEntry | None:
-        """Store the event in its place; None when its place (application, sequence) is taken."""
-        values = {name: getattr(entry, name) for name in _ENTRY_FIELDS if name != "position"}
+    async def add_entries(self, entries: Sequence[TimelineEntry]) -> dict[uuid.UUID, TimelineEntry]:
+        """Store the events in their places in one statement, in the order given (the arrival
+        order, which their positions follow); the stored ones by event id. An event whose
+        place (application, sequence) is taken, by an earlier one or one before it in
+        ``entries``, is left out."""
+        if not entries:
+            return {}
+        rows = [
+            {name: getattr(entry, name) for name in _ENTRY_FIELDS if name != "position"}
+            for entry in entries
+        ]
         result = await self._session.execute(
-            insert(_ENTRY).values(**values).on_conflict_do_nothing().returning(_ENTRY.c.position)
+            insert_rows(_ENTRY, rows)
+            .on_conflict_do_nothing()
+            .returning(_ENTRY.c.event_id, _ENTRY.c.position)
         )
-        position = result.scalar_one_or_none()
-        if position is None:
-            return None
-        return TimelineEntry(**{**values, "position": position})
+        positions = {row.event_id: row.position for row in result}
+        return {
+            values["event_id"]: TimelineEntry(**values, position=positions[values["event_id"]])
+            for values in rows
+            if values["event_id"] in positions
+        }
 
-    async def save_if_newer(self, application: TrackedApplication) -> None:
-        """Keep ``application`` as the current state unless a higher sequence is stored.
+    async def save_if_newer(self, applications: Sequence[TrackedApplication]) -> None:
+        """Keep each of ``applications`` (one per application) as the current state unless a
+        higher sequence is stored.
 
         One statement, so two replicas handling two events of one application concurrently
-        still end with the higher one. The SLA flag, once set, stays.
+        still end with the higher one; in key order, so two such statements wait for each
+        other rather than deadlock. The SLA flag, once set, stays.
         """
-        values = {name: getattr(application, name) for name in _APP_FIELDS}
-        statement = insert(_APP).values(**values)
+        if not applications:
+            return
+        statement = insert_rows(
+            _APP,
+            [
+                {name: getattr(application, name) for name in _APP_FIELDS}
+                for application in sorted(applications, key=lambda a: a.application_id)
+            ],
+        )
         newer: dict[str, Any] = {
             name: statement.excluded[name] for name in _APP_FIELDS if name != "overdue"
         }
@@ -128,10 +150,14 @@ class TimelineRepository:
             )
         )
 
-    async def mark_overdue(self, application_id: uuid.UUID) -> None:
-        await self._session.execute(
-            _APP.update().where(_APP.c.application_id == application_id).values(overdue=True)
-        )
+    async def mark_overdue(self, application_ids: Iterable[uuid.UUID]) -> None:
+        wanted = sorted(set(application_ids))
+        if wanted:
+            await self._session.execute(
+                _APP.update()
+                .where(in_array(_APP.c.application_id, wanted, name="overdue_ids"))
+                .values(overdue=True)
+            )
 
     async def position_of(self, event_id: uuid.UUID) -> int | None:
         result = await self._session.execute(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,9 +28,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mpp_shared.db.bulk import in_array, insert_rows
 from tracking.db.tables import Base
 from tracking.domain.webhooks import (
     DELIVERY_DEAD,
@@ -169,6 +169,16 @@ class AttemptRow:
 
 
 @dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A delivery to queue: an event for one subscription."""
+
+    subscription_id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
     """A delivery leased to this replica: what it needs to make one attempt."""
 
@@ -265,37 +275,46 @@ class WebhookRepository:
         )
         return result.first() is not None
 
-    async def enabled_for_agency(self, agency_id: uuid.UUID) -> list[Subscription]:
+    async def enabled_for_agencies(
+        self, agency_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, list[Subscription]]:
+        wanted = sorted(set(agency_ids))
+        if not wanted:
+            return {}
         rows = await self.session.execute(
             select(webhook_subscriptions).where(
-                webhook_subscriptions.c.agency_id == agency_id, webhook_subscriptions.c.enabled
+                in_array(webhook_subscriptions.c.agency_id, wanted, name="agency_ids"),
+                webhook_subscriptions.c.enabled,
             )
         )
-        return [_subscription(r) for r in rows]
+        found: dict[uuid.UUID, list[Subscription]] = {}
+        for row in rows:
+            subscription = _subscription(row)
+            found.setdefault(subscription.agency_id, []).append(subscription)
+        return found
 
     # -- deliveries ------------------------------------------------------------------------
-    async def add_delivery(
-        self,
-        *,
-        subscription_id: uuid.UUID,
-        event_id: uuid.UUID,
-        event_type: str,
-        body: str,
-        now: datetime,
-    ) -> None:
+    async def add_deliveries(self, deliveries: Sequence[NewDelivery], *, now: datetime) -> None:
+        """Pending deliveries, due now, in one statement; one per subscription and event."""
+        if not deliveries:
+            return
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "subscription_id": d.subscription_id,
+                "event_id": d.event_id,
+                "event_type": d.event_type,
+                "body": d.body,
+                "status": DELIVERY_PENDING,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for d in deliveries
+        ]
         await self.session.execute(
-            pg_insert(webhook_deliveries)
-            .values(
-                id=uuid.uuid4(),
-                subscription_id=subscription_id,
-                event_id=event_id,
-                event_type=event_type,
-                body=body,
-                status=DELIVERY_PENDING,
-                next_attempt_at=now,
-                created_at=now,
+            insert_rows(webhook_deliveries, rows).on_conflict_do_nothing(
+                index_elements=["subscription_id", "event_id"]
             )
-            .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
         )
 
     async def deliveries(

@@ -1,25 +1,35 @@
 """The ``tracking-reports`` consumer: keeps the application projection (owner, agency,
-service, status, times) and the report aggregates up to date, one event at a time, in
-whatever order the events arrive."""
+service, status, times) and the report aggregates up to date, a fetched batch of events at
+a time, in whatever order the events arrive."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mpp_shared.contracts.application import v1 as application
-from mpp_shared.events import CloudEvent, EventConsumer, Handler, NatsConnection, PermanentError
-from tracking.db.reports import ApplicationFact, ReportRepository
+from mpp_shared.events import (
+    BatchHandler,
+    CloudEvent,
+    EventConsumer,
+    NatsConnection,
+    PermanentError,
+)
+from tracking.db.reports import AggregateMoves, ApplicationFact, ReportRepository
 from tracking.domain.reports import ClockStep, Finish, WorkingDays, clock_kind, month_of, run_clock
 
 CONSUMER_NAME = "tracking-reports"
 APPLICATION_EVENTS = "mpp.application.>"
+# Events fetched and handled in one transaction (what the stream has at once, up to this).
+CONSUMER_BATCH = 256
 
 
-def report_projector(calendar: WorkingDays, zone: ZoneInfo) -> Handler:
-    """The handler: applies one application event to the projection and the aggregates.
+def report_projector(calendar: WorkingDays, zone: ZoneInfo) -> BatchHandler:
+    """The batch handler: applies application events to the projection and the aggregates.
 
     The current status, due time and owner follow the highest ``sequence`` seen, so a late
     event never moves them back. The clock's events (submissions, revision requests, the
@@ -30,64 +40,92 @@ def report_projector(calendar: WorkingDays, zone: ZoneInfo) -> Handler:
     sequence is already kept (a redelivery under another id) changes nothing. Aggregates are
     moved, never recounted: the application's old contribution is taken back and the new one
     added (status counts; the decision's month, working days and SLA).
+
+    A batch is applied event by event, in arrival order, to the facts of its applications
+    (read and locked in one statement); the moves of the aggregates are summed over the
+    batch and each aggregate table gets one upsert, as the changed facts do.
     """
 
-    async def project(session: AsyncSession, event: CloudEvent) -> None:
-        if not event.type.startswith(_PREFIX):
+    async def project(session: AsyncSession, events: Sequence[CloudEvent]) -> None:
+        changes: list[tuple[str, application.ApplicationEvent]] = []
+        for event in events:
+            if not event.type.startswith(_PREFIX):
+                continue
+            try:
+                changes.append((event.type, event.data_as(application.ApplicationEvent)))
+            except ValidationError as exc:
+                raise PermanentError(
+                    f"not an application event: {exc.error_count()} errors"
+                ) from exc
+        if not changes:
             return
-        try:
-            facts = event.data_as(application.ApplicationEvent)
-        except ValidationError as exc:
-            raise PermanentError(f"not an application event: {exc.error_count()} errors") from exc
         repository = ReportRepository(session)
-        fact = await repository.fact(facts.application_id, lock=True)
-        new = False
-        if fact is None:
-            fact = _first_fact(facts, zone)
-            new = await repository.add_fact(fact)
-            if new:
-                await _count(repository, fact, fact.status, +1)
-            else:
-                # Another replica stored this application's first event meanwhile.
-                fact = await repository.fact(facts.application_id, lock=True)
-                assert fact is not None
-        kind = clock_kind(event.type.removeprefix(_PREFIX), facts.status)
-        changed = new
-        if facts.sequence > fact.last_sequence:
-            if fact.status != facts.status:
-                await _count(repository, fact, fact.status, -1)
-                await _count(repository, fact, facts.status, +1)
-            fact.status = facts.status
-            fact.last_sequence = facts.sequence
-            if facts.due_at is not None:
-                fact.due_at = facts.due_at
-            if facts.owner_account_id is not None:
-                fact.owner_account_id = facts.owner_account_id
-            changed = True
-        if event.type == application.APPLICATION_OVERDUE and not fact.overdue:
-            # Also when a later event overtook it: the deadline was missed all the same.
-            fact.overdue = True
-            changed = True
-        if kind is not None and all(s.sequence != facts.sequence for s in fact.clock_steps):
-            fact.clock_steps.append(
-                ClockStep(
-                    sequence=facts.sequence, kind=kind, at=facts.occurred_at, due_at=facts.due_at
-                )
-            )
-            await _read_clock(repository, fact, calendar, zone)
-            changed = True
-        if not changed:
-            return  # a duplicate, or a late event the projection already carries
-        if new or facts.sequence >= fact.last_sequence:
-            await repository.remember_service(
-                service_id=facts.service_id, agency_id=facts.agency_id, name=facts.service_name
-            )
-        await repository.save_fact(fact)
+        # Each application's first event in the batch makes its row if it has none yet (the
+        # insert also waits for another replica's uncommitted first row); then all rows are
+        # read locked, so the events apply to what is committed.
+        firsts: dict[uuid.UUID, ApplicationFact] = {}
+        for _, facts in changes:
+            if facts.application_id not in firsts:
+                firsts[facts.application_id] = _first_fact(facts, zone)
+        created = await repository.add_facts(list(firsts.values()))
+        stored = await repository.facts(firsts, lock=True)
+        moves = AggregateMoves()
+        for application_id in created:
+            moves.status(stored[application_id], stored[application_id].status, +1)
+        changed: dict[uuid.UUID, ApplicationFact] = {}
+        services: dict[uuid.UUID, tuple[uuid.UUID, str]] = {}
+        for event_type, facts in changes:
+            fact = stored[facts.application_id]
+            new = facts.application_id in created and facts.application_id not in changed
+            if _apply(event_type, facts, fact, new=new, moves=moves, calendar=calendar, zone=zone):
+                changed[fact.application_id] = fact
+                if new or facts.sequence >= fact.last_sequence:
+                    services[facts.service_id] = (facts.agency_id, facts.service_name)
+        await repository.remember_services(services)
+        await repository.save_facts(list(changed.values()))
+        await repository.move_aggregates(moves)
 
     return project
 
 
 _PREFIX = "mpp.application.application."
+
+
+def _apply(
+    event_type: str,
+    facts: application.ApplicationEvent,
+    fact: ApplicationFact,
+    *,
+    new: bool,
+    moves: AggregateMoves,
+    calendar: WorkingDays,
+    zone: ZoneInfo,
+) -> bool:
+    """One event applied to its application's fact row; whether the row changed."""
+    kind = clock_kind(event_type.removeprefix(_PREFIX), facts.status)
+    changed = new
+    if facts.sequence > fact.last_sequence:
+        if fact.status != facts.status:
+            moves.status(fact, fact.status, -1)
+            moves.status(fact, facts.status, +1)
+        fact.status = facts.status
+        fact.last_sequence = facts.sequence
+        if facts.due_at is not None:
+            fact.due_at = facts.due_at
+        if facts.owner_account_id is not None:
+            fact.owner_account_id = facts.owner_account_id
+        changed = True
+    if event_type == application.APPLICATION_OVERDUE and not fact.overdue:
+        # Also when a later event overtook it: the deadline was missed all the same.
+        fact.overdue = True
+        changed = True
+    if kind is not None and all(s.sequence != facts.sequence for s in fact.clock_steps):
+        fact.clock_steps.append(
+            ClockStep(sequence=facts.sequence, kind=kind, at=facts.occurred_at, due_at=facts.due_at)
+        )
+        _read_clock(fact, calendar, zone, moves)
+        changed = True
+    return changed
 
 
 def _first_fact(facts: application.ApplicationEvent, zone: ZoneInfo) -> ApplicationFact:
@@ -114,18 +152,8 @@ def _first_fact(facts: application.ApplicationEvent, zone: ZoneInfo) -> Applicat
     )
 
 
-async def _count(repository: ReportRepository, fact: ApplicationFact, status: str, by: int) -> None:
-    await repository.count_status(
-        agency_id=fact.agency_id,
-        service_id=fact.service_id,
-        month=fact.counted_month,
-        status=status,
-        by=by,
-    )
-
-
-async def _read_clock(
-    repository: ReportRepository, fact: ApplicationFact, calendar: WorkingDays, zone: ZoneInfo
+def _read_clock(
+    fact: ApplicationFact, calendar: WorkingDays, zone: ZoneInfo, moves: AggregateMoves
 ) -> None:
     """Read the clock from the steps again; move the decision's aggregates if it changed."""
     before = (
@@ -140,14 +168,7 @@ async def _read_clock(
         return
     for finish, by in ((before, -1), (after, +1)):
         if finish is not None:
-            await repository.count_finished(
-                agency_id=fact.agency_id,
-                service_id=fact.service_id,
-                month=month_of(finish.at, zone),
-                working_days=finish.working_days,
-                within_sla=finish.within_sla,
-                by=by,
-            )
+            moves.finished(fact, month_of(finish.at, zone), finish, by)
     fact.finished_at = after.at if after is not None else None
     fact.working_days = after.working_days if after is not None else None
     fact.within_sla = after.within_sla if after is not None else None
@@ -163,7 +184,8 @@ def report_consumer(
     return EventConsumer(
         name=CONSUMER_NAME,
         subjects=[APPLICATION_EVENTS],
-        handler=report_projector(calendar, zone),
+        batch_handler=report_projector(calendar, zone),
         sessionmaker=sessionmaker,
         connection=connection,
+        batch=CONSUMER_BATCH,
     )

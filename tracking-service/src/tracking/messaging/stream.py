@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from nats.aio.msg import Msg
@@ -84,7 +84,9 @@ class StreamEvent:
         return f"id: {self.event_id}\nevent: {self.event_type}\ndata: {data}\n\n".encode()
 
     def to_wire(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        # Every field is a str, an int or None: no deep copy (asdict) needed.
+        wire = {f.name: getattr(self, f.name) for f in fields(self)}
+        return json.dumps(wire, separators=(",", ":")).encode()
 
     @classmethod
     def from_wire(cls, body: bytes) -> StreamEvent:

@@ -12,7 +12,7 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +27,7 @@ from mpp_shared.events import CloudEvent, EventConsumer, NatsConnection, new_eve
 from mpp_shared.scheduler import PeriodicSweep
 from tracking.config import TrackingSettings
 from tracking.db.notifications import NotificationRepository
-from tracking.db.webhooks import ClaimedDelivery, WebhookRepository
+from tracking.db.webhooks import ClaimedDelivery, NewDelivery, WebhookRepository
 from tracking.domain.notifications import AGENCY_ADMIN_ROLE, webhook_disabled_notification
 from tracking.domain.webhooks import (
     DELIVERY_ID_HEADER,
@@ -49,6 +49,8 @@ from tracking.domain.webhooks import (
 log = logging.getLogger(__name__)
 
 CONSUMER_NAME = "tracking-webhooks"
+# Events fetched and handled in one transaction (what the stream has at once, up to this).
+CONSUMER_BATCH = 256
 SWEEP_NAME = "webhook-deliveries"
 APPLICATION_EVENTS = "mpp.application.>"
 WEBHOOK_DISABLED = "mpp.tracking.webhook.disabled"
@@ -156,29 +158,38 @@ def webhook_http_client(settings: TrackingSettings, resolver: Resolver) -> httpx
 # -- the consumer: one delivery row per matching subscription -------------------------------
 
 
-async def queue_deliveries(session: AsyncSession, event: CloudEvent) -> None:
-    """In the consumer's transaction: a pending delivery for each enabled subscription of the
-    event's agency that wants its type (the inbox makes a redelivered event add nothing)."""
-    try:
-        agency_id = uuid.UUID(str(event.data.get("agency_id")))
-    except ValueError:
-        return  # not about an agency: no subscription can want it
-    repository = WebhookRepository(session)
-    subscriptions = [
-        s for s in await repository.enabled_for_agency(agency_id) if wants(s.events, event.type)
-    ]
-    if not subscriptions:
+async def queue_deliveries(session: AsyncSession, events: Sequence[CloudEvent]) -> None:
+    """In the consumer's transaction: a pending delivery for each enabled subscription of an
+    event's agency that wants its type (the inbox makes a redelivered event add nothing);
+    the subscriptions of the batch's agencies read in one query, the deliveries written in
+    one insert."""
+    about: list[tuple[CloudEvent, uuid.UUID]] = []
+    for event in events:
+        try:
+            about.append((event, uuid.UUID(str(event.data.get("agency_id")))))
+        except ValueError:
+            continue  # not about an agency: no subscription can want it
+    if not about:
         return
-    body = json.dumps(event.to_json_dict(), separators=(",", ":"), ensure_ascii=False)
+    repository = WebhookRepository(session)
+    subscriptions = await repository.enabled_for_agencies({agency for _, agency in about})
     now = utc_now()
-    for subscription in subscriptions:
-        await repository.add_delivery(
-            subscription_id=subscription.id,
-            event_id=event.event_id,
-            event_type=event.type,
-            body=body,
-            now=now,
-        )
+    deliveries: list[NewDelivery] = []
+    for event, agency_id in about:
+        wanting = [s for s in subscriptions.get(agency_id, []) if wants(s.events, event.type)]
+        if not wanting:
+            continue
+        body = json.dumps(event.to_json_dict(), separators=(",", ":"), ensure_ascii=False)
+        deliveries += [
+            NewDelivery(
+                subscription_id=subscription.id,
+                event_id=event.event_id,
+                event_type=event.type,
+                body=body,
+            )
+            for subscription in wanting
+        ]
+    await repository.add_deliveries(deliveries, now=now)
 
 
 def webhook_consumer(
@@ -187,9 +198,10 @@ def webhook_consumer(
     return EventConsumer(
         name=CONSUMER_NAME,
         subjects=[APPLICATION_EVENTS],
-        handler=queue_deliveries,
+        batch_handler=queue_deliveries,
         sessionmaker=sessionmaker,
         connection=connection,
+        batch=CONSUMER_BATCH,
     )
 
 

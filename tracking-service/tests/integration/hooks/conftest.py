@@ -133,9 +133,13 @@ class Hooks:
         return body
 
     async def handle(self, handler: Any, event: CloudEvent) -> None:
-        """Run a consumer's handler on ``event`` in one committed transaction."""
+        """Run a consumer's batch handler on ``event`` alone in one committed transaction."""
+        await self.handle_batch(handler, [event])
+
+    async def handle_batch(self, handler: Any, events: list[CloudEvent]) -> None:
+        """Run a consumer's batch handler on ``events`` in one committed transaction."""
         async with self.sessionmaker()() as session, session.begin():
-            await handler(session, event)
+            await handler(session, events)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ of arrival, nothing counted twice on redelivery."""
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -202,4 +203,48 @@ async def test_a_late_overdue_event_still_lists_the_application_as_overdue(
     assert body["counts"] == {"in_review": 1}
     assert [(o["application_id"], o["status"]) for o in body["overdue"]] == [
         (str(app_id), "in_review")
+    ]
+
+
+async def test_batches_give_the_figures_of_one_event_at_a_time(
+    hooks_app: Callable[..., Any], make_event: Callable[..., CloudEvent]
+) -> None:
+    one_by_one, batched, service = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    rejected = [
+        *STEPS[:2],
+        (A.APPLICATION_STATUS_CHANGED, "in_review", "rejected", local(5), FIRST_DUE),
+    ]
+    overdue = [
+        *STEPS[:2],
+        (A.APPLICATION_OVERDUE, "in_review", "in_review", local(10), FIRST_DUE),
+        (A.APPLICATION_STATUS_CHANGED, "in_review", "approved", local(16), FIRST_DUE),
+    ]
+    plans = [STEPS, STEPS, rejected, overdue, STEPS[:3]]
+
+    def arrivals(agency: uuid.UUID) -> list[CloudEvent]:
+        events = [
+            e for steps in plans for e in story(make_event, steps, agency=agency, service=service)
+        ]
+        # Late and repeated: shuffled, then some again under other ids and some redelivered.
+        random.Random(3).shuffle(events)
+        return [*events, *map(again_under_another_id, events[::3]), *events[1::4]]
+
+    project = report_projector(LocalWorkingDays(default_calendar(), ZONE), ZONE)
+    async with hooks_app() as hooks:
+        for event in arrivals(one_by_one):
+            await hooks.handle(project, event)
+        events = arrivals(batched)
+        for start in range(0, len(events), 7):
+            await hooks.handle_batch(project, events[start : start + 7])
+        expected = await report(hooks, one_by_one, "2026-03-01", "2026-03-31")
+        got = await report(hooks, batched, "2026-03-01", "2026-03-31")
+
+    assert figures(expected)[:3] == (
+        5,
+        {"approved": 1, "completed": 2, "rejected": 1, "revision_requested": 1},
+        4,
+    )
+    assert figures(got) == figures(expected)
+    assert [(o["status"], o["due_at"]) for o in got["overdue"]] == [
+        (o["status"], o["due_at"]) for o in expected["overdue"]
     ]

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import event as orm_event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from mpp_shared.contracts.application import v1 as application
-from mpp_shared.events import CloudEvent, EventConsumer, Handler, NatsConnection, PermanentError
+from mpp_shared.events import (
+    BatchHandler,
+    CloudEvent,
+    EventConsumer,
+    NatsConnection,
+    PermanentError,
+)
 from mpp_shared.events.permissions import event_subjects
-from tracking.db.notifications import NotificationRepository
+from tracking.db.notifications import NewNotification, NotificationRepository
 from tracking.db.timeline import TimelineRepository
 from tracking.domain.notifications import (
     BOOKING_PREFIX,
@@ -28,6 +38,8 @@ from tracking.domain.timeline import TimelineEntry, TrackedApplication
 from tracking.messaging.stream import StreamEvent, StreamHub
 
 CONSUMER_NAME = "tracking-applications"
+# Events fetched and handled in one transaction (what the stream has at once, up to this).
+CONSUMER_BATCH = 256
 KNOWN_TYPES = frozenset(
     {
         application.APPLICATION_SUBMITTED,
@@ -40,144 +52,164 @@ KNOWN_TYPES = frozenset(
 )
 
 log = logging.getLogger(__name__)
+Model = TypeVar("Model", bound=BaseModel)
 
 
-async def link_owner(session: AsyncSession, event: CloudEvent) -> None:
-    """An application filed at a counter now belongs to the resident's new account: its
-    current state takes the owner (their timeline and notifications from now on); the status
-    did not change, so the timeline gets no entry."""
-    try:
-        data = event.data_as(application.ApplicationOwnerLinked)
-    except ValueError as exc:
-        raise PermanentError(f"not an application event: {exc}") from exc
-    await TimelineRepository(session).save_if_newer(
-        TrackedApplication(
-            application_id=data.application_id,
-            registration_number=data.registration_number,
-            tracking_code_hash=data.tracking_code_hash,
-            service_id=data.service_id,
-            service_version=data.service_version,
-            service_name=data.service_name,
-            agency_id=data.agency_id,
-            owner_account_id=data.owner_account_id,
-            status=data.status,
-            stage=data.stage,
-            stage_name=data.stage_name,
-            sequence=data.sequence,
-            submitted_at=data.submitted_at,
-            due_at=data.due_at,
-            overdue=False,
-            updated_at=data.occurred_at,
-        )
-    )
+def timeline_handler(hub: StreamHub) -> BatchHandler:
+    """The batch handler: each event takes its place in the timeline (one insert for the
+    batch), the current state of each application follows the highest sequence seen (one
+    upsert for the batch), the notifications are written (one insert), and after the commit
+    the live stream hears of each event in arrival order."""
 
-
-def timeline_handler(hub: StreamHub) -> Handler:
-    """The handler: the event takes its place in the timeline, the current state follows the
-    highest sequence, notifications are written, and after the commit the live stream hears."""
-
-    async def record_application_event(session: AsyncSession, event: CloudEvent) -> None:
-        if event.type.startswith(BOOKING_PREFIX):
-            await notify_booking(session, event)
-            return
-        if event.type.startswith(COMPLAINT_PREFIX):
-            await notify_complaint(session, event)
-            return
-        if event.type == application.APPLICATION_OWNER_LINKED:
-            await link_owner(session, event)
-            return
-        if event.type not in KNOWN_TYPES:
-            # A newer publisher's event type: nothing of ours depends on it yet.
-            log.info("application event type not followed", extra={"event_type": event.type})
-            return
-        try:
-            data = event.data_as(application.ApplicationEvent)
-        except ValueError as exc:
-            raise PermanentError(f"not an application event: {exc}") from exc
-        timeline = TimelineRepository(session)
-        entry = await timeline.add_entry(
-            TimelineEntry(
-                event_id=event.event_id,
-                application_id=data.application_id,
-                sequence=data.sequence,
-                event_type=event.type,
-                old_status=data.old_status,
-                status=data.status,
-                stage=data.stage,
-                stage_name=data.stage_name,
-                note=data.note,
-                internal_note=data.internal_note,
-                occurred_at=data.occurred_at,
+    async def record_application_events(
+        session: AsyncSession, events: Sequence[CloudEvent]
+    ) -> None:
+        notifications: dict[str, list[NewNotification]] = {}
+        changes: list[tuple[CloudEvent, application.ApplicationEvent]] = []
+        links: list[application.ApplicationOwnerLinked] = []
+        for event in events:
+            if event.type.startswith(BOOKING_PREFIX):
+                notifications[event.id] = notify_booking(event)
+            elif event.type.startswith(COMPLAINT_PREFIX):
+                notifications[event.id] = notify_complaint(event)
+            elif event.type == application.APPLICATION_OWNER_LINKED:
+                links.append(event_data(event, application.ApplicationOwnerLinked, "an owner link"))
+            elif event.type not in KNOWN_TYPES:
+                # A newer publisher's event type: nothing of ours depends on it yet.
+                log.info("application event type not followed", extra={"event_type": event.type})
+            else:
+                changes.append(
+                    (event, event_data(event, application.ApplicationEvent, "an application"))
+                )
+        live = await _record_changes(session, changes, notifications)
+        if links:
+            # An application filed at a counter now belongs to the resident's new account: its
+            # current state takes the owner (their timeline and notifications from now on). The
+            # status did not change, so the timeline gets no entry; the sequence rule keeps a
+            # later change of the same batch, saved above, in place.
+            await TimelineRepository(session).save_if_newer(
+                [_current(data, overdue=False) for data in links]
             )
+        await NotificationRepository(session).add_all(
+            [n for event in events for n in notifications.get(event.id, [])], at=datetime.now(UTC)
         )
+        if live:
+
+            def committed(_: Session) -> None:
+                for item in live:
+                    hub.publish_soon(item)
+
+            orm_event.listen(session.sync_session, "after_commit", committed, once=True)
+
+    return record_application_events
+
+
+async def _record_changes(
+    session: AsyncSession,
+    changes: Sequence[tuple[CloudEvent, application.ApplicationEvent]],
+    notifications: dict[str, list[NewNotification]],
+) -> list[StreamEvent]:
+    """The application events' timeline entries and current states; their notifications
+    go into ``notifications`` (by event id); what the live stream is to hear, in arrival
+    order."""
+    if not changes:
+        return []
+    timeline = TimelineRepository(session)
+    stored = await timeline.add_entries([_entry(event, data) for event, data in changes])
+    newest: dict[uuid.UUID, TrackedApplication] = {}
+    overdue: set[uuid.UUID] = set()
+    live: list[StreamEvent] = []
+    for event, data in changes:
+        entry = stored.get(event.event_id)
         if entry is None:
             # This application's step of that sequence is known (the same change again).
             log.info("application event already in the timeline", extra={"event_id": event.id})
-            return
+            continue
         is_overdue = event.type == application.APPLICATION_OVERDUE
-        current = TrackedApplication(
-            application_id=data.application_id,
-            registration_number=data.registration_number,
-            tracking_code_hash=data.tracking_code_hash,
-            service_id=data.service_id,
-            service_version=data.service_version,
-            service_name=data.service_name,
-            agency_id=data.agency_id,
-            owner_account_id=data.owner_account_id,
-            status=data.status,
-            stage=data.stage,
-            stage_name=data.stage_name,
-            sequence=data.sequence,
-            submitted_at=data.submitted_at,
-            due_at=data.due_at,
-            overdue=is_overdue,
-            updated_at=data.occurred_at,
-        )
-        await timeline.save_if_newer(current)
+        current = _current(data, overdue=is_overdue)
+        known = newest.get(data.application_id)
+        if known is None or known.sequence < current.sequence:
+            newest[data.application_id] = current
         if is_overdue:
             # Also when a later event overtook it: the deadline was missed all the same.
-            await timeline.mark_overdue(data.application_id)
-        notifications = NotificationRepository(session)
-        change = ApplicationChange(
-            event_id=event.event_id,
-            event_type=event.type,
-            application_id=data.application_id,
-            registration_number=data.registration_number,
-            service_name=data.service_name,
-            agency_id=data.agency_id,
-            owner_account_id=data.owner_account_id,
-            old_status=data.old_status,
-            status=data.status,
-            actor_kind=data.actor_kind,
-            note=data.note,
-            occurred_at=data.occurred_at,
-        )
-        now = datetime.now(UTC)
-        for draft in notifications_for(change):
-            await notifications.add(
-                draft,
-                event_id=event.event_id,
-                application_id=data.application_id,
-                registration_number=data.registration_number,
-                at=now,
-            )
-        live = StreamEvent.of(entry, current)
-
-        def committed(_: Session) -> None:
-            hub.publish_soon(live)
-
-        orm_event.listen(session.sync_session, "after_commit", committed, once=True)
-
-    return record_application_event
+            overdue.add(data.application_id)
+        notifications[event.id] = [
+            NewNotification(draft, event.event_id, data.application_id, data.registration_number)
+            for draft in notifications_for(_change(event, data))
+        ]
+        live.append(StreamEvent.of(entry, current))
+    await timeline.save_if_newer(list(newest.values()))
+    await timeline.mark_overdue(overdue)
+    live.sort(key=lambda item: item.position)
+    return live
 
 
-async def notify_booking(session: AsyncSession, event: CloudEvent) -> None:
+def _entry(event: CloudEvent, data: application.ApplicationEvent) -> TimelineEntry:
+    return TimelineEntry(
+        event_id=event.event_id,
+        application_id=data.application_id,
+        sequence=data.sequence,
+        event_type=event.type,
+        old_status=data.old_status,
+        status=data.status,
+        stage=data.stage,
+        stage_name=data.stage_name,
+        note=data.note,
+        internal_note=data.internal_note,
+        occurred_at=data.occurred_at,
+    )
+
+
+def _current(data: application.ApplicationEvent, *, overdue: bool) -> TrackedApplication:
+    return TrackedApplication(
+        application_id=data.application_id,
+        registration_number=data.registration_number,
+        tracking_code_hash=data.tracking_code_hash,
+        service_id=data.service_id,
+        service_version=data.service_version,
+        service_name=data.service_name,
+        agency_id=data.agency_id,
+        owner_account_id=data.owner_account_id,
+        status=data.status,
+        stage=data.stage,
+        stage_name=data.stage_name,
+        sequence=data.sequence,
+        submitted_at=data.submitted_at,
+        due_at=data.due_at,
+        overdue=overdue,
+        updated_at=data.occurred_at,
+    )
+
+
+def _change(event: CloudEvent, data: application.ApplicationEvent) -> ApplicationChange:
+    return ApplicationChange(
+        event_id=event.event_id,
+        event_type=event.type,
+        application_id=data.application_id,
+        registration_number=data.registration_number,
+        service_name=data.service_name,
+        agency_id=data.agency_id,
+        owner_account_id=data.owner_account_id,
+        old_status=data.old_status,
+        status=data.status,
+        actor_kind=data.actor_kind,
+        note=data.note,
+        occurred_at=data.occurred_at,
+    )
+
+
+def event_data(event: CloudEvent, model: type[Model], what: str) -> Model:
+    """The event's data as ``model``; an event that is not one is dead-lettered at once."""
+    try:
+        return event.data_as(model)
+    except ValueError as exc:
+        raise PermanentError(f"not {what} event: {exc}") from exc
+
+
+def notify_booking(event: CloudEvent) -> list[NewNotification]:
     """A booking event's notifications; the booking id stands where an application's would,
     and the queue number (or the location) where its registration number would."""
-    try:
-        data = event.data_as(application.BookingEvent)
-    except ValueError as exc:
-        raise PermanentError(f"not a booking event: {exc}") from exc
+    data = event_data(event, application.BookingEvent, "a booking")
     change = BookingChange(
         event_type=event.type,
         account_id=data.account_id,
@@ -190,24 +222,20 @@ async def notify_booking(session: AsyncSession, event: CloudEvent) -> None:
         queue_number=data.queue_number,
         actor_kind=data.actor_kind,
     )
-    notifications = NotificationRepository(session)
-    now = datetime.now(UTC)
-    for draft in booking_notifications(change):
-        await notifications.add(
+    return [
+        NewNotification(
             draft,
             event_id=event.event_id,
             application_id=data.booking_id,
             registration_number=data.queue_number or f"ANTREAN {data.day.isoformat()}",
-            at=now,
         )
+        for draft in booking_notifications(change)
+    ]
 
 
-async def notify_complaint(session: AsyncSession, event: CloudEvent) -> None:
+def notify_complaint(event: CloudEvent) -> list[NewNotification]:
     """A complaint event's notifications, under the case's id and tracking number."""
-    try:
-        data = event.data_as(application.ComplaintEvent)
-    except ValueError as exc:
-        raise PermanentError(f"not a complaint event: {exc}") from exc
+    data = event_data(event, application.ComplaintEvent, "a complaint")
     change = ComplaintChange(
         event_type=event.type,
         tracking_number=data.tracking_number,
@@ -219,16 +247,15 @@ async def notify_complaint(session: AsyncSession, event: CloudEvent) -> None:
         lapor_reference=data.lapor_reference,
         actor_kind=data.actor_kind,
     )
-    notifications = NotificationRepository(session)
-    now = datetime.now(UTC)
-    for draft in complaint_notifications(change):
-        await notifications.add(
+    return [
+        NewNotification(
             draft,
             event_id=event.event_id,
             application_id=data.complaint_id,
             registration_number=data.tracking_number,
-            at=now,
         )
+        for draft in complaint_notifications(change)
+    ]
 
 
 def application_consumer(
@@ -237,7 +264,8 @@ def application_consumer(
     return EventConsumer(
         name=CONSUMER_NAME,
         subjects=[event_subjects("application")],
-        handler=timeline_handler(hub),
+        batch_handler=timeline_handler(hub),
         sessionmaker=sessionmaker,
         connection=connection,
+        batch=CONSUMER_BATCH,
     )

@@ -1,0 +1,137 @@
+"""The timeline consumer's batches: several events of one application in one transaction take
+their places, the highest sequence is the current state, the stream hears only what committed."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+
+from mpp_shared.contracts.application import v1 as application
+from mpp_shared.events import CloudEvent, new_event
+from tracking.db.notifications import Notification
+from tracking.db.timeline import TimelineEntryRow, TrackedApplicationRow
+from tracking.messaging.consumers.applications import timeline_handler
+from tracking.messaging.stream import StreamEvent
+
+A = application
+
+
+class RecordingHub:
+    """Stands in for the live stream: what would go out to the clients, in order."""
+
+    def __init__(self) -> None:
+        self.published: list[StreamEvent] = []
+
+    def publish_soon(self, event: StreamEvent) -> None:
+        self.published.append(event)
+
+
+def again_under_another_id(event: CloudEvent) -> CloudEvent:
+    return new_event(type=event.type, source=event.source, data=event.data_as(A.ApplicationEvent))
+
+
+def lives(make_event: Callable[..., CloudEvent], agency: uuid.UUID) -> list[list[CloudEvent]]:
+    """Two applications: one decided after an SLA breach, one still waiting."""
+    stories = [
+        [
+            (A.APPLICATION_SUBMITTED, "draft", "submitted"),
+            (A.APPLICATION_STATUS_CHANGED, "submitted", "in_review"),
+            (A.APPLICATION_OVERDUE, "in_review", "in_review"),
+            (A.APPLICATION_STATUS_CHANGED, "in_review", "approved"),
+            (A.APPLICATION_COMPLETED, "approved", "completed"),
+        ],
+        [
+            (A.APPLICATION_SUBMITTED, "draft", "submitted"),
+            (A.APPLICATION_STATUS_CHANGED, "submitted", "in_review"),
+        ],
+    ]
+    found = []
+    for steps in stories:
+        app_id, owner = uuid.uuid4(), uuid.uuid4()
+        found.append(
+            [
+                make_event(
+                    type_,
+                    agency_id=agency,
+                    application_id=app_id,
+                    owner=owner,
+                    sequence=sequence,
+                    old_status=old,
+                    status=new,
+                )
+                for sequence, (type_, old, new) in enumerate(steps, start=1)
+            ]
+        )
+    return found
+
+
+async def test_one_batch_of_shuffled_and_repeated_events_gives_the_timeline_in_order(
+    hooks_app: Callable[..., Any], make_event: Callable[..., CloudEvent]
+) -> None:
+    decided, waiting = lives(make_event, uuid.uuid4())
+    batch = [*decided, *waiting]
+    random.Random(5).shuffle(batch)
+    # The completion again under another id, in the same batch: its place is taken.
+    batch.append(again_under_another_id(decided[-1]))
+    hub = RecordingHub()
+    handler = timeline_handler(hub)  # type: ignore[arg-type]
+    async with hooks_app() as hooks:
+        await hooks.handle_batch(handler, batch)
+        async with hooks.sessionmaker()() as session:
+            first = await session.get(
+                TrackedApplicationRow, decided[0].data_as(A.ApplicationEvent).application_id
+            )
+            second = await session.get(
+                TrackedApplicationRow, waiting[0].data_as(A.ApplicationEvent).application_id
+            )
+            entries = (
+                await session.scalars(
+                    select(TimelineEntryRow)
+                    .where(
+                        TimelineEntryRow.application_id
+                        == decided[0].data_as(A.ApplicationEvent).application_id
+                    )
+                    .order_by(TimelineEntryRow.sequence)
+                )
+            ).all()
+            notified = await session.scalar(select(func.count()).select_from(Notification))
+
+    assert first is not None
+    assert second is not None
+    assert (first.status, first.sequence, first.overdue) == ("completed", 5, True)
+    assert (second.status, second.sequence, second.overdue) == ("in_review", 2, False)
+    assert [e.sequence for e in entries] == [1, 2, 3, 4, 5]
+    assert {e.event_id for e in entries} == {e.event_id for e in decided}
+    # Each stored event once on the stream, in the order of arrival (its position).
+    assert len(hub.published) == len(decided) + len(waiting)
+    positions = [p.position for p in hub.published]
+    assert positions == sorted(positions)
+    assert [p.event_id for p in hub.published] == [e.id for e in batch[:-1]]
+    # Owner: submitted, in review, approved, completed for the first; two for the second;
+    # the agency: the SLA breach.
+    assert notified == 4 + 2 + 1
+
+
+async def test_a_batch_rolled_back_publishes_nothing_on_the_stream(
+    hooks_app: Callable[..., Any], make_event: Callable[..., CloudEvent]
+) -> None:
+    decided, _ = lives(make_event, uuid.uuid4())
+    hub = RecordingHub()
+    handler = timeline_handler(hub)  # type: ignore[arg-type]
+    async with hooks_app() as hooks:
+        async with hooks.sessionmaker()() as session:
+            await session.begin()
+            await handler(session, decided)
+            # The consumer's commit failed (or it crashed): the stream must not have heard.
+            await session.rollback()
+        async with hooks.sessionmaker()() as session:
+            stored = await session.get(
+                TrackedApplicationRow, decided[0].data_as(A.ApplicationEvent).application_id
+            )
+
+    assert stored is None
+    assert hub.published == []
