@@ -59,6 +59,7 @@ class ApplicationRuntime:
     due_dates: CalendarDueDates = field(default_factory=CalendarDueDates)
     blob_store: BlobStore | None = None
     identity: IdentityDirectory | None = None
+    # catalog-service over NATS, asked for a location the read copy does not hold yet.
     locations: LocationDirectory | None = None
     booking_policy: BookingPolicy = field(default_factory=BookingPolicy)
     # Holidays for booking slots (the shared calendar; tests put their own days off in).
@@ -75,8 +76,3 @@ class ApplicationRuntime:
         if self.identity is None:
             raise RuntimeError("the identity directory is not connected")
         return self.identity
-
-    def location_directory(self) -> LocationDirectory:
-        if self.locations is None:
-            raise RuntimeError("the location directory is not connected")
-        return self.locations
