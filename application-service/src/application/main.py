@@ -18,6 +18,7 @@ from application.db.repositories import PublishedVersions, RegistrationSerials
 from application.domain.bookings import BookingPolicy
 from application.messaging.consumers.catalog import catalog_consumer
 from application.messaging.consumers.identity import identity_consumer
+from application.messaging.consumers.locations import locations_consumer
 from application.messaging.identity import NatsIdentityDirectory
 from application.messaging.locations import NatsLocationDirectory
 from application.messaging.snapshot import SnapshotLoader
@@ -53,12 +54,14 @@ def create_app(
         snapshot = SnapshotLoader(
             sessionmaker, connection, timeout=settings.snapshot_timeout_seconds
         )
-        # Not ready before the read copy holds what the catalogue published: until then an
-        # application for an existing service would be refused as unknown.
+        # Not ready before the read copies hold what the catalogue published: until then an
+        # application for an existing service would be refused as unknown (and a booking at
+        # a location would have to ask the catalogue).
         runtime.readiness["catalogue"] = snapshot.ready
         return [
             catalog_consumer(sessionmaker, connection),
             identity_consumer(sessionmaker, connection),
+            locations_consumer(sessionmaker, connection),
             snapshot,
             overdue_sweep(sessionmaker, interval=settings.overdue_sweep_seconds),
             booking_sweep(

@@ -66,6 +66,7 @@ class ApplicationRuntime:
     blob_store: BlobStore | None = None
     identity: IdentityDirectory | None = None
     residents: ResidentRegistry | None = None
+    # catalog-service over NATS, asked for a location the read copy does not hold yet.
     locations: LocationDirectory | None = None
     booking_policy: BookingPolicy = field(default_factory=BookingPolicy)
     # Holidays for booking slots (the shared calendar; tests put their own days off in).
@@ -87,8 +88,3 @@ class ApplicationRuntime:
         if self.residents is None:
             raise RuntimeError("the resident registry is not connected")
         return self.residents
-
-    def location_directory(self) -> LocationDirectory:
-        if self.locations is None:
-            raise RuntimeError("the location directory is not connected")
-        return self.locations

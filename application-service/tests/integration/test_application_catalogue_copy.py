@@ -167,7 +167,12 @@ async def test_a_fresh_service_learns_what_a_retention_limited_stream_no_longer_
             )
             await msg.respond(page.model_dump_json().encode())
 
+        async def no_locations(msg: Msg) -> None:
+            page = catalog.LocationsSnapshotPage(items=[], next=None)
+            await msg.respond(page.model_dump_json().encode())
+
         await catalogue.subscribe(catalog.SNAPSHOT_SUBJECT, cb=answer)
+        await catalogue.subscribe(catalog.LOCATIONS_SNAPSHOT_SUBJECT, cb=no_locations)
         await catalogue.flush()
 
         who = citizen()

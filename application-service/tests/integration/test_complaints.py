@@ -90,7 +90,9 @@ async def test_anonymous_case_needs_a_contact_and_its_public_view_has_no_persona
     assert public.status_code == 200, public.text
     body = public.json()
     assert body["status"] == "open"
-    assert body["messages"][0]["author_kind"] == "anonymous"
+    assert body["messages"] == []  # the complainant's own text is not shown
+    assert body["service_name"] == "Penerbitan KTP-el"
+    assert body["agency_id"] == str(world.agency_id)
     text = public.text
     for value in CONTACT.values():
         assert value not in text
@@ -128,6 +130,7 @@ async def test_the_anonymous_complainant_replies_and_reads_the_answer_by_code(wo
     answered = await _act(world, case["id"], action="answer", text="Mohon maaf, kami perbaiki.")
     assert answered.status_code == 200
     assert answered.json()["status"] == "answered"
+    public = await _answer_marked_public(world, case["id"])
     reply = await world.client.post(
         f"/api/v1/complaints/track/{number}/messages",
         params={"code": code.lower()},  # codes are read out: case does not matter
@@ -135,17 +138,90 @@ async def test_the_anonymous_complainant_replies_and_reads_the_answer_by_code(wo
     )
     assert reply.status_code == 200, reply.text
     assert reply.json()["status"] == "escalated"
-    assert [m["author_kind"] for m in reply.json()["messages"]] == [
-        "anonymous",
-        "staff",
-        "anonymous",
+    # The public view: the answer marked public only; not the first answer, not the replies.
+    assert [(m["author_kind"], m["text"]) for m in reply.json()["messages"]] == [("staff", public)]
+    # The agency sees the whole thread, with what is public marked.
+    staff = await world.client.get(f"/api/v1/complaints/{case['id']}", headers=world.officer)
+    assert [(m["author_kind"], m["public"]) for m in staff.json()["messages"]] == [
+        ("anonymous", False),
+        ("staff", False),
+        ("staff", True),
+        ("anonymous", False),
     ]
     types = [e["type"] for e in await _events(world, case["id"])]
     assert types == [
         contract.COMPLAINT_OPENED,
         contract.COMPLAINT_ANSWERED,
+        contract.COMPLAINT_ANSWERED,
         contract.COMPLAINT_ESCALATED,
     ]
+
+
+async def _answer_marked_public(world: World, complaint_id: str) -> str:
+    text = "Loket tambahan dibuka mulai Senin."
+    answered = await _act(world, complaint_id, action="answer", text=text, public=True)
+    assert answered.status_code == 200, answered.text
+    return text
+
+
+async def test_the_public_view_shows_nothing_the_complainant_wrote_about_themselves(
+    world: World,
+) -> None:
+    """An anonymous case whose subject and text name the person and give a phone: the public
+    view by number and code shows the state of the case and none of it."""
+    name, phone, nik = "Rahmat Hidayat", "081355512345", "6472011203850007"
+    opened = await _open(
+        world,
+        contact={"phone": "+6281355512345"},
+        subject=f"Keluhan {name}",
+        message=f"Saya {name}, NIK {nik}, hubungi {phone}. Berkas saya hilang di loket.",
+    )
+    assert opened.status_code == 201, opened.text
+    case = opened.json()
+    number, code = case["tracking_number"], case["tracking_code"]
+    # The agency answers privately (it may address the person), then once for the public.
+    private = f"Bapak {name}, berkas Anda ditemukan."
+    assert (await _act(world, case["id"], action="answer", text=private)).status_code == 200
+    public_text = await _answer_marked_public(world, case["id"])
+    replied = await world.client.post(
+        f"/api/v1/complaints/track/{number}/messages",
+        params={"code": code},
+        json={"text": f"Terima kasih, {name} ({phone})."},
+    )
+    assert replied.status_code == 200, replied.text
+    for shown in (
+        replied,
+        await world.client.get(f"/api/v1/complaints/track/{number}", params={"code": code}),
+    ):
+        body = shown.json()
+        for personal in (name, phone, nik, "6281355512345", "Berkas saya", "Bapak"):
+            assert personal not in shown.text
+        assert "subject" not in body
+        assert "contact" not in body
+        assert body["status"] == "answered"
+        assert body["agency_id"] == str(world.agency_id)
+        assert body["service_name"] == "Penerbitan KTP-el"
+        assert all(body[key] for key in ("response_due_at", "created_at", "updated_at"))
+        assert [m["text"] for m in body["messages"]] == [public_text]
+    # The owner's and the staff's views keep the whole thread.
+    staff = await world.client.get(f"/api/v1/complaints/{case['id']}", headers=world.officer)
+    assert staff.json()["subject"] == f"Keluhan {name}"
+    assert len(staff.json()["messages"]) == 4
+
+
+async def test_a_public_mark_on_a_complainant_text_or_without_text_shows_nothing(
+    world: World,
+) -> None:
+    case = (await _open(world, contact={"email": "a@example.id"})).json()
+    escalated = await _act(world, case["id"], action="escalate", public=True)
+    assert escalated.status_code == 200, escalated.text
+    refused = await _act(world, case["id"], action="answer", public=True)
+    assert refused.status_code == 422
+    public = await world.client.get(
+        f"/api/v1/complaints/track/{case['tracking_number']}",
+        params={"code": case["tracking_code"]},
+    )
+    assert public.json()["messages"] == []
 
 
 async def test_default_response_time_is_five_working_days_and_the_agency_sets_its_own(

@@ -17,7 +17,11 @@ from catalog.db import read_pool
 from catalog.db.regions_loader import sync_regions
 from catalog.demo.data import DEMO_REGENCY_CODES
 from catalog.demo.loader import load_demo_data
-from catalog.messaging.rpc import location_responder, snapshot_responder
+from catalog.messaging.rpc import (
+    location_responder,
+    locations_snapshot_responder,
+    snapshot_responder,
+)
 from catalog.runtime import CatalogRuntime
 from mpp_shared.app import ServiceRuntime, Worker, create_service_app
 from mpp_shared.auth import install_token_verifier, stop_token_verifier
@@ -64,11 +68,12 @@ def create_app(settings: CatalogSettings, *, jwks_http: httpx.AsyncClient | None
 
     def workers(runtime: ServiceRuntime) -> list[Worker]:
         # Answers rpc.catalog.services.snapshot for services that start after the events expired,
-        # and rpc.catalog.locations.get for application-service's counter bookings.
+        # and rpc.catalog.locations.get / .snapshot for application-service's counter bookings.
         sessionmaker, connection = runtime.session_factory(), runtime.nats_connection()
         return [
             snapshot_responder(sessionmaker=sessionmaker, connection=connection),
             location_responder(sessionmaker=sessionmaker, connection=connection),
+            locations_snapshot_responder(sessionmaker=sessionmaker, connection=connection),
         ]
 
     app = create_service_app(

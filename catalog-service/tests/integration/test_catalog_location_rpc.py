@@ -13,10 +13,14 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
+from sqlalchemy import select
 
-from catalog.db.repositories import SqlCatalogRepository
+from catalog.db.repositories import SqlCatalogRepository, SqlLocationReader
+from catalog.demo.loader import publish_location_if_changed
+from catalog.messaging.publishers import OutboxCatalogEvents
 from mpp_shared.contracts.catalog import v1 as contract
 from mpp_shared.events.permissions import NatsAuthorization
+from mpp_shared.events.tables import outbox
 from mpp_shared.testing.infrastructure import TestInfrastructure as Infrastructure
 
 SERVICE = {
@@ -157,3 +161,81 @@ async def test_unknown_location_and_malformed_request_are_error_replies(
     malformed = await _ask(application, b'{"location_id": "not-a-uuid"}')
     assert isinstance(malformed, contract.RpcError)
     assert malformed.error == "invalid_request"
+
+
+async def test_locations_snapshot_pages_through_every_location_by_id(
+    seeded: Seeded, application: Client, catalog_app_client: Callable[..., Any]
+) -> None:
+    async def page(after: uuid.UUID | None, limit: int) -> contract.LocationsSnapshotPage:
+        request = contract.LocationsSnapshotRequest(after=after, limit=limit)
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                reply = await application.request(
+                    contract.LOCATIONS_SNAPSHOT_SUBJECT,
+                    request.model_dump_json().encode(),
+                    timeout=5,
+                )
+                break
+            except NoRespondersError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+        answer = contract.parse_locations_snapshot_reply(reply.data)
+        assert isinstance(answer, contract.LocationsSnapshotPage), answer
+        return answer
+
+    seen: list[contract.LocationReply] = []
+    after: uuid.UUID | None = None
+    while True:
+        found = await page(after, 1)
+        seen += found.items
+        if found.next is None:
+            break
+        after = found.next
+    ours = [item for item in seen if item.location_id == seeded.location_id]
+    assert len(ours) == 1
+    assert [c.counter_id for c in ours[0].counters] == [seeded.counter_a, seeded.counter_b]
+    assert ours[0].as_of is not None
+    assert [item.location_id for item in seen] == sorted(item.location_id for item in seen)
+    malformed = await application.request(
+        contract.LOCATIONS_SNAPSHOT_SUBJECT, b'{"after": "x", "limit": 0}', timeout=5
+    )
+    error = contract.parse_locations_snapshot_reply(malformed.data)
+    assert isinstance(error, contract.RpcError)
+    assert error.error == "invalid_request"
+
+
+async def test_a_location_is_announced_when_new_or_changed_and_not_when_unchanged(
+    seeded: Seeded, catalog_app_client: Callable[..., Any]
+) -> None:
+    async with catalog_app_client() as client:
+        sessionmaker = client.app.state.runtime.session_factory()  # type: ignore[attr-defined]
+        location_id = uuid.uuid4()
+
+        async def write(hours: dict[str, Any]) -> bool:
+            async with sessionmaker() as session, session.begin():
+                repo = SqlCatalogRepository(session)
+                reader = SqlLocationReader(session)
+                before = await reader.location(location_id)
+                await repo.ensure_location(
+                    location_id=location_id, name="MPP Uji", region_code="64.72",
+                    address="Jl. Uji", opening_hours=hours,
+                )  # fmt: skip
+                after = await reader.location(location_id)
+                assert after is not None
+                events = OutboxCatalogEvents(session)
+                return await publish_location_if_changed(events, before=before, after=after)
+
+        assert await write(HOURS) is True
+        assert await write(HOURS) is False
+        assert await write({"mon": [["07:30", "12:00"]]}) is True
+        async with sessionmaker() as session:
+            rows = await session.scalars(
+                select(outbox.c.envelope)
+                .where(outbox.c.envelope["subject"].astext == str(location_id))
+                .order_by(outbox.c.created_at, outbox.c.id)
+            )
+            announced = [contract.LocationUpdated.model_validate(r["data"]) for r in rows]
+    assert [a.opening_hours for a in announced] == [HOURS, {"mon": [["07:30", "12:00"]]}]
+    assert announced[0].as_of <= announced[1].as_of

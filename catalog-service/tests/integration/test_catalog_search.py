@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from catalog.db import queries
 from catalog.db.tables import ServiceVersionRow
 from catalog.demo.data import (
+    DEMO_REGIONS,
     SAMARINDA_AKTA_KELAHIRAN_ID,
     SAMARINDA_DUKCAPIL_ID,
     SAMARINDA_KTP_EL_ID,
@@ -425,6 +426,18 @@ async def test_demo_seed_runs_again_without_new_versions_or_events(
     await load_demo_data(sessionmaker)
     assert await counts() == before
     assert before[0] == 95
+    # Each demo location was announced once, with its counters, on the first seed only.
+    async with sessionmaker() as session:
+        rows = await session.scalars(
+            select(outbox.c.envelope).where(
+                outbox.c.envelope["type"].astext == "mpp.catalog.location.updated"
+            )
+        )
+        announced = [row["data"] for row in rows]
+    assert sorted(a["location_id"] for a in announced) == sorted(
+        str(demo_location_id(region.code)) for region in DEMO_REGIONS
+    )
+    assert all(a["counters"] and a["as_of"] for a in announced)
 
 
 async def test_openapi_documents_the_catalogue_routes(client: httpx.AsyncClient) -> None:

@@ -89,6 +89,7 @@ class SqlComplaintRepository:
                 author_kind=m.author_kind,  # type: ignore[arg-type]
                 text=m.text,
                 created_at=m.created_at,
+                public=m.public,
             )
             for m in messages
         ]
@@ -110,6 +111,7 @@ class SqlComplaintRepository:
                 author_kind=message.author_kind,
                 text=message.text,
                 created_at=message.created_at,
+                public=message.public,
             )
         )
         await self.session.flush()

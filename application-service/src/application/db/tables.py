@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -223,6 +224,8 @@ class ComplaintMessageRow(Base):
     author_kind: Mapped[str] = mapped_column(String(10))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # An answer of the agency shown on the public view by number and code.
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ComplaintSettingsRow(Base):
@@ -257,3 +260,14 @@ __all__ = [
     "QueueSerialRow",
     "RegistrationCounter",
 ]
+
+
+class CatalogLocation(Base):
+    """The read copy of one MPP location (``LocationReply`` as JSON), the latest ``as_of``."""
+
+    __tablename__ = "catalog_locations"
+
+    location_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -91,6 +91,9 @@ class Message:
     author_kind: AuthorKind
     text: str
     created_at: datetime
+    # An agency answer the staff marked for the public view (by number and code); the
+    # complainant's own texts never are (they may say who they are).
+    public: bool = False
 
 
 @dataclass
@@ -283,6 +286,12 @@ async def track(*, repo: ComplaintRepository, tracking_number: str, code: str | 
     return complaint
 
 
+def public_answers(complaint: Complaint) -> list[Message]:
+    """What the public view by number and code shows of the thread: the agency's answers the
+    staff marked public, never the complainant's texts."""
+    return [m for m in complaint.messages if m.author_kind == "staff" and m.public]
+
+
 def code_matches(complaint: Complaint, code: str | None) -> bool:
     if not code:
         return False
@@ -352,7 +361,9 @@ async def act(
     text: str | None,
     lapor_reference: str | None,
     now: datetime,
+    public: bool = False,
 ) -> Complaint:
+    """``public``: the text may be shown on the public view (written without personal data)."""
     agency = _staff_agency(principal)
     if agency is None:
         raise NotPermitted("Hanya petugas dan admin instansi yang menangani pengaduan.")
@@ -379,7 +390,7 @@ async def act(
         complaint.closed_at = now
     complaint.updated_at = now
     if text is not None:
-        await _add_message(repo, complaint, "staff", text, now)
+        await _add_message(repo, complaint, "staff", text, now, public=public)
     actor = Actor(kind="staff", id=principal.subject)
     await _publish(events, complaint, EVENT_OF[action], old=old, actor=actor, now=now)
     await repo.save(complaint)
@@ -497,7 +508,13 @@ def _staff_agency(principal: Principal) -> uuid.UUID | None:
 
 
 async def _add_message(
-    repo: ComplaintRepository, complaint: Complaint, author: AuthorKind, text: str, now: datetime
+    repo: ComplaintRepository,
+    complaint: Complaint,
+    author: AuthorKind,
+    text: str,
+    now: datetime,
+    *,
+    public: bool = False,
 ) -> None:
     message = Message(
         id=uuid.uuid4(),
@@ -505,6 +522,7 @@ async def _add_message(
         author_kind=author,
         text=text.strip(),
         created_at=now,
+        public=public and author == "staff",
     )
     await repo.add_message(message)
     complaint.messages.append(message)

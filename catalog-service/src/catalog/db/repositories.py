@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, tuple_, update
@@ -362,21 +362,44 @@ def _header(row: ServiceRow) -> ServiceHeader:
 
 
 class SqlLocationReader:
-    """One MPP location with its counters, as ``rpc.catalog.locations.get`` answers it."""
+    """MPP locations with their counters, as ``rpc.catalog.locations.get`` (one) and
+    ``rpc.catalog.locations.snapshot`` (pages by id) answer them."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def location(self, location_id: uuid.UUID) -> LocationReply | None:
-        location = await self.session.get(LocationRow, location_id)
-        if location is None:
-            return None
+        found = await self.locations(ids=[location_id])
+        return found[0] if found else None
+
+    async def locations(
+        self,
+        *,
+        ids: Sequence[uuid.UUID] | None = None,
+        after: uuid.UUID | None = None,
+        limit: int | None = None,
+    ) -> list[LocationReply]:
+        """The locations named by ``ids``, or those after ``after`` by id (at most ``limit``)."""
+        as_of = datetime.now(UTC)
+        query = select(LocationRow).order_by(LocationRow.id)
+        if ids is not None:
+            query = query.where(LocationRow.id.in_(ids))
+        if after is not None:
+            query = query.where(LocationRow.id > after)
+        if limit is not None:
+            query = query.limit(limit)
+        locations = list(
+            await self.session.scalars(query.execution_options(populate_existing=True))
+        )
+        if not locations:
+            return []
         counters = (
             await self.session.execute(
                 select(CounterRow, AgencyRow.name)
                 .join(AgencyRow, AgencyRow.id == CounterRow.agency_id)
-                .where(CounterRow.location_id == location_id)
+                .where(CounterRow.location_id.in_([location.id for location in locations]))
                 .order_by(CounterRow.position, CounterRow.label)
+                .execution_options(populate_existing=True)
             )
         ).all()
         served: dict[uuid.UUID, list[uuid.UUID]] = {}
@@ -388,13 +411,9 @@ class SqlLocationReader:
             )
             for counter_id, service_id in rows:
                 served.setdefault(counter_id, []).append(service_id)
-        return LocationReply(
-            location_id=location.id,
-            name=location.name,
-            region_code=location.region_code,
-            timezone=timezone_of_region(location.region_code).key,
-            opening_hours=location.opening_hours,
-            counters=[
+        by_location: dict[uuid.UUID, list[LocationCounter]] = {}
+        for counter, agency_name in counters:
+            by_location.setdefault(counter.location_id, []).append(
                 LocationCounter(
                     counter_id=counter.id,
                     label=counter.label,
@@ -402,6 +421,16 @@ class SqlLocationReader:
                     agency_name=agency_name,
                     service_ids=served.get(counter.id, []),
                 )
-                for counter, agency_name in counters
-            ],
-        )
+            )
+        return [
+            LocationReply(
+                location_id=location.id,
+                name=location.name,
+                region_code=location.region_code,
+                timezone=timezone_of_region(location.region_code).key,
+                opening_hours=location.opening_hours,
+                counters=by_location.get(location.id, []),
+                as_of=as_of,
+            )
+            for location in locations
+        ]

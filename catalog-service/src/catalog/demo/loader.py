@@ -13,7 +13,7 @@ import zlib
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalog.db.repositories import SqlCatalogRepository
+from catalog.db.repositories import SqlCatalogRepository, SqlLocationReader
 from catalog.demo.data import (
     DEMO_AGENCIES,
     DEMO_REGIONS,
@@ -28,6 +28,7 @@ from catalog.domain import services
 from catalog.domain.models import AgencyFields, ServiceFields, ServiceFieldsPatch
 from catalog.messaging.publishers import OutboxCatalogEvents
 from mpp_shared.auth.principal import Principal, Role
+from mpp_shared.contracts.catalog import v1 as contract
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ async def load_demo_data(sessionmaker: async_sessionmaker[AsyncSession]) -> None
         for region in DEMO_REGIONS:
             for agency in DEMO_AGENCIES:
                 changed += await _seed_agency(repo, events, region, agency)
-            await _seed_location(repo, region)
+            await _seed_location(repo, events, region)
     log.info("demo catalogue in place", extra={"published": changed})
 
 
@@ -131,8 +132,14 @@ async def _seed_agency(
     return published
 
 
-async def _seed_location(repo: SqlCatalogRepository, region: DemoRegion) -> None:
+async def _seed_location(
+    repo: SqlCatalogRepository, events: OutboxCatalogEvents, region: DemoRegion
+) -> None:
+    """The region's MPP building and its counters; ``mpp.catalog.location.updated`` when it is
+    new or anything of it changed (a start that changes nothing publishes nothing)."""
     location_id = demo_location_id(region.code)
+    reader = SqlLocationReader(repo.session)
+    before = await reader.location(location_id)
     await repo.ensure_location(
         location_id=location_id,
         name=f"Mal Pelayanan Publik {region.place}",
@@ -151,3 +158,20 @@ async def _seed_location(repo: SqlCatalogRepository, region: DemoRegion) -> None
                 demo_service_id(region.code, agency.key, demo.code) for demo in agency.services
             ],
         )
+    after = await reader.location(location_id)
+    assert after is not None
+    await publish_location_if_changed(events, before=before, after=after)
+
+
+async def publish_location_if_changed(
+    events: OutboxCatalogEvents,
+    *,
+    before: contract.LocationReply | None,
+    after: contract.LocationReply,
+) -> bool:
+    if before is not None and before.model_dump(exclude={"as_of"}) == after.model_dump(
+        exclude={"as_of"}
+    ):
+        return False
+    await events.location_updated(contract.LocationUpdated.model_validate(after.model_dump()))
+    return True

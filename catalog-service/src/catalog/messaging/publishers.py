@@ -33,6 +33,9 @@ class OutboxCatalogEvents:
     async def service_retired(self, payload: contract.ServiceRetired) -> None:
         await self._record(contract.SERVICE_RETIRED, str(payload.service_id), payload)
 
+    async def location_updated(self, payload: contract.LocationUpdated) -> None:
+        await self._record(contract.LOCATION_UPDATED, str(payload.location_id), payload)
+
     async def _record(self, event_type: str, subject: str, data: EventData) -> None:
         event = new_event(type=event_type, source=contract.SOURCE, subject=subject, data=data)
         await record_event(self.session, event)

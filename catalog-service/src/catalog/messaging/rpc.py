@@ -1,7 +1,9 @@
 """NATS request-reply: the catalogue snapshot for services that start after the events expired,
-and one MPP location's hours and counters (for counter bookings).
+one MPP location's hours and counters, and the snapshot of every location (for the read copy
+of counter bookings).
 
-``rpc.catalog.services.snapshot`` and ``rpc.catalog.locations.get`` (contracts in
+``rpc.catalog.services.snapshot``, ``rpc.catalog.locations.get`` and
+``rpc.catalog.locations.snapshot`` (contracts in
 ``mpp_shared.contracts.catalog.v1``); only application-service may ask
 (``mpp_shared.events.permissions``). Replicas share the requests through one queue group; each
 request is read in a transaction of its own.
@@ -87,5 +89,39 @@ def location_responder(
 
     async def reply(body: bytes) -> BaseModel:
         return await answer_location(body, sessionmaker)
+
+    return RpcResponder(subject=subject, queue=queue, reply=reply, connection=connection)
+
+
+async def answer_locations_snapshot(
+    body: bytes, sessionmaker: async_sessionmaker[AsyncSession]
+) -> BaseModel:
+    """One page of every location by id, or an ``RpcError`` reply (never an exception)."""
+    try:
+        request = contract.LocationsSnapshotRequest.model_validate_json(body or b"{}")
+        async with sessionmaker() as session, session.begin():
+            items = await SqlLocationReader(session).locations(
+                after=request.after, limit=request.limit
+            )
+    except ValidationError:
+        return contract.RpcError(error="invalid_request", detail="after: a UUID; limit: 1-100")
+    except Exception:
+        log.exception("locations snapshot request failed")
+        return contract.RpcError(error="internal_error")
+    full = len(items) == request.limit
+    return contract.LocationsSnapshotPage(items=items, next=items[-1].location_id if full else None)
+
+
+def locations_snapshot_responder(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    connection: NatsConnection,
+    subject: str = contract.LOCATIONS_SNAPSHOT_SUBJECT,
+    queue: str = QUEUE,
+) -> RpcResponder:
+    """The worker answering ``LOCATIONS_SNAPSHOT_SUBJECT`` in the queue group."""
+
+    async def reply(body: bytes) -> BaseModel:
+        return await answer_locations_snapshot(body, sessionmaker)
 
     return RpcResponder(subject=subject, queue=queue, reply=reply, connection=connection)

@@ -25,8 +25,8 @@ What each right is for:
   ``rpc.identity.contact``), only identity-service answers; the
   answer is published under ``allow_responses`` (one reply to the inbox a request names), so
   identity needs no right to publish to anybody's inbox.
-- ``rpc.catalog.>`` (the catalogue snapshot): only application-service requests, only
-  catalog-service answers, the same way.
+- ``rpc.catalog.>`` (the snapshots of services and locations, one location): only
+  application-service requests, only catalog-service answers, the same way.
 - ``_gateway.ratelimit.v1`` (``gateway.ratelimit.SYNC_SUBJECT``): only gateways.
 - ``_tracking.stream.v1.>`` (live events for Server-Sent Events): only tracking replicas.
 - the gateway reads ``mpp.identity.access.revoked`` from ``MPP`` with an ordered consumer of its
@@ -174,6 +174,8 @@ SERVICES: tuple[ServiceAccess, ...] = (
         user="application",
         consumers={
             "application-catalog": (catalog.SERVICE_PUBLISHED, catalog.SERVICE_RETIRED),
+            # The read copy of the MPP locations, for counter bookings.
+            "application-locations": (catalog.LOCATION_UPDATED,),
             "application-identity": (event_subjects("identity"),),
         },
         requests=(RPC_IDENTITY, RPC_CATALOG),

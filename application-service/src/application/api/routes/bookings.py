@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from application.api.deps import AppRuntime, Pagination
 from application.db.bookings import SqlBookingRepository
+from application.db.locations import SqlLocationCopies
 from application.domain import bookings
+from application.messaging.locations import CopiedLocationDirectory
 from application.messaging.publishers import OutboxBookingEvents
 from mpp_shared.auth import CurrentPrincipal
 from mpp_shared.deps import SessionDep
@@ -36,7 +38,14 @@ async def get_booking_events(session: SessionDep) -> OutboxBookingEvents:
     return OutboxBookingEvents(session)
 
 
+async def get_location_directory(
+    session: SessionDep, runtime: AppRuntime
+) -> CopiedLocationDirectory:
+    return CopiedLocationDirectory(SqlLocationCopies(session), runtime.locations)
+
+
 Bookings = Annotated[SqlBookingRepository, Depends(get_booking_repository)]
+Locations = Annotated[CopiedLocationDirectory, Depends(get_location_directory)]
 BookingEventsDep = Annotated[OutboxBookingEvents, Depends(get_booking_events)]
 
 
@@ -154,6 +163,7 @@ def _booking(booking: bookings.Booking) -> JSONResponse:
 async def list_slots(
     repo: Bookings,
     runtime: AppRuntime,
+    locations: Locations,
     location_id: uuid.UUID,
     service_id: uuid.UUID,
     day: date,
@@ -163,7 +173,7 @@ async def list_slots(
     now = _now()
     location, found = await bookings.available_slots(
         repo=repo,
-        locations=runtime.location_directory(),
+        locations=locations,
         calendar=runtime.calendar,
         policy=runtime.booking_policy,
         location_id=location_id,
@@ -198,6 +208,7 @@ async def create_booking(
     repo: Bookings,
     events: BookingEventsDep,
     runtime: AppRuntime,
+    locations: Locations,
     session: SessionDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -209,7 +220,7 @@ async def create_booking(
         booking = await bookings.book(
             repo=repo,
             events=events,
-            locations=runtime.location_directory(),
+            locations=locations,
             calendar=runtime.calendar,
             policy=runtime.booking_policy,
             principal=principal,
@@ -305,13 +316,14 @@ async def call_next(
     repo: Bookings,
     events: BookingEventsDep,
     runtime: AppRuntime,
+    locations: Locations,
 ) -> JSONResponse:
     """An officer of the counter's agency calls the next checked-in number (earliest slot
     first): 409 `queue_empty` when nobody waits, 409 `counter_busy` while one is called."""
     booking = await bookings.call_next(
         repo=repo,
         events=events,
-        locations=runtime.location_directory(),
+        locations=locations,
         principal=principal,
         location_id=location_id,
         counter_id=counter_id,
@@ -363,13 +375,14 @@ async def queue_board(
     location_id: uuid.UUID,
     repo: Bookings,
     runtime: AppRuntime,
+    locations: Locations,
     day: Annotated[date | None, Query(description="default: today at the location")] = None,
 ) -> QueueBoardRead:
     """Per counter: the number now served, the waiting count and the expected wait (from the
     day's measured service times). No personal data."""
     board = await bookings.queue_board(
         repo=repo,
-        locations=runtime.location_directory(),
+        locations=locations,
         policy=runtime.booking_policy,
         location_id=location_id,
         day=day,

@@ -14,7 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from application.api.deps import AppRuntime
 from application.db.complaints import SqlComplaintRepository
 from application.domain import complaints
-from application.domain.complaints import Complaint, ComplaintAction, ComplaintStatus, Contact
+from application.domain.complaints import (
+    Complaint,
+    ComplaintAction,
+    ComplaintStatus,
+    Contact,
+    Message,
+)
 from application.messaging.publishers import OutboxComplaintEvents
 from mpp_shared.auth import CurrentPrincipal, OptionalPrincipal
 from mpp_shared.contracts.application.v1 import ComplaintKind
@@ -75,6 +81,11 @@ class MessageCreate(_Body):
 class ComplaintActionRequest(_Body):
     action: Literal["answer", "escalate", "forward_to_lapor", "close"]
     text: str | None = Field(None, max_length=MAX_TEXT, description="The answer (required).")
+    public: bool = Field(
+        False,
+        description="Show this text on the public view by number and code (write it without "
+        "the complainant's personal data); otherwise only the complainant and staff see it.",
+    )
     lapor_reference: str | None = Field(
         None, max_length=100, description="forward_to_lapor: the SP4N-LAPOR! report number."
     )
@@ -88,29 +99,37 @@ class MessageRead(BaseModel):
     author_kind: Literal["citizen", "anonymous", "staff"]
     text: str
     created_at: datetime
+    public: bool = Field(False, description="An agency answer shown on the public view.")
 
 
 class ComplaintPublicRead(BaseModel):
-    """What the holder of the number and code sees: no name, contact or account."""
+    """What the holder of the number and code sees: the state of the case, never what the
+    complainant wrote (subject, messages: they may name or describe the person) nor a name,
+    contact or account. `messages` holds only the agency's answers marked `public`."""
 
     tracking_number: str
     kind: ComplaintKind
     service_name: str
-    subject: str
+    agency_id: uuid.UUID
+    agency_name: str | None
     status: ComplaintStatus
     response_due_at: datetime
     answered_at: datetime | None
+    closed_at: datetime | None
     overdue: bool
     lapor_reference: str | None
     created_at: datetime
+    updated_at: datetime
     messages: list[MessageRead]
 
 
 class ComplaintRead(ComplaintPublicRead):
+    """The complainant's and the agency staff's view: the whole thread."""
+
     id: uuid.UUID
     service_id: uuid.UUID
-    agency_id: uuid.UUID
     application_id: uuid.UUID | None
+    subject: str
     contact: ContactIn | None = Field(None, description="The agency's staff only, anonymous cases.")
 
 
@@ -155,36 +174,59 @@ class ComplaintReportRead(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
-def _public(c: Complaint, now: datetime) -> dict[str, object]:
+async def _agency_name(repo: SqlComplaintRepository, c: Complaint) -> str | None:
+    version = await repo.service_version(c.service_id)
+    return version.published.agency_name if version is not None else None
+
+
+def _state(c: Complaint, now: datetime, agency_name: str | None) -> dict[str, object]:
     return {
         "tracking_number": c.tracking_number,
         "kind": c.kind,
         "service_name": c.service_name,
-        "subject": c.subject,
+        "agency_id": c.agency_id,
+        "agency_name": agency_name,
         "status": c.status,
         "response_due_at": c.response_due_at,
         "answered_at": c.answered_at,
+        "closed_at": c.closed_at,
         "overdue": c.is_overdue(now),
         "lapor_reference": c.lapor_reference,
         "created_at": c.created_at,
-        "messages": [
-            MessageRead(author_kind=m.author_kind, text=m.text, created_at=m.created_at)
-            for m in c.messages
-        ],
+        "updated_at": c.updated_at,
     }
 
 
-def _full(c: Complaint, now: datetime, *, staff: bool) -> ComplaintRead:
+def _messages(messages: list[Message]) -> list[MessageRead]:
+    return [
+        MessageRead(
+            author_kind=m.author_kind, text=m.text, created_at=m.created_at, public=m.public
+        )
+        for m in messages
+    ]
+
+
+async def _public(repo: SqlComplaintRepository, c: Complaint, now: datetime) -> ComplaintPublicRead:
+    return ComplaintPublicRead(
+        **_state(c, now, await _agency_name(repo, c)),
+        messages=_messages(complaints.public_answers(c)),
+    )
+
+
+async def _full(
+    repo: SqlComplaintRepository, c: Complaint, now: datetime, *, staff: bool
+) -> ComplaintRead:
     contact = None
     if staff and c.account_id is None:
         contact = ContactIn(name=c.contact.name, email=c.contact.email, phone=c.contact.phone)
     return ComplaintRead(
         id=c.id,
         service_id=c.service_id,
-        agency_id=c.agency_id,
         application_id=c.application_id,
+        subject=c.subject,
         contact=contact,
-        **_public(c, now),
+        messages=_messages(c.messages),
+        **_state(c, now, await _agency_name(repo, c)),
     )
 
 
@@ -215,10 +257,11 @@ async def track_complaint(
     repo: Complaints,
     code: Annotated[str | None, Query(max_length=64)] = None,
 ) -> JSONResponse:
-    """By tracking number and code: status, due time, overdue, the thread; no personal data
-    of the complainant. A wrong or missing code is the same 404 as an unknown number."""
+    """By tracking number and code: status, service, agency, dates, due time, overdue, and the
+    agency's answers marked public; nothing the complainant wrote and no personal data. A
+    wrong or missing code is the same 404 as an unknown number."""
     found = await complaints.track(repo=repo, tracking_number=tracking_number, code=code)
-    return _json(ComplaintPublicRead(**_public(found, _now())))
+    return _json(await _public(repo, found, _now()))
 
 
 @router.post(
@@ -233,7 +276,8 @@ async def reply_by_code(
     events: ComplaintEventsDep,
     code: Annotated[str | None, Query(max_length=64)] = None,
 ) -> JSONResponse:
-    """The complainant (an anonymous one too) replies or escalates with number and code."""
+    """The complainant (an anonymous one too) replies or escalates with number and code; the
+    answer is the public view (the reply itself is not shown in it)."""
     found = await complaints.track(repo=repo, tracking_number=tracking_number, code=code)
     locked = await repo.get(found.id, lock=True)
     assert locked is not None
@@ -242,7 +286,7 @@ async def reply_by_code(
         repo=repo, events=events, complaint=locked, principal=None, text=body.text,
         escalate=body.escalate, now=now,
     )  # fmt: skip
-    return _json(ComplaintPublicRead(**_public(updated, now)))
+    return _json(await _public(repo, updated, now))
 
 
 # ---- the complainant's --------------------------------------------------------------------------
@@ -279,7 +323,7 @@ async def open_complaint(
         contact=contact,
         now=now,
     )
-    full = _full(opened.complaint, now, staff=False)
+    full = await _full(repo, opened.complaint, now, staff=False)
     created = ComplaintCreated(**full.model_dump(), tracking_code=opened.code)
     return _json(created, 201)
 
@@ -304,7 +348,7 @@ async def get_complaint(
     found, staff = await complaints.read_complaint(
         repo=repo, principal=principal, complaint_id=complaint_id
     )
-    return _json(_full(found, _now(), staff=staff))
+    return _json(await _full(repo, found, _now(), staff=staff))
 
 
 @router.post(
@@ -324,7 +368,7 @@ async def reply(
         repo=repo, events=events, complaint=found, principal=principal, text=body.text,
         escalate=body.escalate, now=now,
     )  # fmt: skip
-    return _json(_full(updated, now, staff=False))
+    return _json(await _full(repo, updated, now, staff=False))
 
 
 # ---- the agency's -------------------------------------------------------------------------------
@@ -393,14 +437,15 @@ async def act_on_complaint(
     repo: Complaints,
     events: ComplaintEventsDep,
 ) -> JSONResponse:
-    """`answer` (with `text`), `escalate`, `forward_to_lapor` (with `lapor_reference`), `close`."""
+    """`answer` (with `text`), `escalate`, `forward_to_lapor` (with `lapor_reference`), `close`;
+    `public: true` shows the text on the public view by number and code."""
     now = _now()
     updated = await complaints.act(
         repo=repo, events=events, principal=principal, complaint_id=complaint_id,
         action=ComplaintAction(body.action), text=body.text,
-        lapor_reference=body.lapor_reference, now=now,
+        lapor_reference=body.lapor_reference, now=now, public=body.public,
     )  # fmt: skip
-    return _json(_full(updated, now, staff=True))
+    return _json(await _full(repo, updated, now, staff=True))
 
 
 @agency_router.get("/complaint-settings", response_model=ResponseTime, responses=problems(403))

@@ -26,13 +26,29 @@ page or only in its event; both are the same payload, so handling it twice chang
 ``RpcError.error`` is ``invalid_request`` (a malformed request or cursor) or ``internal_error``.
 
 One MPP location (``rpc.catalog.locations.get``): its opening hours and counters, for the
-counter bookings of application-service (locations are not published as events)::
+counter bookings of application-service::
 
     reply = await nc.request(LOCATION_SUBJECT, LocationRequest(location_id=...)
                              .model_dump_json().encode(), timeout=2)
     answer = parse_location_reply(reply.data)          # LocationReply or RpcError
 
 ``RpcError.error`` is ``not_found``, ``invalid_request`` or ``internal_error``.
+
+Locations are also published: ``mpp.catalog.location.updated`` (``LocationUpdated``, the whole
+location after the change, when it is created or anything of it changes), so a consumer keeps a
+read copy and books while the catalogue is down. ``as_of`` is when the catalogue read that
+state; a copy keeps the state with the latest ``as_of`` (events may arrive out of order). The
+snapshot of every location (``rpc.catalog.locations.snapshot``, pages of ``LocationReply`` by
+location id, ``next`` the last id of a full page) fills an empty copy::
+
+    after = None
+    while True:
+        reply = await nc.request(LOCATIONS_SNAPSHOT_SUBJECT, LocationsSnapshotRequest(
+            after=after).model_dump_json().encode(), timeout=5)
+        page = parse_locations_snapshot_reply(reply.data)  # LocationsSnapshotPage or RpcError
+        for location in page.items: ...                    # as on mpp.catalog.location.updated
+        if page.next is None: break
+        after = page.next
 """
 
 from __future__ import annotations
@@ -51,10 +67,12 @@ AGENCY_CREATED = "mpp.catalog.agency.created"
 AGENCY_UPDATED = "mpp.catalog.agency.updated"
 SERVICE_PUBLISHED = "mpp.catalog.service.published"
 SERVICE_RETIRED = "mpp.catalog.service.retired"
+LOCATION_UPDATED = "mpp.catalog.location.updated"
 
 # Request-reply, outside mpp.> (the events stream captures mpp.> and would answer it).
 SNAPSHOT_SUBJECT = "rpc.catalog.services.snapshot"
 LOCATION_SUBJECT = "rpc.catalog.locations.get"
+LOCATIONS_SNAPSHOT_SUBJECT = "rpc.catalog.locations.snapshot"
 SNAPSHOT_DEFAULT_LIMIT = 50
 SNAPSHOT_MAX_LIMIT = 100
 # A page stops growing past this many bytes of JSON (NATS' default max_payload is 1 MB).
@@ -194,6 +212,38 @@ class LocationReply(_Message):
     timezone: TimeZoneName
     opening_hours: dict[str, list[list[str]]]
     counters: list[LocationCounter]
+    # When the catalogue read this state (null from a catalogue before location events).
+    as_of: datetime | None = None
+
+
+class LocationUpdated(EventData):
+    """``mpp.catalog.location.updated``: the location as it is after the change (the fields of
+    ``LocationReply``)."""
+
+    location_id: uuid.UUID
+    name: str
+    region_code: str
+    timezone: TimeZoneName
+    opening_hours: dict[str, list[list[str]]]
+    counters: list[LocationCounter]
+    as_of: datetime
+
+    def as_reply(self) -> LocationReply:
+        return LocationReply.model_validate(self.model_dump())
+
+
+class LocationsSnapshotRequest(_Message):
+    """The page of locations after the location id ``after`` (a page's ``next``), or the first."""
+
+    after: uuid.UUID | None = None
+    limit: int = Field(default=SNAPSHOT_DEFAULT_LIMIT, ge=1, le=SNAPSHOT_MAX_LIMIT)
+
+
+class LocationsSnapshotPage(_Message):
+    """At most ``limit`` locations by id; ``next`` is null on the last page."""
+
+    items: list[LocationReply]
+    next: uuid.UUID | None = None
 
 
 _ReplyT = TypeVar("_ReplyT", bound=BaseModel)
@@ -207,6 +257,10 @@ def parse_location_reply(body: bytes | str) -> LocationReply | RpcError:
     return _parse(body, LocationReply)
 
 
+def parse_locations_snapshot_reply(body: bytes | str) -> LocationsSnapshotPage | RpcError:
+    return _parse(body, LocationsSnapshotPage)
+
+
 def _parse(body: bytes | str, model: type[_ReplyT]) -> _ReplyT | RpcError:
     try:
         return RpcError.model_validate_json(body)
@@ -217,7 +271,9 @@ def _parse(body: bytes | str, model: type[_ReplyT]) -> _ReplyT | RpcError:
 __all__ = [
     "AGENCY_CREATED",
     "AGENCY_UPDATED",
+    "LOCATIONS_SNAPSHOT_SUBJECT",
     "LOCATION_SUBJECT",
+    "LOCATION_UPDATED",
     "SERVICE_PUBLISHED",
     "SERVICE_RETIRED",
     "SNAPSHOT_DEFAULT_LIMIT",
@@ -233,6 +289,9 @@ __all__ = [
     "LocationCounter",
     "LocationReply",
     "LocationRequest",
+    "LocationUpdated",
+    "LocationsSnapshotPage",
+    "LocationsSnapshotRequest",
     "Requirement",
     "RpcError",
     "ServicePublished",
@@ -242,5 +301,6 @@ __all__ = [
     "Stage",
     "TimeZoneName",
     "parse_location_reply",
+    "parse_locations_snapshot_reply",
     "parse_snapshot_reply",
 ]
