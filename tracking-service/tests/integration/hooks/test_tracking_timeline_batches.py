@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from mpp_shared.contracts.application import v1 as application
@@ -135,3 +136,67 @@ async def test_a_batch_rolled_back_publishes_nothing_on_the_stream(
 
     assert stored is None
     assert hub.published == []
+
+
+def owner_linked(submitted: CloudEvent, *, owner: uuid.UUID, sequence: int) -> CloudEvent:
+    """application-service's event when the resident of a counter filing registers."""
+    facts = submitted.data_as(A.ApplicationEvent).model_dump()
+    facts.update(owner_account_id=owner, sequence=sequence, old_status=facts["status"])
+    return new_event(
+        type=A.APPLICATION_OWNER_LINKED,
+        source=submitted.source,
+        data=A.ApplicationOwnerLinked(**facts),
+    )
+
+
+@pytest.mark.parametrize("tail", ["link", "link, change", "change, link"])
+async def test_a_counter_application_takes_its_resident_as_owner_without_a_timeline_step(
+    hooks_app: Callable[..., Any], make_event: Callable[..., CloudEvent], tail: str
+) -> None:
+    agency, application_id, resident = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    submitted = make_event(agency_id=agency, application_id=application_id, owner=None)
+    linked = owner_linked(submitted, owner=resident, sequence=2)
+    review = make_event(
+        A.APPLICATION_STATUS_CHANGED,
+        agency_id=agency,
+        application_id=application_id,
+        owner=resident,
+        sequence=3,
+        old_status="submitted",
+        status="in_review",
+    )
+    # The link alone, or with a later change in one batch in either order (the change stays).
+    batch = [{"link": linked, "change": review}[name] for name in tail.split(", ")]
+    handler = timeline_handler(RecordingHub())  # type: ignore[arg-type]
+    async with hooks_app() as hooks:
+        await hooks.handle_batch(handler, [submitted])
+        async with hooks.sessionmaker()() as session:
+            waiting = await session.get(TrackedApplicationRow, application_id)
+            assert waiting is not None
+            assert waiting.owner_account_id is None
+        await hooks.handle_batch(handler, batch)
+        async with hooks.sessionmaker()() as session:
+            current = await session.get(TrackedApplicationRow, application_id)
+            steps = (
+                await session.scalars(
+                    select(TimelineEntryRow.sequence)
+                    .where(TimelineEntryRow.application_id == application_id)
+                    .order_by(TimelineEntryRow.sequence)
+                )
+            ).all()
+            owners_messages = await session.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.account_id == resident)
+            )
+
+    changed = review in batch
+    assert current is not None
+    assert (current.owner_account_id, current.status, current.sequence) == (
+        resident,
+        "in_review" if changed else "submitted",
+        3 if changed else 2,
+    )
+    assert steps == ([1, 3] if changed else [1])  # the link is no step of the application
+    # "sedang diperiksa" for the change; nothing for the link itself.
+    assert owners_messages == (1 if changed else 0)
