@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from fpdf import FPDF
-
 from application.domain.counter_filing import Receipt
 
 TRACKING_PATH = "/api/v1/tracking/"
@@ -23,6 +21,10 @@ def render_receipt(receipt: Receipt, *, public_url: str) -> bytes:
     assert application.tracking_code is not None
     assert application.submitted_at is not None
     local = application.submitted_at.astimezone(ZoneInfo(timezone))
+    # Imported here: fpdf2 brings fontTools, Pillow and numpy, some 60 MiB a process would
+    # hold from start for a page few replicas ever print.
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_title(f"Tanda terima {application.registration_number}")
     pdf.set_creator("MPP Digital")
