@@ -138,6 +138,9 @@ POST   /api/v1/applications/{new_sub_a}/withdraw                     401 200 404
 GET    /api/v1/agency/applications                                   401 403 403 200 200 200 200 403
 POST   /api/v1/agency/applications/{new_sub_a}/actions               401 403 403 200 403 404 200 403
 POST   /api/v1/agency/applications/{new_sub_y}/actions               401 403 403 404 403 200 404 403
+POST   /api/v1/counter/verifications                                 401 403 403 404 404 404 403 403
+POST   /api/v1/agency/applications                                   401 403 403 201 201 403 403 403
+GET    /api/v1/agency/applications/{counter_a}/receipt               401 403 403 200 200 404 403 403
 GET    /api/v1/bookings/slots                                        200 200 200 200 200 200 200 200
 POST   /api/v1/bookings                                              401 422 422 403 403 403 403 403
 GET    /api/v1/bookings                                              401 200 200 403 403 403 403 403
@@ -296,6 +299,36 @@ def _submitted(citizen: Caller, service_id: str) -> dict[str, Any]:
     return {**ready, **submitted}
 
 
+def _counter_submitted(officer: Caller, nik: str) -> dict[str, Any]:
+    """An application the officer filed at the counter for the resident of ``nik``, completed
+    (form, the KK) and submitted in the resident's place."""
+    with officer.client() as http:
+        draft = expect(
+            http.post(
+                "/api/v1/agency/applications",
+                headers=officer.headers,
+                json={"service_id": KTP_X, "nik": nik, "prefill_from_registry": True},
+            ),
+            201,
+        )
+        form = {**draft["form_data"], "reason": "baru", "kk_number": KK_NUMBER}
+        path = f"/api/v1/applications/{draft['id']}"
+        expect(http.patch(path, headers=officer.headers, json={"form_data": form}), 200)
+        expect(
+            http.post(
+                f"{path}/documents",
+                headers=officer.headers,
+                data={"requirement_code": "kk"},
+                files={"file": ("kk.pdf", PDF, "application/pdf")},
+            ),
+            201,
+        )
+        submitted: dict[str, Any] = expect(
+            http.post(f"{path}/submit", headers=officer.headers), 200
+        )
+    return submitted
+
+
 def _act(staff: Caller, application_id: str, *actions: dict[str, Any]) -> None:
     with staff.client() as http:
         for action in actions:
@@ -451,6 +484,7 @@ def build_world(cast: Cast, receiver: Receiver) -> World:
         {"action": "complete"},
     )
     ids["completed_a"] = completed["id"]
+    ids["counter_a"] = _counter_submitted(cast.officer_x, RESIDENTS["cut"].nik)["id"]
     complaint = _complaint(a, app_a["id"])
     ids["complaint_a"] = complaint["id"]
     ids["cnum_a"] = complaint["tracking_number"]
@@ -662,6 +696,14 @@ REQUESTS: dict[str, Callable[[World, str], dict[str, Any]]] = {
     },
     "POST /api/v1/agency/applications/{new_sub_y}/actions": lambda w, r: {
         "json": {"action": "start_review"}
+    },
+    # Not in the registry: refused for what it says to the staff who may verify.
+    "POST /api/v1/counter/verifications": lambda w, r: {
+        "json": {"nik": "640901" + str(uuid.uuid4().int)[:10], "method": "document_check"}
+    },
+    # Citizen A at agency X's counter: a new draft of A's for each cell let through.
+    "POST /api/v1/agency/applications": lambda w, r: {
+        "json": {"service_id": KTP_X, "nik": RESIDENTS["cut"].nik, "prefill_from_registry": True}
     },
     "POST /api/v1/webhooks": lambda w, r: {
         "json": {

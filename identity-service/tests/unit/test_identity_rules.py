@@ -127,10 +127,23 @@ def test_production_refuses_the_development_key_encryption_secret(monkeypatch):
     monkeypatch.setenv("MPP_INTERNAL_SECRET", "i" * 40)
     monkeypatch.setenv("MPP_IDENTITY_NATS_USER", "identity")
     monkeypatch.setenv("MPP_IDENTITY_NATS_PASSWORD", "n" * 40)
+    monkeypatch.setenv("MPP_RESIDENT_LINK_KEY", "r" * 40)
     with pytest.raises(ValidationError, match="KEY_ENCRYPTION_SECRET"):
         IdentitySettings(environment="production")
     settings = IdentitySettings(environment="production", key_encryption_secret="k" * 40)
     assert settings.key_encryption_secret.get_secret_value() == "k" * 40
+
+
+def test_production_refuses_the_development_resident_link_key(monkeypatch):
+    monkeypatch.setenv("MPP_INTERNAL_SECRET", "i" * 40)
+    monkeypatch.setenv("MPP_IDENTITY_NATS_USER", "identity")
+    monkeypatch.setenv("MPP_IDENTITY_NATS_PASSWORD", "n" * 40)
+    monkeypatch.setenv("MPP_IDENTITY_KEY_ENCRYPTION_SECRET", "k" * 40)
+    with pytest.raises(ValidationError, match="MPP_RESIDENT_LINK_KEY"):
+        IdentitySettings(environment="production")
+    monkeypatch.setenv("MPP_RESIDENT_LINK_KEY", "r" * 40)
+    settings = IdentitySettings(environment="production")
+    assert settings.resident_link_key.get_secret_value() == "r" * 40
 
 
 def test_the_bootstrap_admin_comes_from_unprefixed_variables(monkeypatch):

@@ -126,8 +126,8 @@ def create_service_app(
                 create_sessionmaker,
                 database_ready,
                 pool_turns,
-                run_migrations,
             )
+            from mpp_shared.db.migrations import run_migrations_apart
 
             runtime.engine = create_engine(settings)
             runtime.sessionmaker = create_sessionmaker(runtime.engine)
@@ -137,7 +137,12 @@ def create_service_app(
                 runtime.connection_turns["main"] = turns
             runtime.readiness["database"] = lambda: database_ready(engine)
             if settings.run_migrations and migrations_dir is not None:
-                await run_migrations(engine, migrations_dir)
+                await run_migrations_apart(
+                    settings.database_url,
+                    migrations_dir,
+                    service_name=settings.service_name,
+                    log_level=settings.log_level,
+                )
         if uses_nats:
             runtime.nats = NatsConnection.for_settings(settings)
             nats_conn = runtime.nats

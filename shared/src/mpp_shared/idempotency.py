@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Protocol
 
-from alembic import op
 from fastapi import Header
 from fastapi.responses import JSONResponse
 from sqlalchemy import (
@@ -38,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mpp_shared.db.migrations import migration_bind
 from mpp_shared.db.naming import NAMING_CONVENTION
 from mpp_shared.problems import Problem
 
@@ -91,11 +91,11 @@ class ResponseSealer(Protocol):
 
 def create_idempotency_table() -> None:
     """Called from a service's migration."""
-    IDEMPOTENCY_METADATA.create_all(bind=op.get_bind(), tables=[idempotent_requests])
+    IDEMPOTENCY_METADATA.create_all(bind=migration_bind(), tables=[idempotent_requests])
 
 
 def drop_idempotency_table() -> None:
-    IDEMPOTENCY_METADATA.drop_all(bind=op.get_bind(), tables=[idempotent_requests])
+    IDEMPOTENCY_METADATA.drop_all(bind=migration_bind(), tables=[idempotent_requests])
 
 
 def request_fingerprint(payload: Any, *, secret: bytes | None = None) -> str:

@@ -51,7 +51,6 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from alembic import op
 from sqlalchemy import (
     Column,
     ColumnElement,
@@ -68,6 +67,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mpp_shared.db.failures import is_outage
+from mpp_shared.db.migrations import migration_bind
 from mpp_shared.db.naming import NAMING_CONVENTION
 from mpp_shared.tasks import cancel_and_wait
 
@@ -90,11 +90,11 @@ ClaimAndHandle = Callable[[AsyncSession], Awaitable[int]]
 
 def create_scheduler_tables() -> None:
     """Called from a service's migration (the lease table)."""
-    SCHEDULER_METADATA.create_all(bind=op.get_bind(), tables=[leases])
+    SCHEDULER_METADATA.create_all(bind=migration_bind(), tables=[leases])
 
 
 def drop_scheduler_tables() -> None:
-    SCHEDULER_METADATA.drop_all(bind=op.get_bind(), tables=[leases])
+    SCHEDULER_METADATA.drop_all(bind=migration_bind(), tables=[leases])
 
 
 def default_holder() -> str:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from mpp_shared.db.migrations import run_migrations
+from mpp_shared.db.migrations import MigrationsFailed, run_migrations, run_migrations_apart
 from mpp_shared.testing.proxy import TcpProxy
 
 
@@ -77,3 +77,42 @@ async def test_a_broken_migration_is_not_retried(database_url: str, tmp_path: Pa
         assert asyncio.get_running_loop().time() - started < 10
     finally:
         await engine.dispose()
+
+
+async def test_a_service_migrates_in_a_child_process(database_url: str, tmp_path: Path) -> None:
+    migrations = _migrations(tmp_path)
+    await run_migrations_apart(database_url, migrations, service_name="uji")
+    await run_migrations_apart(database_url, migrations, service_name="uji")  # at head: no-op
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+            tables = set(
+                (
+                    await conn.execute(
+                        text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                    )
+                ).scalars()
+            )
+    finally:
+        await engine.dispose()
+    assert version == "0001"
+    assert {"event_outbox", "event_inbox"} <= tables
+
+
+async def test_a_broken_migration_in_the_child_stops_the_service(
+    database_url: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    migrations = _migrations(tmp_path)
+    (migrations / "versions" / "0002_broken.py").write_text(
+        "from alembic import op\n"
+        "revision = '0002'\ndown_revision = '0001'\nbranch_labels = None\ndepends_on = None\n"
+        "def upgrade():\n    op.execute('SELECT * FROM no_such_table')\n"
+        "def downgrade():\n    pass\n"
+    )
+    with pytest.raises(MigrationsFailed):
+        await run_migrations_apart(database_url, migrations, service_name="uji")
+    # The child's own error is in the service's log, and the database URL is nowhere in it.
+    err = capfd.readouterr().err
+    assert "no_such_table" in err
+    assert database_url not in err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from alembic import op
 from sqlalchemy import (
     Column,
     DateTime,
@@ -18,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from mpp_shared.db.migrations import migration_bind
 from mpp_shared.db.naming import NAMING_CONVENTION
 
 EVENTS_METADATA = MetaData(naming_convention=NAMING_CONVENTION)
@@ -53,10 +53,10 @@ inbox = Table(
 
 def create_event_tables() -> None:
     """Called from a service's first migration."""
-    bind = op.get_bind()
+    bind = migration_bind()
     EVENTS_METADATA.create_all(bind=bind, tables=[outbox, inbox])
 
 
 def drop_event_tables() -> None:
-    bind = op.get_bind()
+    bind = migration_bind()
     EVENTS_METADATA.drop_all(bind=bind, tables=[inbox, outbox])
