@@ -159,6 +159,20 @@ class TimelineRepository:
                 .values(overdue=True)
             )
 
+    async def registration_numbers(
+        self, application_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, str]:
+        """The registration numbers of those of the applications known here."""
+        wanted = sorted(set(application_ids))
+        if not wanted:
+            return {}
+        rows = await self._session.execute(
+            select(_APP.c.application_id, _APP.c.registration_number).where(
+                in_array(_APP.c.application_id, wanted, name="numbered_ids")
+            )
+        )
+        return {row.application_id: row.registration_number for row in rows}
+
     async def position_of(self, event_id: uuid.UUID) -> int | None:
         result = await self._session.execute(
             select(_ENTRY.c.position).where(_ENTRY.c.event_id == event_id)
