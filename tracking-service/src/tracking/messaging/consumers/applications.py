@@ -36,7 +36,12 @@ from tracking.domain.notifications import (
     complaint_notifications,
     notifications_for,
 )
-from tracking.domain.timeline import TimelineEntry, TrackedApplication
+from tracking.domain.timeline import (
+    CaseStep,
+    TimelineEntry,
+    TrackedApplication,
+    is_case_step,
+)
 from tracking.messaging.stream import StreamEvent, StreamHub
 
 CONSUMER_NAME = "tracking-applications"
@@ -69,11 +74,15 @@ def timeline_handler(hub: StreamHub) -> BatchHandler:
         notifications: dict[str, list[NewNotification]] = {}
         changes: list[tuple[CloudEvent, application.ApplicationEvent]] = []
         links: list[application.ApplicationOwnerLinked] = []
+        case_steps: list[CaseStep] = []
         for event in events:
             if event.type.startswith(BOOKING_PREFIX):
                 notifications[event.id] = notify_booking(event)
             elif event.type.startswith(COMPLAINT_PREFIX):
-                notifications[event.id] = notify_complaint(event)
+                case = event_data(event, application.ComplaintEvent, "a complaint")
+                notifications[event.id] = notify_complaint(event, case)
+                if case.application_id is not None and is_case_step(event.type):
+                    case_steps.append(_case_step(event, case, case.application_id))
             elif event.type == application.APPLICATION_OWNER_LINKED:
                 links.append(event_data(event, application.ApplicationOwnerLinked, "an owner link"))
             elif event.type not in KNOWN_TYPES:
@@ -92,6 +101,9 @@ def timeline_handler(hub: StreamHub) -> BatchHandler:
             await TimelineRepository(session).save_if_newer(
                 [_current(data, overdue=False) for data in links]
             )
+        # A case's steps on its application's timeline (not the live stream, nor the public
+        # page: they are no step of the application's own processing).
+        await TimelineRepository(session).add_case_steps(case_steps)
         await NotificationRepository(session).add_all(
             await _with_registration_numbers(
                 session, [n for event in events for n in notifications.get(event.id, [])]
@@ -263,11 +275,10 @@ def notify_booking(event: CloudEvent) -> list[NewNotification]:
     ]
 
 
-def notify_complaint(event: CloudEvent) -> list[NewNotification]:
+def notify_complaint(event: CloudEvent, data: application.ComplaintEvent) -> list[NewNotification]:
     """A complaint event's notifications, about the case (its tracking number), and naming
     the application the case is about, if any (its registration number is filled in from
     the timeline's applications before they are stored)."""
-    data = event_data(event, application.ComplaintEvent, "a complaint")
     change = ComplaintChange(
         event_type=event.type,
         tracking_number=data.tracking_number,
@@ -288,6 +299,21 @@ def notify_complaint(event: CloudEvent) -> list[NewNotification]:
         )
         for draft in complaint_notifications(change)
     ]
+
+
+def _case_step(
+    event: CloudEvent, data: application.ComplaintEvent, application_id: uuid.UUID
+) -> CaseStep:
+    return CaseStep(
+        event_id=event.event_id,
+        complaint_id=data.complaint_id,
+        sequence=data.sequence,
+        application_id=application_id,
+        case_number=data.tracking_number,
+        event_type=event.type,
+        status=data.status,
+        occurred_at=data.occurred_at,
+    )
 
 
 def application_consumer(
