@@ -209,6 +209,44 @@ async def test_the_public_view_shows_nothing_the_complainant_wrote_about_themsel
     assert len(staff.json()["messages"]) == 4
 
 
+async def test_a_public_answer_repeating_a_nik_phone_or_email_shows_them_masked(
+    world: World, citizen: Callable[..., Any]
+) -> None:
+    """An anonymous case whose message gives a NIK, a phone and an e-mail address, and an
+    agency answer marked public that repeats them: the public view masks them; the staff's
+    view (and a signed-in complainant's, for a case of theirs) keeps the texts whole."""
+    nik, phone, email = "6472011203850007", "0813-5551-2345", "rahmat.h@example.id"
+    message = f"NIK saya {nik}, telepon {phone}, surel {email}. Berkas hilang."
+    answer = f"Kami sudah menghubungi {phone} dan {email}; berkas atas NIK {nik} ditemukan."
+    masked = (
+        "Kami sudah menghubungi 0813******45 dan r***@e***.id; "
+        "berkas atas NIK 6472**********07 ditemukan."
+    )
+    anonymous = (await _open(world, contact={"email": email}, message=message)).json()
+    who = citizen()
+    signed_in = (await _open(world, who.headers, message=message)).json()
+    for case in (anonymous, signed_in):
+        answered = await _act(world, case["id"], action="answer", text=answer, public=True)
+        assert answered.status_code == 200, answered.text
+        public = await world.client.get(
+            f"/api/v1/complaints/track/{case['tracking_number']}",
+            params={"code": case["tracking_code"]},
+        )
+        assert public.status_code == 200, public.text
+        assert [m["text"] for m in public.json()["messages"]] == [masked]
+        for personal in (nik, phone, email, "08135551", "rahmat.h", "Berkas hilang"):
+            assert personal not in public.text
+        assert "contact" not in public.json()
+        staff = await world.client.get(f"/api/v1/complaints/{case['id']}", headers=world.officer)
+        assert [m["text"] for m in staff.json()["messages"]] == [message, answer]
+    staff_view = await world.client.get(
+        f"/api/v1/complaints/{anonymous['id']}", headers=world.officer
+    )
+    assert staff_view.json()["contact"]["email"] == email
+    mine = await world.client.get(f"/api/v1/complaints/{signed_in['id']}", headers=who.headers)
+    assert [m["text"] for m in mine.json()["messages"]] == [message, answer]
+
+
 async def test_a_public_mark_on_a_complainant_text_or_without_text_shows_nothing(
     world: World,
 ) -> None:

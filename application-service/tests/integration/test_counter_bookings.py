@@ -13,11 +13,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from application.bookings_clock import run_booking_clock
+from application import bookings_clock
+from application.bookings_clock import booking_sweep, run_booking_clock
+from application.db.tables import BookingRow
 from application.runtime import ApplicationRuntime
 from mpp_shared.contracts.application import v1 as contract
+from mpp_shared.db import create_engine, create_sessionmaker
 from mpp_shared.events.tables import outbox
 
 ZONES = ("Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura")
@@ -485,6 +488,76 @@ async def test_reminder_the_day_before_once_and_unattended_bookings_become_no_sh
         contract.BOOKING_BOOKED,
         contract.BOOKING_CANCELLED,
     ]
+
+
+async def test_two_replicas_sweeping_one_database_remind_once_and_mark_a_no_show_once(
+    world: World, citizen: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two replicas, each with its own engine and booking sweep, run their passes at the same
+    time over the same due bookings: each reminder is published once, each no-show marked
+    once, and both replicas do part of the work (one booking per pass, so they interleave)."""
+    monkeypatch.setattr(bookings_clock, "BATCH", 1)
+    location_id = _location(world, counters=2, opening_hours=ALL_DAY)
+    slots = (await _slots(world, location_id, _future_day(14))).json()["slots"]
+    bookings = [
+        (await _book(world, citizen(), location_id, slot["starts_at"])).json() for slot in slots[:8]
+    ]
+    to_remind = [uuid.UUID(b["id"]) for b in bookings[:4]]
+    unattended = [uuid.UUID(b["id"]) for b in bookings[4:]]
+    now = datetime.now(UTC)
+    sessionmaker = world.client.app.state.runtime.session_factory()  # type: ignore[attr-defined]
+    async with sessionmaker() as session, session.begin():
+        # Due now: the reminders' evening has come; the others' slot ended hours ago.
+        await session.execute(
+            update(BookingRow)
+            .where(BookingRow.id.in_(to_remind))
+            .values(remind_at=now - timedelta(minutes=1))
+        )
+        await session.execute(
+            update(BookingRow)
+            .where(BookingRow.id.in_(unattended))
+            .values(
+                slot_start=now - timedelta(hours=3),
+                slot_end=now - timedelta(hours=2, minutes=30),
+                remind_at=None,
+            )
+        )
+    settings = world.client.app.state.runtime.settings  # type: ignore[attr-defined]
+    engines = [create_engine(settings) for _ in range(2)]
+    policy = world.runtime.booking_policy
+    replicas = [
+        booking_sweep(create_sessionmaker(engine), policy=policy, interval=3600.0)
+        for engine in engines
+    ]
+    handled = [0, 0]
+    try:
+        for _ in range(20):
+            passes = await asyncio.gather(*(replica.run_once() for replica in replicas))
+            handled = [total + done for total, done in zip(handled, passes, strict=True)]
+            if not any(passes):
+                break
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert all(handled), handled  # both replicas did part of the work
+    for booking_id in to_remind:
+        types = [e["type"] for e in await _events(world, str(booking_id))]
+        assert types == [contract.BOOKING_BOOKED, contract.BOOKING_REMINDER]
+    for booking_id in unattended:
+        types = [e["type"] for e in await _events(world, str(booking_id))]
+        assert types == [contract.BOOKING_BOOKED, contract.BOOKING_NO_SHOW]
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(BookingRow.id, BookingRow.status, BookingRow.reminded_at).where(
+                    BookingRow.id.in_(to_remind + unattended)
+                )
+            )
+        ).all()
+    by_id = {row.id: row for row in rows}
+    assert {by_id[i].status for i in to_remind} == {"booked"}
+    assert all(by_id[i].reminded_at is not None for i in to_remind)
+    assert {by_id[i].status for i in unattended} == {"no_show"}
 
 
 async def test_booking_events_carry_no_personal_data(

@@ -1,6 +1,8 @@
 """Booking and complaint events in the inboxes: the citizen hears of the booking, the reminder,
 the call and a no-show; complaints reach the agency's inbox and the complainant with an
-account; anonymous cases notify no account; a redelivered event adds nothing."""
+account; anonymous cases notify no account; a redelivered event adds nothing. Each notice
+names its subject (the booking, the case); the application columns hold an application's
+only."""
 
 from __future__ import annotations
 
@@ -57,6 +59,7 @@ def _complaint_event(
     account_id: uuid.UUID | None,
     sequence: int,
     actor_kind: str,
+    application_id: uuid.UUID | None = None,
 ) -> CloudEvent:
     data = application.ComplaintEvent(
         complaint_id=complaint_id,
@@ -66,7 +69,7 @@ def _complaint_event(
         service_id=uuid.UUID(int=1),
         service_name="Penerbitan KTP-el",
         agency_id=agency_id,
-        application_id=None,
+        application_id=application_id,
         account_id=account_id,
         old_status=None,
         status=status,  # type: ignore[arg-type]
@@ -127,8 +130,15 @@ async def test_booking_events_notify_the_citizen_once(open_tracking, token) -> N
     assert kinds == ["booking_booked", "booking_reminder", "booking_checked_in", "booking_called"]
     called = items[0]
     assert called["body"] == ("Nomor antrean B-017 dipanggil ke Loket 2. Silakan menuju loket.")
-    assert called["application_id"] == str(booking_id)
+    assert called["subject_type"] == "booking"
+    assert called["subject_id"] == str(booking_id)
+    assert called["subject_number"] == "B-017"
+    # A booking is about no application.
+    assert called["application_id"] is None
+    assert called["registration_number"] is None
     reminder = next(i for i in items if i["kind"] == "booking_reminder")
+    # No queue number before check-in.
+    assert (reminder["subject_id"], reminder["subject_number"]) == (str(booking_id), None)
     assert "03-12-2026 pukul 09:30 WITA" in reminder["body"]
 
 
@@ -164,7 +174,43 @@ async def test_complaint_events_reach_the_agency_and_only_a_known_complainant(
             tracking, token(subject=uuid.uuid4(), roles=["officer"], agency_id=agency)
         )
     assert [i["kind"] for i in reversed(mine)] == ["complaint_opened_owner", "complaint_answered"]
-    assert mine[0]["registration_number"] == "ADU-64.72-2026-000007"
+    assert {(i["subject_type"], i["subject_id"], i["subject_number"]) for i in mine} == {
+        ("complaint", str(known), "ADU-64.72-2026-000007")
+    }
+    assert {(i["application_id"], i["registration_number"]) for i in mine} == {(None, None)}
     # Two new cases in the agency's inbox; answers are the agency's own doing.
     assert [i["kind"] for i in staff] == ["complaint_opened", "complaint_opened"]
-    assert {i["application_id"] for i in staff} == {str(known), str(anonymous)}
+    assert {i["subject_id"] for i in staff} == {str(known), str(anonymous)}
+    assert {i["application_id"] for i in staff} == {None}
+
+
+async def test_a_case_about_an_application_names_it_beside_the_case(
+    open_tracking, story, token
+) -> None:
+    citizen = uuid.uuid4()
+    s = story(owner=citizen)
+    case_id = uuid.uuid4()
+    async with open_tracking() as tracking:
+        await tracking.publish(s.event(application.APPLICATION_SUBMITTED, "submitted"))
+        await tracking.handled(1)
+        await tracking.publish(
+            _complaint_event(
+                application.COMPLAINT_OPENED, "open", complaint_id=case_id,
+                agency_id=s.agency_id, account_id=citizen, sequence=1, actor_kind="citizen",
+                application_id=s.application_id,
+            )
+        )  # fmt: skip
+        await tracking.handled(2)
+        mine = await _inbox(tracking, token(subject=citizen))
+    opened = next(i for i in mine if i["kind"] == "complaint_opened_owner")
+    submitted = next(i for i in mine if i["kind"] == "status_changed")
+    assert (opened["subject_type"], opened["subject_id"]) == ("complaint", str(case_id))
+    assert opened["subject_number"] == "ADU-64.72-2026-000007"
+    assert opened["application_id"] == str(s.application_id)
+    assert opened["registration_number"] == s.registration_number
+    assert (submitted["subject_type"], submitted["subject_id"]) == (
+        "application",
+        str(s.application_id),
+    )
+    assert submitted["subject_number"] == submitted["registration_number"]
+    assert submitted["subject_number"] == s.registration_number

@@ -70,3 +70,57 @@ async def test_migration_0004_down_and_up_keeps_application_notifications(
     assert kinds_down == ["status_changed"]
     assert nullable_down == "NO"
     assert "staff_role" in columns
+
+
+async def test_migration_0006_gives_old_booking_and_complaint_notices_their_subject(
+    open_tracking,
+) -> None:
+    booking, case, app, agency = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    # The shape before 0006: a booking's or case's id and number in the application columns.
+    old_rows = [
+        ("booking_reminder", booking, "ANTREAN 2026-12-03"),
+        ("booking_called", booking, "B-017"),
+        ("complaint_answered", case, "ADU-64.72-2026-000007"),
+        ("status_changed", app, "64.72-2026-000001"),
+        ("webhook_disabled", None, None),
+    ]
+    async with open_tracking() as tracking:
+        engine = tracking.app.state.runtime.engine
+        await _migrate(engine, "downgrade", "0005")
+        async with engine.begin() as connection:
+            for kind, subject, number in old_rows:
+                await connection.execute(
+                    text(
+                        "INSERT INTO notifications (id, event_id, kind, agency_id,"
+                        " application_id, registration_number, title, body, created_at)"
+                        " VALUES (:id, :e, :kind, :a, :subject, :number, 't', 'b', :at)"
+                    ),
+                    {
+                        "id": uuid.uuid4(),
+                        "e": uuid.uuid4(),
+                        "kind": kind,
+                        "a": agency,
+                        "subject": subject,
+                        "number": number,
+                        "at": datetime.now(UTC),
+                    },
+                )
+        await _migrate(engine, "upgrade", "head")
+        async with engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    text(
+                        "SELECT kind, subject_type, subject_id, subject_number, application_id,"
+                        " registration_number FROM notifications WHERE agency_id = :a"
+                    ),
+                    {"a": agency},
+                )
+            ).all()
+    by_kind = {row.kind: tuple(row)[1:] for row in rows}
+    assert by_kind == {
+        "booking_reminder": ("booking", booking, None, None, None),
+        "booking_called": ("booking", booking, "B-017", None, None),
+        "complaint_answered": ("complaint", case, "ADU-64.72-2026-000007", None, None),
+        "status_changed": ("application", app, "64.72-2026-000001", app, "64.72-2026-000001"),
+        "webhook_disabled": (None, None, None, None, None),
+    }

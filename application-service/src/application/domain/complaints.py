@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal, Protocol
@@ -32,6 +32,7 @@ from application.domain.exceptions import (
 from application.domain.models import Actor, Application, ServiceVersionCopy
 from mpp_shared.auth.principal import Principal, Role
 from mpp_shared.contracts.application import v1 as contract
+from mpp_shared.observability.masking import mask_personal_text
 
 DEFAULT_RESPONSE_WORKING_DAYS = 5
 AuthorKind = Literal["citizen", "anonymous", "staff"]
@@ -288,8 +289,14 @@ async def track(*, repo: ComplaintRepository, tracking_number: str, code: str | 
 
 def public_answers(complaint: Complaint) -> list[Message]:
     """What the public view by number and code shows of the thread: the agency's answers the
-    staff marked public, never the complainant's texts."""
-    return [m for m in complaint.messages if m.author_kind == "staff" and m.public]
+    staff marked public, never the complainant's texts. An answer may repeat what the person
+    wrote about themselves (their NIK, phone number, e-mail address): masked here; the
+    complainant signed in and the agency's staff read the thread whole."""
+    return [
+        replace(m, text=mask_personal_text(m.text))
+        for m in complaint.messages
+        if m.author_kind == "staff" and m.public
+    ]
 
 
 def code_matches(complaint: Complaint, code: str | None) -> bool:

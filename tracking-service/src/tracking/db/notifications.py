@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from mpp_shared.db.bulk import insert_rows
 from mpp_shared.scheduler import claim_due
 from tracking.db.tables import Base
-from tracking.domain.notifications import ChannelName, NotificationDraft
+from tracking.domain.notifications import ChannelName, NotificationDraft, Subject
 from tracking.domain.timeline import Reader
 
 
@@ -46,6 +46,11 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(32))
     account_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
     agency_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    # What the notification is about (None: no application, booking or case; a webhook).
+    subject_type: Mapped[str | None] = mapped_column(String(16))
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    subject_number: Mapped[str | None] = mapped_column(String(64))
+    # An application's only: the one the notification is about, or the one a case is about.
     application_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
     registration_number: Mapped[str | None] = mapped_column(String(64))
     # An agency notification for one role of its staff only (None: all of them).
@@ -91,19 +96,41 @@ _OUT = cast(Table, OutgoingMessageRow.__table__)
 
 @dataclass(frozen=True, slots=True)
 class NewNotification:
-    """A notification to store: what it says, and the event (and case) it comes from."""
+    """A notification to store: what it says, the event it comes from, what it is about, and
+    the application concerned (the subject itself, or the application a case is about)."""
 
     draft: NotificationDraft
     event_id: uuid.UUID
-    application_id: uuid.UUID | None
-    registration_number: str | None
+    subject: Subject | None
+    application_id: uuid.UUID | None = None
+    registration_number: str | None = None
     staff_role: str | None = None
+
+    @classmethod
+    def about_application(
+        cls,
+        draft: NotificationDraft,
+        *,
+        event_id: uuid.UUID,
+        application_id: uuid.UUID,
+        registration_number: str,
+    ) -> NewNotification:
+        return cls(
+            draft,
+            event_id,
+            Subject("application", application_id, registration_number),
+            application_id,
+            registration_number,
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class InboxItem:
     id: uuid.UUID
     kind: str
+    subject_type: str | None
+    subject_id: uuid.UUID | None
+    subject_number: str | None
     application_id: uuid.UUID | None
     registration_number: str | None
     title: str
@@ -170,14 +197,19 @@ class NotificationRepository:
         draft: NotificationDraft,
         *,
         event_id: uuid.UUID,
-        application_id: uuid.UUID | None,
-        registration_number: str | None,
         at: datetime,
+        subject: Subject | None = None,
+        application_id: uuid.UUID | None = None,
+        registration_number: str | None = None,
         staff_role: str | None = None,
     ) -> uuid.UUID | None:
         """Store the notification and its outgoing copies; None if this event gave it already."""
         [stored] = await self.add_all(
-            [NewNotification(draft, event_id, application_id, registration_number, staff_role)],
+            [
+                NewNotification(
+                    draft, event_id, subject, application_id, registration_number, staff_role
+                )
+            ],
             at=at,
         )
         return stored
@@ -202,6 +234,9 @@ class NotificationRepository:
                 "kind": n.draft.kind,
                 "account_id": n.draft.account_id,
                 "agency_id": n.draft.agency_id,
+                "subject_type": n.subject.type if n.subject else None,
+                "subject_id": n.subject.id if n.subject else None,
+                "subject_number": n.subject.number if n.subject else None,
                 "application_id": n.application_id,
                 "registration_number": n.registration_number,
                 "staff_role": n.staff_role,
@@ -258,6 +293,9 @@ class NotificationRepository:
             InboxItem(
                 id=row.id,
                 kind=row.kind,
+                subject_type=row.subject_type,
+                subject_id=row.subject_id,
+                subject_number=row.subject_number,
                 application_id=row.application_id,
                 registration_number=row.registration_number,
                 title=row.title,

@@ -20,19 +20,31 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    literal,
+    null,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import CompoundSelect, Select
 
 from mpp_shared.db.bulk import in_array, insert_rows
 from tracking.db.tables import Base
 from tracking.db.tracking_failures import FAILURES
-from tracking.domain.timeline import OVERDUE_EVENT, Reader, TimelineEntry, TrackedApplication
+from tracking.domain.timeline import (
+    APPLICATION_STEP,
+    COMPLAINT_STEP,
+    OVERDUE_EVENT,
+    CaseStep,
+    Reader,
+    TimelineEntry,
+    TrackedApplication,
+    in_timeline_order,
+)
 
 
 class KnownAgency(Base):
@@ -83,7 +95,25 @@ class TimelineEntryRow(Base):
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class TimelineCaseStepRow(Base):
+    """A step of a complaint case about an application (no text of the case)."""
+
+    __tablename__ = "timeline_case_steps"
+    __table_args__ = (UniqueConstraint("complaint_id", "sequence"),)
+
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    complaint_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    sequence: Mapped[int] = mapped_column(Integer)
+    application_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
+    case_number: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 _APP = cast(Table, TrackedApplicationRow.__table__)
+_CASE = cast(Table, TimelineCaseStepRow.__table__)
+_CASE_FIELDS = tuple(CaseStep.__dataclass_fields__)
 _ENTRY = cast(Table, TimelineEntryRow.__table__)
 _AGENCY = cast(Table, KnownAgency.__table__)
 _APP_FIELDS = tuple(TrackedApplication.__dataclass_fields__)
@@ -120,6 +150,16 @@ class TimelineRepository:
             for values in rows
             if values["event_id"] in positions
         }
+
+    async def add_case_steps(self, steps: Sequence[CaseStep]) -> None:
+        """Store the case steps in one statement; a step whose place (case, sequence) is taken
+        (the same change again) is left out."""
+        if steps:
+            await self._session.execute(
+                insert_rows(
+                    _CASE, [{name: getattr(step, name) for name in _CASE_FIELDS} for step in steps]
+                ).on_conflict_do_nothing()
+            )
 
     async def save_if_newer(self, applications: Sequence[TrackedApplication]) -> None:
         """Keep each of ``applications`` (one per application) as the current state unless a
@@ -158,6 +198,20 @@ class TimelineRepository:
                 .where(in_array(_APP.c.application_id, wanted, name="overdue_ids"))
                 .values(overdue=True)
             )
+
+    async def registration_numbers(
+        self, application_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, str]:
+        """The registration numbers of those of the applications known here."""
+        wanted = sorted(set(application_ids))
+        if not wanted:
+            return {}
+        rows = await self._session.execute(
+            select(_APP.c.application_id, _APP.c.registration_number).where(
+                in_array(_APP.c.application_id, wanted, name="numbered_ids")
+            )
+        )
+        return {row.application_id: row.registration_number for row in rows}
 
     async def position_of(self, event_id: uuid.UUID) -> int | None:
         result = await self._session.execute(
@@ -218,31 +272,54 @@ _HISTORY = and_(
     _ENTRY.c.application_id == _APP.c.application_id, _ENTRY.c.event_type != OVERDUE_EVENT
 )
 
-_TIMELINE_READ: Select[*tuple[Any, ...]] = (
+_OWN_STEPS = (
     select(
         _APP.c.owner_account_id,
         _APP.c.agency_id,
+        literal(APPLICATION_STEP).label("kind"),
         _ENTRY.c.status,
         _ENTRY.c.stage,
         _ENTRY.c.stage_name,
         _ENTRY.c.note,
         _ENTRY.c.internal_note,
+        null().cast(String).label("case_number"),
         _ENTRY.c.sequence,
         _ENTRY.c.event_type.label("event"),
         _ENTRY.c.occurred_at.label("at"),
     )
     .select_from(_APP.outerjoin(_ENTRY, _HISTORY))
     .where(_APP.c.application_id == bindparam("application_id"))
-    .order_by(_ENTRY.c.sequence)
 )
+_CASE_STEPS = (
+    select(
+        _APP.c.owner_account_id,
+        _APP.c.agency_id,
+        literal(COMPLAINT_STEP).label("kind"),
+        _CASE.c.status,
+        null().cast(String),
+        null().cast(Text),
+        null().cast(Text),
+        null().cast(Text),
+        _CASE.c.case_number,
+        _CASE.c.sequence,
+        _CASE.c.event_type,
+        _CASE.c.occurred_at,
+    )
+    .select_from(_APP.join(_CASE, _CASE.c.application_id == _APP.c.application_id))
+    .where(_APP.c.application_id == bindparam("application_id"))
+)
+_TIMELINE_READ: CompoundSelect[*tuple[Any, ...]] = union_all(_OWN_STEPS, _CASE_STEPS)
 
 
 async def timeline_rows(
     connection: AsyncConnection, application_id: uuid.UUID
 ) -> Sequence[Row[*tuple[Any, ...]]]:
-    """The application's owner and agency with its history, one row per step oldest first
-    (one row with ``sequence`` None when it has none yet); no rows for an unknown one."""
-    return (await connection.execute(_TIMELINE_READ, {"application_id": application_id})).all()
+    """The application's owner and agency with its history, one row per step in timeline
+    order (``in_timeline_order``): its own steps (``kind`` application) and those of complaint
+    cases about it (``kind`` complaint, with ``case_number``); one row with ``sequence`` None
+    when it has no step of its own yet; no rows for an unknown one."""
+    rows = (await connection.execute(_TIMELINE_READ, {"application_id": application_id})).all()
+    return in_timeline_order(rows)
 
 
 _FAILURES_IN_WINDOW = (

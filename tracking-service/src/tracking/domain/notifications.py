@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 Audience = Literal["account", "agency"]
 ChannelName = Literal["email", "sms"]
+SubjectType = Literal["application", "booking", "complaint"]
 
 SUBMITTED = "mpp.application.application.submitted"
 STATUS_CHANGED = "mpp.application.application.status_changed"
@@ -43,6 +44,16 @@ class ApplicationChange:
     actor_kind: str
     note: str | None
     occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a notification is about: an application (its registration number), a counter
+    booking (its queue number once checked in) or a complaint case (its tracking number)."""
+
+    type: SubjectType
+    id: uuid.UUID
+    number: str | None
 
 
 @dataclass(frozen=True, slots=True)

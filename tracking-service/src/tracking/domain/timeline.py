@@ -2,19 +2,28 @@
 
 Events may arrive twice or out of order. Each takes its place by its per-application
 ``sequence``; the current state is always the one of the highest sequence seen, so a late
-older event fills in the history without moving the status back.
+older event fills in the history without moving the status back. A complaint case about the
+application adds its own steps (its number and what happened, never its texts), each by its
+per-case sequence, placed among the application's steps by when it happened.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Protocol, TypeVar
 
 # The statuses in which an application waits for the agency (the SLA clock runs).
 OPEN_STATUSES = frozenset({"submitted", "in_review"})
 OVERDUE_EVENT = "mpp.application.application.overdue"
+COMPLAINT_PREFIX = "mpp.application.complaint."
+# The case events an application's timeline shows (not the complainant's further messages,
+# nor the missed response time, which the agency's inbox hears of).
+CASE_STEP_VERBS = frozenset({"opened", "answered", "escalated", "forwarded_to_lapor", "closed"})
+APPLICATION_STEP = "application"
+COMPLAINT_STEP = "complaint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +109,71 @@ def can_read(application: Audience, reader: Reader) -> bool:
 def sees_internal_notes(application: Audience, reader: Reader) -> bool:
     """Internal notes are for the handling agency only, never for the owner."""
     return reader.agency_id is not None and reader.agency_id == application.agency_id
+
+
+@dataclass(frozen=True, slots=True)
+class CaseStep:
+    """One step of a complaint case about an application, for that application's timeline:
+    the case's number and what happened (the event, the status after it), no text of the case."""
+
+    event_id: uuid.UUID
+    complaint_id: uuid.UUID
+    sequence: int  # per case
+    application_id: uuid.UUID
+    case_number: str
+    event_type: str
+    status: str
+    occurred_at: datetime
+
+
+def is_case_step(event_type: str) -> bool:
+    """Whether a complaint event is a step on the timeline of the application it is about."""
+    return (
+        event_type.startswith(COMPLAINT_PREFIX)
+        and event_type.removeprefix(COMPLAINT_PREFIX) in CASE_STEP_VERBS
+    )
+
+
+class Step(Protocol):
+    """What the order of a timeline looks at (a row of the timeline's read query)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def sequence(self) -> int | None: ...
+
+    @property
+    def at(self) -> datetime | None: ...
+
+    @property
+    def case_number(self) -> str | None: ...
+
+
+S = TypeVar("S", bound=Step)
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _case_order(step: Step) -> tuple[datetime, str, int]:
+    return (step.at or _NEVER, step.case_number or "", step.sequence or 0)
+
+
+def in_timeline_order(steps: Iterable[S]) -> list[S]:
+    """The application's own steps in their sequence; each case step before the first of them
+    that happened after it (so after those of the same moment). Case steps among themselves by
+    time, case number and sequence: the order does not depend on the order events arrived in."""
+    own: list[S] = []
+    cases: list[S] = []
+    for step in steps:
+        (own if step.kind == APPLICATION_STEP else cases).append(step)
+    own.sort(key=lambda step: step.sequence or 0)
+    cases.sort(key=_case_order)
+    merged: list[S] = []
+    position = 0
+    for step in own:
+        while position < len(cases) and (cases[position].at or _NEVER) < (step.at or _NEVER):
+            merged.append(cases[position])
+            position += 1
+        merged.append(step)
+    merged.extend(cases[position:])
+    return merged

@@ -26,7 +26,16 @@ class NotificationRead(BaseModel):
     kind: str
     # "account": addressed to the caller; "agency": the agency inbox all its staff share.
     audience: Literal["account", "agency"]
-    # None for a notification about no application (a webhook subscription disabled).
+    # What the notification is about: an application (``subject_number`` its registration
+    # number), a counter booking (its queue number, None before check-in) or a complaint or
+    # consultation case (its tracking number); all three None for a notification about none
+    # of them (a webhook subscription disabled).
+    subject_type: Literal["application", "booking", "complaint"] | None
+    subject_id: uuid.UUID | None
+    subject_number: str | None
+    # An application's only: the one the notification is about, or the one a complaint case
+    # is about (its registration number None while tracking does not know the application);
+    # None for a booking and for a case about no application.
     application_id: uuid.UUID | None
     registration_number: str | None
     title: str

@@ -1,10 +1,12 @@
 """``GET /api/v1/applications/{id}/timeline``: an application's history for its owner and
-the handling agency (internal notes only for the agency)."""
+the handling agency (internal notes only for the agency), with the steps of complaint cases
+about it."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
@@ -19,6 +21,11 @@ router = APIRouter(prefix="/api/v1/applications", tags=["timeline"])
 
 
 class TimelineItemRead(BaseModel):
+    # "application": a step of the application's own processing; "complaint": a step of a
+    # complaint case about it (its number in ``case_number``; ``status`` the case's, ``sequence``
+    # the case's own; never a text of the case).
+    kind: Literal["application", "complaint"] = "application"
+    case_number: str | None = None
     status: str
     stage: str | None = None
     stage_name: str | None = None

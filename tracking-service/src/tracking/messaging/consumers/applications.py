@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -30,11 +31,17 @@ from tracking.domain.notifications import (
     ApplicationChange,
     BookingChange,
     ComplaintChange,
+    Subject,
     booking_notifications,
     complaint_notifications,
     notifications_for,
 )
-from tracking.domain.timeline import TimelineEntry, TrackedApplication
+from tracking.domain.timeline import (
+    CaseStep,
+    TimelineEntry,
+    TrackedApplication,
+    is_case_step,
+)
 from tracking.messaging.stream import StreamEvent, StreamHub
 
 CONSUMER_NAME = "tracking-applications"
@@ -67,11 +74,15 @@ def timeline_handler(hub: StreamHub) -> BatchHandler:
         notifications: dict[str, list[NewNotification]] = {}
         changes: list[tuple[CloudEvent, application.ApplicationEvent]] = []
         links: list[application.ApplicationOwnerLinked] = []
+        case_steps: list[CaseStep] = []
         for event in events:
             if event.type.startswith(BOOKING_PREFIX):
                 notifications[event.id] = notify_booking(event)
             elif event.type.startswith(COMPLAINT_PREFIX):
-                notifications[event.id] = notify_complaint(event)
+                case = event_data(event, application.ComplaintEvent, "a complaint")
+                notifications[event.id] = notify_complaint(event, case)
+                if case.application_id is not None and is_case_step(event.type):
+                    case_steps.append(_case_step(event, case, case.application_id))
             elif event.type == application.APPLICATION_OWNER_LINKED:
                 links.append(event_data(event, application.ApplicationOwnerLinked, "an owner link"))
             elif event.type not in KNOWN_TYPES:
@@ -90,8 +101,14 @@ def timeline_handler(hub: StreamHub) -> BatchHandler:
             await TimelineRepository(session).save_if_newer(
                 [_current(data, overdue=False) for data in links]
             )
+        # A case's steps on its application's timeline (not the live stream, nor the public
+        # page: they are no step of the application's own processing).
+        await TimelineRepository(session).add_case_steps(case_steps)
         await NotificationRepository(session).add_all(
-            [n for event in events for n in notifications.get(event.id, [])], at=datetime.now(UTC)
+            await _with_registration_numbers(
+                session, [n for event in events for n in notifications.get(event.id, [])]
+            ),
+            at=datetime.now(UTC),
         )
         if live:
 
@@ -134,7 +151,12 @@ async def _record_changes(
             # Also when a later event overtook it: the deadline was missed all the same.
             overdue.add(data.application_id)
         notifications[event.id] = [
-            NewNotification(draft, event.event_id, data.application_id, data.registration_number)
+            NewNotification.about_application(
+                draft,
+                event_id=event.event_id,
+                application_id=data.application_id,
+                registration_number=data.registration_number,
+            )
             for draft in notifications_for(_change(event, data))
         ]
         live.append(StreamEvent.of(entry, current))
@@ -142,6 +164,27 @@ async def _record_changes(
     await timeline.mark_overdue(overdue)
     live.sort(key=lambda item: item.position)
     return live
+
+
+async def _with_registration_numbers(
+    session: AsyncSession, notifications: list[NewNotification]
+) -> list[NewNotification]:
+    """A case's notifications name the application it is about by id; the registration number
+    comes from the timeline (none while the application is not known here yet)."""
+    wanted = {
+        n.application_id
+        for n in notifications
+        if n.application_id is not None and n.registration_number is None
+    }
+    if not wanted:
+        return notifications
+    numbers = await TimelineRepository(session).registration_numbers(wanted)
+    return [
+        replace(n, registration_number=numbers.get(n.application_id))
+        if n.application_id in wanted
+        else n
+        for n in notifications
+    ]
 
 
 def _entry(event: CloudEvent, data: application.ApplicationEvent) -> TimelineEntry:
@@ -207,8 +250,8 @@ def event_data(event: CloudEvent, model: type[Model], what: str) -> Model:
 
 
 def notify_booking(event: CloudEvent) -> list[NewNotification]:
-    """A booking event's notifications; the booking id stands where an application's would,
-    and the queue number (or the location) where its registration number would."""
+    """A booking event's notifications, about the booking (its queue number once checked in);
+    a booking concerns no application."""
     data = event_data(event, application.BookingEvent, "a booking")
     change = BookingChange(
         event_type=event.type,
@@ -226,16 +269,16 @@ def notify_booking(event: CloudEvent) -> list[NewNotification]:
         NewNotification(
             draft,
             event_id=event.event_id,
-            application_id=data.booking_id,
-            registration_number=data.queue_number or f"ANTREAN {data.day.isoformat()}",
+            subject=Subject("booking", data.booking_id, data.queue_number),
         )
         for draft in booking_notifications(change)
     ]
 
 
-def notify_complaint(event: CloudEvent) -> list[NewNotification]:
-    """A complaint event's notifications, under the case's id and tracking number."""
-    data = event_data(event, application.ComplaintEvent, "a complaint")
+def notify_complaint(event: CloudEvent, data: application.ComplaintEvent) -> list[NewNotification]:
+    """A complaint event's notifications, about the case (its tracking number), and naming
+    the application the case is about, if any (its registration number is filled in from
+    the timeline's applications before they are stored)."""
     change = ComplaintChange(
         event_type=event.type,
         tracking_number=data.tracking_number,
@@ -251,11 +294,26 @@ def notify_complaint(event: CloudEvent) -> list[NewNotification]:
         NewNotification(
             draft,
             event_id=event.event_id,
-            application_id=data.complaint_id,
-            registration_number=data.tracking_number,
+            subject=Subject("complaint", data.complaint_id, data.tracking_number),
+            application_id=data.application_id,
         )
         for draft in complaint_notifications(change)
     ]
+
+
+def _case_step(
+    event: CloudEvent, data: application.ComplaintEvent, application_id: uuid.UUID
+) -> CaseStep:
+    return CaseStep(
+        event_id=event.event_id,
+        complaint_id=data.complaint_id,
+        sequence=data.sequence,
+        application_id=application_id,
+        case_number=data.tracking_number,
+        event_type=event.type,
+        status=data.status,
+        occurred_at=data.occurred_at,
+    )
 
 
 def application_consumer(

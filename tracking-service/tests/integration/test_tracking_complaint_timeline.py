@@ -1,0 +1,189 @@
+"""Complaint cases about an application on its timeline: the owner and the handling agency see
+each step of the case (its number, no text) among the application's own steps, in the order
+they happened; the public tracking page shows none of them; duplicate and reordered case
+events give the same timeline."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from mpp_shared.contracts.application import v1 as application
+from mpp_shared.events.envelope import CloudEvent, new_event
+
+SUBMITTED = application.APPLICATION_SUBMITTED
+CHANGED = application.APPLICATION_STATUS_CHANGED
+CASE_NUMBER = "ADU-64.09-2026-000042"
+
+
+class Case:
+    """One complaint case about an application, to make its events in order."""
+
+    def __init__(self, story: Any, *, number: str = CASE_NUMBER) -> None:
+        self.story = story
+        self.complaint_id = uuid.uuid4()
+        self.number = number
+        self.sequence = 0
+        self.status = "open"
+
+    def event(self, verb: str, status: str, *, minutes: float, actor: str = "staff") -> CloudEvent:
+        """The case's next event, ``minutes`` after the application's story started."""
+        self.sequence += 1
+        old, self.status = self.status, status
+        at: datetime = self.story.started + timedelta(minutes=minutes)
+        data = application.ComplaintEvent(
+            complaint_id=self.complaint_id,
+            sequence=self.sequence,
+            tracking_number=self.number,
+            kind="complaint",
+            service_id=uuid.UUID(int=1),
+            service_name=self.story.service_name,
+            agency_id=self.story.agency_id,
+            application_id=self.story.application_id,
+            account_id=self.story.owner_account_id,
+            old_status=None if self.sequence == 1 else old,  # type: ignore[arg-type]
+            status=status,  # type: ignore[arg-type]
+            response_due_at=at + timedelta(days=5),
+            overdue=verb == "overdue",
+            lapor_reference="LAPOR-123" if verb == "forwarded_to_lapor" else None,
+            actor_kind=actor,  # type: ignore[arg-type]
+            occurred_at=at,
+        )
+        return new_event(
+            type=f"mpp.application.complaint.{verb}",
+            source=application.SOURCE,
+            subject=str(self.complaint_id),
+            data=data,
+        )
+
+
+def _application_events(story: Any) -> list[CloudEvent]:
+    # One minute apart from the story's start: 1, 2, 3, 4.
+    return [
+        story.event(SUBMITTED, "submitted", actor_kind="citizen"),
+        story.event(CHANGED, "in_review", stage="verifikasi"),
+        story.event(CHANGED, "rejected", note="Berkas tidak lengkap"),
+        story.event(CHANGED, "in_review", stage="verifikasi"),
+    ]
+
+
+def _case_events(case: Case) -> list[CloudEvent]:
+    return [
+        case.event("opened", "open", minutes=3.5, actor="citizen"),
+        case.event("message_added", "open", minutes=3.6, actor="citizen"),
+        case.event("overdue", "open", minutes=3.7, actor="system"),
+        case.event("answered", "answered", minutes=3.8),
+        case.event("escalated", "escalated", minutes=5, actor="citizen"),
+        case.event("forwarded_to_lapor", "forwarded_to_lapor", minutes=6),
+        case.event("closed", "closed", minutes=7),
+    ]
+
+
+def _steps(items: list[dict[str, Any]]) -> list[tuple[str, str, str | None]]:
+    return [(item["kind"], item["status"], item.get("case_number")) for item in items]
+
+
+EXPECTED = [
+    ("application", "submitted", None),
+    ("application", "in_review", None),
+    ("application", "rejected", None),
+    ("complaint", "open", CASE_NUMBER),
+    ("complaint", "answered", CASE_NUMBER),
+    ("application", "in_review", None),
+    ("complaint", "escalated", CASE_NUMBER),
+    ("complaint", "forwarded_to_lapor", CASE_NUMBER),
+    ("complaint", "closed", CASE_NUMBER),
+]
+
+
+async def test_owner_and_staff_see_the_case_among_the_applications_steps(
+    open_tracking, story, token
+) -> None:
+    agency = uuid.uuid4()
+    s = story(agency_id=agency)
+    other = story(agency_id=agency)
+    events = [*_application_events(s), *_case_events(Case(s))]
+    elsewhere = [
+        other.event(SUBMITTED, "submitted"),
+        Case(other).event("opened", "open", minutes=2),
+    ]
+    async with open_tracking() as tracking:
+        await tracking.publish(*events, *elsewhere)
+        await tracking.handled(len(events) + len(elsewhere))
+        path = f"/api/v1/applications/{s.application_id}/timeline"
+        owner = await tracking.client.get(path, headers=token(subject=s.owner_account_id))
+        staff = await tracking.client.get(
+            path, headers=token(subject=uuid.uuid4(), roles=["officer"], agency_id=agency)
+        )
+        stranger = await tracking.client.get(
+            path, headers=token(subject=uuid.uuid4(), roles=["officer"], agency_id=uuid.uuid4())
+        )
+    assert owner.status_code == 200, owner.text
+    assert staff.status_code == 200, staff.text
+    assert stranger.status_code == 404
+    owner_items, staff_items = owner.json()["items"], staff.json()["items"]
+    assert _steps(owner_items) == EXPECTED
+    assert _steps(staff_items) == EXPECTED
+    assert [item["at"] for item in owner_items] == sorted(item["at"] for item in owner_items)
+    case_items = [item for item in owner_items if item["kind"] == "complaint"]
+    assert [item["event"].rsplit(".", 1)[1] for item in case_items] == [
+        "opened",
+        "answered",
+        "escalated",
+        "forwarded_to_lapor",
+        "closed",
+    ]
+    assert [item["sequence"] for item in case_items] == [1, 4, 5, 6, 7]
+    # A case step carries no text of the case, nor a note.
+    assert all(
+        set(item) == {"kind", "case_number", "status", "sequence", "event", "at"}
+        for item in case_items
+    )
+
+
+async def test_the_public_tracking_page_shows_no_case(open_tracking, story) -> None:
+    s = story()
+    events = [*_application_events(s), *_case_events(Case(s))]
+    async with open_tracking() as tracking:
+        await tracking.publish(*events)
+        await tracking.handled(len(events))
+        answer = await tracking.client.get(
+            f"/api/v1/tracking/{s.registration_number}", params={"code": s.tracking_code}
+        )
+    assert answer.status_code == 200, answer.text
+    statuses = [item["status"] for item in answer.json()["timeline"]]
+    assert statuses == ["submitted", "in_review", "rejected", "in_review"]
+    assert CASE_NUMBER not in answer.text
+    assert "complaint" not in answer.text
+
+
+async def test_duplicate_and_reordered_case_events_give_the_same_timeline(
+    open_tracking, story, token
+) -> None:
+    owner = uuid.uuid4()
+    in_order, shuffled = story(owner=owner), story(owner=owner)
+    first_case = _case_events(Case(in_order))
+    second_case = _case_events(Case(shuffled))
+    mixed = [*_application_events(shuffled), *second_case]
+    random.Random(11).shuffle(mixed)
+    # The same case step published again under a new event id: same case and sequence.
+    republished = second_case[3].model_copy(update={"id": str(uuid.uuid4())})
+    ordered = [*_application_events(in_order), *first_case]
+    async with open_tracking() as tracking:
+        await tracking.publish(*ordered)
+        await tracking.publish(*mixed, republished)
+        await tracking.redeliver(*second_case[:4])
+        await tracking.handled(len(ordered) + len(mixed) + 1)
+        headers = token(subject=owner)
+        first = await tracking.client.get(
+            f"/api/v1/applications/{in_order.application_id}/timeline", headers=headers
+        )
+        second = await tracking.client.get(
+            f"/api/v1/applications/{shuffled.application_id}/timeline", headers=headers
+        )
+    assert first.status_code == 200, first.text
+    assert second.status_code == 200, second.text
+    assert _steps(first.json()["items"]) == EXPECTED
+    assert first.json()["items"] == second.json()["items"]
