@@ -43,7 +43,6 @@ from tracking.domain.timeline import (
     Reader,
     TimelineEntry,
     TrackedApplication,
-    in_timeline_order,
 )
 
 
@@ -314,12 +313,11 @@ _TIMELINE_READ: CompoundSelect[*tuple[Any, ...]] = union_all(_OWN_STEPS, _CASE_S
 async def timeline_rows(
     connection: AsyncConnection, application_id: uuid.UUID
 ) -> Sequence[Row[*tuple[Any, ...]]]:
-    """The application's owner and agency with its history, one row per step in timeline
-    order (``in_timeline_order``): its own steps (``kind`` application) and those of complaint
-    cases about it (``kind`` complaint, with ``case_number``); one row with ``sequence`` None
-    when it has no step of its own yet; no rows for an unknown one."""
-    rows = (await connection.execute(_TIMELINE_READ, {"application_id": application_id})).all()
-    return in_timeline_order(rows)
+    """The application's owner and agency with its history, one row per step, in no order
+    (``split_timeline`` orders them): its own steps (``kind`` application) and those of
+    complaint cases about it (``kind`` complaint, with ``case_number``); one row with
+    ``sequence`` None when it has no step of its own yet; no rows for an unknown one."""
+    return (await connection.execute(_TIMELINE_READ, {"application_id": application_id})).all()
 
 
 _FAILURES_IN_WINDOW = (

@@ -4,7 +4,7 @@ Events may arrive twice or out of order. Each takes its place by its per-applica
 ``sequence``; the current state is always the one of the highest sequence seen, so a late
 older event fills in the history without moving the status back. A complaint case about the
 application adds its own steps (its number and what happened, never its texts), each by its
-per-case sequence, placed among the application's steps by when it happened.
+per-case sequence, in a list of their own beside the application's steps.
 """
 
 from __future__ import annotations
@@ -158,22 +158,15 @@ def _case_order(step: Step) -> tuple[datetime, str, int]:
     return (step.at or _NEVER, step.case_number or "", step.sequence or 0)
 
 
-def in_timeline_order(steps: Iterable[S]) -> list[S]:
-    """The application's own steps in their sequence; each case step before the first of them
-    that happened after it (so after those of the same moment). Case steps among themselves by
-    time, case number and sequence: the order does not depend on the order events arrived in."""
+def split_timeline(steps: Iterable[S]) -> tuple[list[S], list[S]]:
+    """The application's own steps in their sequence, and apart from them the steps of
+    complaint cases about it by time, case number and sequence: neither order depends on the
+    order events arrived in, and the application's own list stays its processing alone (the
+    last of it is its current status)."""
     own: list[S] = []
     cases: list[S] = []
     for step in steps:
         (own if step.kind == APPLICATION_STEP else cases).append(step)
     own.sort(key=lambda step: step.sequence or 0)
     cases.sort(key=_case_order)
-    merged: list[S] = []
-    position = 0
-    for step in own:
-        while position < len(cases) and (cases[position].at or _NEVER) < (step.at or _NEVER):
-            merged.append(cases[position])
-            position += 1
-        merged.append(step)
-    merged.extend(cases[position:])
-    return merged
+    return own, cases

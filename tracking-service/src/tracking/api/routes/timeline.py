@@ -15,17 +15,12 @@ from mpp_shared.deps import ReadConnectionDep
 from mpp_shared.problems import Problem
 from tracking.api.reader import CurrentReader
 from tracking.db.timeline import timeline_rows
-from tracking.domain.timeline import can_read, sees_internal_notes
+from tracking.domain.timeline import can_read, sees_internal_notes, split_timeline
 
 router = APIRouter(prefix="/api/v1/applications", tags=["timeline"])
 
 
 class TimelineItemRead(BaseModel):
-    # "application": a step of the application's own processing; "complaint": a step of a
-    # complaint case about it (its number in ``case_number``; ``status`` the case's, ``sequence``
-    # the case's own; never a text of the case).
-    kind: Literal["application", "complaint"] = "application"
-    case_number: str | None = None
     status: str
     stage: str | None = None
     stage_name: str | None = None
@@ -37,9 +32,24 @@ class TimelineItemRead(BaseModel):
     at: datetime
 
 
+class CaseStepRead(BaseModel):
+    """A step of a complaint case about the application: the case's number, the event and
+    the case's status after it, the case's own sequence; never a text of the case."""
+
+    kind: Literal["complaint"] = "complaint"
+    case_number: str
+    status: str
+    sequence: int
+    event: str
+    at: datetime
+
+
 class TimelineRead(BaseModel):
     application_id: uuid.UUID
+    # The application's own processing, in its sequence (the last is its current status).
     items: list[TimelineItemRead]
+    # The complaint cases about it (pengaduan), oldest first; merge by ``at`` for one line.
+    case_steps: list[CaseStepRead] = []
 
 
 class ApplicationNotFound(Problem):
@@ -57,15 +67,18 @@ _WITHOUT_INTERNAL_NOTES = {"items": {"__all__": {"internal_note"}}}
 async def read_timeline(
     application_id: uuid.UUID, reader: CurrentReader, connection: ReadConnectionDep
 ) -> Response:
-    """Oldest first. 404 for an application the caller may not see, as for an unknown one."""
+    """Oldest first: ``items`` the application's own steps, ``case_steps`` those of complaint
+    cases about it. 404 for an application the caller may not see, as for an unknown one."""
     rows = await timeline_rows(connection, application_id)
     if not rows or not can_read(rows[0], reader):
         raise ApplicationNotFound("No such application.")
     internal = sees_internal_notes(rows[0], reader)
+    own, cases = split_timeline(rows)
     timeline = TimelineRead.model_validate(
         {
             "application_id": application_id,
-            "items": [row for row in rows if row.sequence is not None],
+            "items": [row for row in own if row.sequence is not None],
+            "case_steps": cases,
         },
         from_attributes=True,
     )
