@@ -123,11 +123,26 @@ def test_a_prefill_reply_is_either_fields_or_an_error():
     assert error.error == "no_consent"
 
 
+def _production_secrets(monkeypatch, **secrets: str) -> None:
+    """Every secret production requires set, but those of ``secrets`` (variable: value, or ""
+    to leave it out)."""
+    wanted = {
+        "MPP_INTERNAL_SECRET": "i" * 40,
+        "MPP_IDENTITY_NATS_USER": "identity",
+        "MPP_IDENTITY_NATS_PASSWORD": "n" * 40,
+        "MPP_IDENTITY_KEY_ENCRYPTION_SECRET": "k" * 40,
+        "MPP_RESIDENT_LINK_KEY": "r" * 40,
+        **secrets,
+    }
+    for variable, value in wanted.items():
+        if value:
+            monkeypatch.setenv(variable, value)
+        else:
+            monkeypatch.delenv(variable, raising=False)
+
+
 def test_production_refuses_the_development_key_encryption_secret(monkeypatch):
-    monkeypatch.setenv("MPP_INTERNAL_SECRET", "i" * 40)
-    monkeypatch.setenv("MPP_IDENTITY_NATS_USER", "identity")
-    monkeypatch.setenv("MPP_IDENTITY_NATS_PASSWORD", "n" * 40)
-    monkeypatch.setenv("MPP_RESIDENT_LINK_KEY", "r" * 40)
+    _production_secrets(monkeypatch, MPP_IDENTITY_KEY_ENCRYPTION_SECRET="")
     with pytest.raises(ValidationError, match="KEY_ENCRYPTION_SECRET"):
         IdentitySettings(environment="production")
     settings = IdentitySettings(environment="production", key_encryption_secret="k" * 40)
@@ -135,10 +150,7 @@ def test_production_refuses_the_development_key_encryption_secret(monkeypatch):
 
 
 def test_production_refuses_the_development_resident_link_key(monkeypatch):
-    monkeypatch.setenv("MPP_INTERNAL_SECRET", "i" * 40)
-    monkeypatch.setenv("MPP_IDENTITY_NATS_USER", "identity")
-    monkeypatch.setenv("MPP_IDENTITY_NATS_PASSWORD", "n" * 40)
-    monkeypatch.setenv("MPP_IDENTITY_KEY_ENCRYPTION_SECRET", "k" * 40)
+    _production_secrets(monkeypatch, MPP_RESIDENT_LINK_KEY="")
     with pytest.raises(ValidationError, match="MPP_RESIDENT_LINK_KEY"):
         IdentitySettings(environment="production")
     monkeypatch.setenv("MPP_RESIDENT_LINK_KEY", "r" * 40)

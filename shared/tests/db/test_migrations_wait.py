@@ -30,6 +30,18 @@ def _migrations(root: Path) -> Path:
     return root / "migrations"
 
 
+def _broken_migrations(root: Path) -> Path:
+    """The migrations above and a second one that fails (a table that does not exist)."""
+    migrations = _migrations(root)
+    (migrations / "versions" / "0002_broken.py").write_text(
+        "from alembic import op\n"
+        "revision = '0002'\ndown_revision = '0001'\nbranch_labels = None\ndepends_on = None\n"
+        "def upgrade():\n    op.execute('SELECT * FROM no_such_table')\n"
+        "def downgrade():\n    pass\n"
+    )
+    return migrations
+
+
 async def test_migrations_wait_for_a_database_that_comes_back(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -62,13 +74,7 @@ async def test_migrations_give_up_once_the_wait_is_over(database_url: str, tmp_p
 
 
 async def test_a_broken_migration_is_not_retried(database_url: str, tmp_path: Path) -> None:
-    migrations = _migrations(tmp_path)
-    (migrations / "versions" / "0002_broken.py").write_text(
-        "from alembic import op\n"
-        "revision = '0002'\ndown_revision = '0001'\nbranch_labels = None\ndepends_on = None\n"
-        "def upgrade():\n    op.execute('SELECT * FROM no_such_table')\n"
-        "def downgrade():\n    pass\n"
-    )
+    migrations = _broken_migrations(tmp_path)
     engine = create_async_engine(database_url)
     try:
         started = asyncio.get_running_loop().time()
@@ -103,13 +109,7 @@ async def test_a_service_migrates_in_a_child_process(database_url: str, tmp_path
 async def test_a_broken_migration_in_the_child_stops_the_service(
     database_url: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    migrations = _migrations(tmp_path)
-    (migrations / "versions" / "0002_broken.py").write_text(
-        "from alembic import op\n"
-        "revision = '0002'\ndown_revision = '0001'\nbranch_labels = None\ndepends_on = None\n"
-        "def upgrade():\n    op.execute('SELECT * FROM no_such_table')\n"
-        "def downgrade():\n    pass\n"
-    )
+    migrations = _broken_migrations(tmp_path)
     with pytest.raises(MigrationsFailed):
         await run_migrations_apart(database_url, migrations, service_name="uji")
     # The child's own error is in the service's log, and the database URL is nowhere in it.
