@@ -19,12 +19,13 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from application.db.tables import (
     ApplicationRow,
@@ -89,6 +90,57 @@ _SAVE = (
             for name in (*_CHANGING, "version")
         }
     )
+)
+
+# An upload, whole, in one statement (so, in autocommit, one transaction of its own): the
+# application's version moves on from the one the upload was checked against, the document of
+# the same requirement goes and the new one comes, both only if the version matched. The old
+# document is what the statement returns (with ``bumped``: no row at all means the version
+# had moved on).
+_bumped = (
+    update(_APPLICATIONS)
+    .where(
+        _APPLICATIONS.c.id == bindparam("application_id"),
+        _APPLICATIONS.c.version == bindparam("expected_version"),
+    )
+    .values(version=_APPLICATIONS.c.version + 1, updated_at=bindparam("bumped_at"))
+    .returning(_APPLICATIONS.c.id)
+    .cte("bumped")
+)
+_replaced = (
+    delete(_DOCUMENTS)
+    .where(
+        _DOCUMENTS.c.application_id.in_(select(_bumped.c.id)),
+        _DOCUMENTS.c.kind == "input",
+        _DOCUMENTS.c.requirement_code == bindparam("document_requirement_code"),
+    )
+    .returning(*_DOCUMENTS.c)
+    .cte("replaced")
+)
+_DOCUMENT_COLUMNS = tuple(c.name for c in _DOCUMENTS.c)
+_added = (
+    insert(_DOCUMENTS)
+    .from_select(
+        list(_DOCUMENT_COLUMNS),
+        select(
+            *(
+                _bumped.c.id
+                if name == "application_id"
+                # Not the column's own name: an UPDATE would take that for a value to set.
+                else bindparam(f"document_{name}", type_=_DOCUMENTS.c[name].type)
+                for name in _DOCUMENT_COLUMNS
+            )
+        ),
+    )
+    .cte("added")
+)
+_ATTACH_INPUT = (
+    select(
+        literal_column("true").label("bumped"), *(_replaced.c[name] for name in _DOCUMENT_COLUMNS)
+    )
+    .select_from(_bumped)
+    .outerjoin(_replaced, literal_column("true"))
+    .add_cte(_added)
 )
 
 # The SLA clock runs: submitted or in review. Paused in revision_requested, so never overdue
@@ -174,9 +226,12 @@ class RegistrationSerials:
 
 
 class SqlApplicationRepository:
+    """On a request's session, or on a connection in autocommit (``mpp_shared.deps.
+    autocommit_connection``) for a request whose every write is one statement."""
+
     def __init__(
         self,
-        session: AsyncSession,
+        session: AsyncSession | AsyncConnection,
         *,
         versions: PublishedVersions | None = None,
         serials: RegistrationSerials | None = None,
@@ -207,6 +262,23 @@ class SqlApplicationRepository:
             self.versions.put(published)
         retired = retired_version is not None and retired_version >= wanted
         return ServiceVersionCopy(published=published, retired=retired)
+
+    async def published_version(
+        self, service_id: uuid.UUID, version: int
+    ) -> ServiceVersionCopy | None:
+        """A version an application was made against, without its retirement (which does not
+        concern an application already made): kept in memory once read, so mostly no
+        statement at all."""
+        published = self.versions.get(service_id, version)
+        if published is None:
+            payload = await self.session.scalar(
+                _VERSION_PAYLOAD, {"service_id": service_id, "version": version}
+            )
+            if payload is None:
+                return None
+            published = ServicePublished.model_validate(payload)
+            self.versions.put(published)
+        return ServiceVersionCopy(published=published)
 
     # ---- applications ------------------------------------------------------------------------
 
@@ -380,9 +452,40 @@ class SqlApplicationRepository:
         )
         return _document(replaced) if replaced is not None else None
 
+    async def attach_input_document(
+        self, application: Application, document: Document, *, expected_version: int
+    ) -> Document | None:
+        """The upload in one statement (``_ATTACH_INPUT``); the document it replaces, if any."""
+        assert document.kind == "input"
+        assert document.requirement_code is not None
+        rows = (
+            await self.session.execute(
+                _ATTACH_INPUT,
+                {
+                    "application_id": application.id,
+                    "expected_version": expected_version,
+                    "bumped_at": application.updated_at,
+                    "document_id": document.id,
+                    "document_kind": document.kind,
+                    "document_requirement_code": document.requirement_code,
+                    "document_filename": document.filename,
+                    "document_size": document.size,
+                    "document_content_type": document.content_type,
+                    "document_sha256": document.sha256,
+                    "document_blob_key": document.blob_key,
+                    "document_created_at": document.created_at,
+                },
+            )
+        ).all()
+        if not rows:
+            raise ConcurrentChange()
+        application.version = expected_version + 1
+        # One requirement holds one document; should older data hold more, all went.
+        return _document(rows[0]) if rows[0].id is not None else None
+
     async def add_note(self, note: Note) -> None:
-        self.session.add(
-            NoteRow(
+        await self.session.execute(
+            insert(_NOTES).values(
                 id=note.id,
                 application_id=note.application_id,
                 visibility=note.visibility,
@@ -392,7 +495,6 @@ class SqlApplicationRepository:
                 created_at=note.created_at,
             )
         )
-        await self.session.flush()
 
     async def notes(self, application_id: uuid.UUID, *, internal: bool) -> list[Note]:
         query = _ALL_NOTES_OF if internal else _PUBLIC_NOTES_OF

@@ -37,6 +37,12 @@ class ApplicationRepository(Protocol):
         """The given version, or the latest when ``version`` is None."""
         ...
 
+    async def published_version(
+        self, service_id: uuid.UUID, version: int
+    ) -> ServiceVersionCopy | None:
+        """The given version, its retirement not looked up (``retired`` is False)."""
+        ...
+
     async def add(self, application: Application) -> None: ...
 
     async def get(self, application_id: uuid.UUID) -> Application | None: ...
@@ -62,6 +68,14 @@ class ApplicationRepository(Protocol):
     async def put_document(self, document: Document) -> Document | None:
         """Store ``document``, replacing the one of the same requirement (or the output):
         the replaced one is returned so that its blob can go once the change is committed."""
+        ...
+
+    async def attach_input_document(
+        self, application: Application, document: Document, *, expected_version: int
+    ) -> Document | None:
+        """Move the application's version on from ``expected_version`` and store ``document``
+        in place of the one of its requirement, at once (``ConcurrentChange`` when the version
+        moved on); the replaced one is returned, so that its blob can go once that is kept."""
         ...
 
     async def add_note(self, note: Note) -> None: ...

@@ -201,8 +201,7 @@ async def attach_document(
     expected = application.version
     application.updated_at = now
     # A concurrent submit must not miss (or race) a document: the upload bumps the version too.
-    await repo.save(application, expected_version=expected)
-    return await repo.put_document(document)
+    return await repo.attach_input_document(application, document, expected_version=expected)
 
 
 async def submit_application(
@@ -531,7 +530,7 @@ async def _owned(
 
 
 async def _version_of(repo: ApplicationRepository, application: Application) -> ServiceVersionCopy:
-    version = await repo.service_version(application.service_id, application.service_version)
+    version = await repo.published_version(application.service_id, application.service_version)
     if version is None:  # the read copy keeps every version an application was made against
         raise ServiceNotFound()
     return version
