@@ -21,8 +21,9 @@ figures and writes the "## Application" section of docs/benchmarks.md.
 
     uv run python bench/bench_application.py [--duration 30] [--citizens 32] [--no-write]
 
-``--profile DIR`` runs application-service under cProfile and leaves ``application.prof`` there
-(the figures of such a run are not written: the profiler slows the service down).
+``--profile DIR`` runs application-service (or the services ``--profile-services`` names) under
+cProfile and leaves ``<service>.prof`` there (the figures of such a run are not written: the
+profiler slows the services down).
 
 The demo registry holds only the seven residents of ``identity-service/demo/residents.csv``
 (two of them already have accounts); the benchmark gives identity a dataset of as many
@@ -92,15 +93,15 @@ STACK_ENV = {
     "MPP_DEV_READY_TIMEOUT": "300",
 }
 PROCESSES = ("gateway", "identity", "catalog", "application", "tracking")
-# application-service under cProfile: uvicorn re-raises the SIGTERM that stopped it once it has
-# shut down, so the profile is written by the handler it restores, ours.
-PROFILED_APPLICATION = """
-import cProfile, signal, sys
-from application.__main__ import main
+# A service under cProfile: uvicorn re-raises the SIGTERM that stopped it once it has shut
+# down, so the profile is written by the handler it restores, ours.
+PROFILED_SERVICE = """
+import cProfile, importlib, signal, sys
+main = importlib.import_module(sys.argv[1] + ".__main__").main
 profile = cProfile.Profile()
 def stop(*_):
     profile.disable()
-    profile.dump_stats(sys.argv[1])
+    profile.dump_stats(sys.argv[2])
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop)
 profile.enable()
@@ -108,13 +109,15 @@ main()
 """
 
 
-def profile_application(path: Path) -> None:
-    """The stack starts application-service under cProfile (``PROFILED_APPLICATION``)."""
+def profile_services(directory: Path, services: list[str]) -> None:
+    """The stack starts each of ``services`` under cProfile (``PROFILED_SERVICE``), its
+    profile written to ``directory/<service>.prof``."""
     spawn = devstack.spawn
 
     def spawn_profiled(command: list[str], **kwargs: Any) -> Any:
-        if command[1:] == ["-m", "application"]:
-            command = [command[0], "-c", PROFILED_APPLICATION, str(path)]
+        if len(command) == 3 and command[1] == "-m" and command[2] in services:
+            name = command[2]
+            command = [command[0], "-c", PROFILED_SERVICE, name, str(directory / f"{name}.prof")]
         return spawn(command, **kwargs)
 
     devstack.spawn = spawn_profiled  # type: ignore[assignment]
@@ -531,11 +534,17 @@ def main() -> int:
     parser.add_argument("--citizens", type=int, default=32)
     parser.add_argument("--quick", action="store_true", help="10 s measured, 3 s warm-up")
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
-    parser.add_argument("--profile", type=Path, help="run application under cProfile, dump here")
+    parser.add_argument("--profile", type=Path, help="run services under cProfile, dump here")
+    parser.add_argument(
+        "--profile-services",
+        default="application",
+        help="comma-separated services --profile runs under cProfile (application, identity, "
+        "tracking, gateway, catalog)",
+    )
     args = parser.parse_args()
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-        profile_application(args.profile.resolve() / "application.prof")
+        profile_services(args.profile.resolve(), args.profile_services.split(","))
         args.no_write = True
     if args.quick:
         args.duration, args.warm_up = 10, 3
