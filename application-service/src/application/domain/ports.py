@@ -100,6 +100,12 @@ class IdentityDirectory(Protocol):
         self, *, account_id: uuid.UUID, service_id: uuid.UUID, fields: Sequence[str]
     ) -> dict[str, Any]: ...
 
+    async def grant_consent_and_prefill(
+        self, *, account_id: uuid.UUID, service_id: uuid.UUID, fields: Sequence[str], purpose: str
+    ) -> dict[str, Any]:
+        """``grant_consent`` and then ``prefill`` of the same fields."""
+        ...
+
 
 class DueDates(Protocol):
     """The SLA clock of Indonesian working days in the agency's time zone."""

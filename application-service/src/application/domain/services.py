@@ -94,11 +94,8 @@ async def create_application(
     prefill = version.published.prefill
     if prefill_consent and prefill:
         profile_fields = sorted(set(prefill.values()))
-        await identity.grant_consent(
+        values = await identity.grant_consent_and_prefill(
             account_id=owner, service_id=service_id, fields=profile_fields, purpose=PREFILL_PURPOSE
-        )
-        values = await identity.prefill(
-            account_id=owner, service_id=service_id, fields=profile_fields
         )
         # Exactly the form fields the service names, nothing else the answer may carry.
         for form_path, profile_field in sorted(prefill.items()):
