@@ -58,3 +58,19 @@ def test_published_versions_keep_the_most_recently_used() -> None:
     assert versions.get(a, 1) is not None
     assert versions.get(c, 1) is not None
     assert versions.get(a, 2) is None  # another version of a is another entry
+
+
+def test_the_reads_on_asyncpg_take_their_parameters_in_the_order_they_are_given() -> None:
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]
+    order = {
+        repositories._APPLICATION_BY_ID: ["id"],
+        repositories._DOCUMENTS_OF: ["application_id"],
+        repositories._ALL_NOTES_OF: ["application_id"],
+        repositories._PUBLIC_NOTES_OF: ["application_id", "visibility_1"],
+    }
+    for statement, names in order.items():
+        assert statement.compile(dialect=dialect).positiontup == names
+    public = repositories._PUBLIC_NOTES_OF.compile(dialect=dialect).params["visibility_1"]
+    assert public == "public"
