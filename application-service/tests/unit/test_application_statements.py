@@ -74,3 +74,8 @@ def test_the_reads_on_asyncpg_take_their_parameters_in_the_order_they_are_given(
         assert statement.compile(dialect=dialect).positiontup == names
     public = repositories._PUBLIC_NOTES_OF.compile(dialect=dialect).params["visibility_1"]
     assert public == "public"
+
+
+def test_the_insert_statement_writes_every_column_of_a_new_application() -> None:
+    binds = set(repositories._ADD.compile().params)
+    assert binds == {f"add_{name}" for name in repositories._columns(_application())}

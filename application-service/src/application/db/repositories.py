@@ -153,6 +153,13 @@ _ATTACH_INPUT = (
     .add_cte(_added)
 )
 
+# A new application, every column, built once (a statement built per call costs its
+# construction and its cache key again). The parameters are not named as the columns: an
+# INSERT keeps those names for values given at execution.
+_ADD = insert(_APPLICATIONS).values(
+    {column.name: bindparam(f"add_{column.name}", type_=column.type) for column in _APPLICATIONS.c}
+)
+
 # The SLA clock runs: submitted or in review. Paused in revision_requested, so never overdue
 # there (the due time moves on resubmission), and stopped once decided.
 CLOCK_RUNNING_STATUSES = tuple(sorted(status.value for status in CLOCK_RUNNING))
@@ -293,7 +300,9 @@ class SqlApplicationRepository:
     # ---- applications ------------------------------------------------------------------------
 
     async def add(self, application: Application) -> None:
-        await self.session.execute(insert(_APPLICATIONS).values(**_columns(application)))
+        await self.session.execute(
+            _ADD, {f"add_{name}": value for name, value in _columns(application).items()}
+        )
 
     async def _connection(self) -> AsyncConnection:
         """The connection the statements run on (the session's, in its transaction)."""
