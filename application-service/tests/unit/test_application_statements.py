@@ -69,6 +69,7 @@ def test_the_reads_on_asyncpg_take_their_parameters_in_the_order_they_are_given(
         repositories._DOCUMENTS_OF: ["application_id"],
         repositories._ALL_NOTES_OF: ["application_id"],
         repositories._PUBLIC_NOTES_OF: ["application_id", "visibility_1"],
+        repositories._NEXT_SERIAL: ["region_code", "year"],
     }
     for statement, names in order.items():
         assert statement.compile(dialect=dialect).positiontup == names

@@ -204,12 +204,15 @@ _VERSION_PAYLOAD = select(CatalogServiceVersion.payload).where(
 # One row per (region, year), incremented under its row lock: concurrent callers never get the
 # same serial.
 _counter = pg_insert(RegistrationCounter).values(
-    region_code=bindparam("region_code"), year=bindparam("year"), last_serial=1
+    region_code=bindparam("region_code"), year=bindparam("year"), last_serial=literal_column("1")
 )
 _NEXT_SERIAL = _counter.on_conflict_do_update(
     index_elements=[RegistrationCounter.region_code, RegistrationCounter.year],
-    set_={"last_serial": RegistrationCounter.last_serial + 1},
+    set_={"last_serial": RegistrationCounter.last_serial + literal_column("1")},
 ).returning(RegistrationCounter.last_serial)
+# As SQL for asyncpg (its parameters: the region code, the year): in autocommit anyway, the
+# allocator needs none of SQLAlchemy's execution around it.
+_NEXT_SERIAL_SQL = compile_for_asyncpg(_NEXT_SERIAL)
 
 
 class RegistrationSerials:
@@ -221,25 +224,24 @@ class RegistrationSerials:
     a submission that fails after taking its serial (its transaction rolls back) leaves that
     serial unused. Serials stay unique per region and year, and increasing; they may have gaps.
 
-    ``engine`` is one of its own (a small pool in autocommit), not the requests' pool: a
+    ``engine`` is one of its own (a small pool; the statement runs on asyncpg, which begins
+    no transaction), not the requests' pool: a
     request that holds a connection of that pool waits here for a second one, which must
     not come from the same pool, or a full pool would wait on itself.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._pool = engine
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def aclose(self) -> None:
         await self._pool.dispose()
 
     async def next(self, *, region_code: str, year: int) -> int:
-        async with self._engine.connect() as connection:
-            serial = await connection.scalar(
-                _NEXT_SERIAL, {"region_code": region_code, "year": year}
-            )
-        assert serial is not None
-        return int(serial)
+        # On asyncpg itself, which begins no transaction: the statement commits on its own.
+        async with self._pool.connect() as connection:
+            record = await fetch_row(connection, _NEXT_SERIAL_SQL, region_code, year)
+        assert record is not None
+        return int(record[0])
 
 
 class SqlApplicationRepository:
