@@ -70,6 +70,7 @@ def test_the_reads_on_asyncpg_take_their_parameters_in_the_order_they_are_given(
         repositories._ALL_NOTES_OF: ["application_id"],
         repositories._PUBLIC_NOTES_OF: ["application_id", "visibility_1"],
         repositories._NEXT_SERIAL: ["region_code", "year"],
+        repositories._SERVICE_HEADER: ["service_id"],
     }
     for statement, names in order.items():
         assert statement.compile(dialect=dialect).positiontup == names

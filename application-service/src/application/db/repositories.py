@@ -195,6 +195,8 @@ class PublishedVersions:
 _SERVICE_HEADER = select(CatalogService.latest_version, CatalogService.retired_version).where(
     CatalogService.service_id == bindparam("service_id")
 )
+# Every new draft reads it (its parameter: the service's id): on asyncpg itself.
+_SERVICE_HEADER_SQL = compile_for_asyncpg(_SERVICE_HEADER)
 _VERSION_PAYLOAD = select(CatalogServiceVersion.payload).where(
     CatalogServiceVersion.service_id == bindparam("service_id"),
     CatalogServiceVersion.version == bindparam("version"),
@@ -265,10 +267,10 @@ class SqlApplicationRepository:
     async def service_version(
         self, service_id: uuid.UUID, version: int | None = None
     ) -> ServiceVersionCopy | None:
-        header = (await self.session.execute(_SERVICE_HEADER, {"service_id": service_id})).first()
+        header = await fetch_row(await self._connection(), _SERVICE_HEADER_SQL, service_id)
         if header is None:
             return None
-        latest, retired_version = header
+        latest, retired_version = header["latest_version"], header["retired_version"]
         wanted = latest if version is None else version
         published = self.versions.get(service_id, wanted)
         if published is None:

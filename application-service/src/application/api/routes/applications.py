@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from application.api.blobs import discard_blob
@@ -96,7 +96,7 @@ async def list_applications(
 @router.get("/{application_id}", response_model=ApplicationRead, responses=problems(404))
 async def get_application(
     application_id: uuid.UUID, principal: CurrentPrincipal, repo: Repository
-) -> JSONResponse:
+) -> Response:
     """The owner's, or the agency's staff's (not while a draft); ``tracking_code`` to the owner."""
     view = await services.read_application(
         repo=repo, principal=principal, application_id=application_id
@@ -113,7 +113,7 @@ async def update_application(
     principal: CurrentPrincipal,
     runtime: AppRuntime,
     service_runtime: RuntimeDep,
-) -> JSONResponse:
+) -> Response:
     """Replace the whole form, while ``draft`` or ``revision_requested``."""
     # In autocommit: the one change is one statement (checked against the version read), so
     # the request needs no transaction around it, nor its BEGIN and COMMIT.
@@ -158,7 +158,7 @@ async def upload_document(
     principal: CurrentPrincipal,
     runtime: AppRuntime,
     service_runtime: RuntimeDep,
-) -> JSONResponse:
+) -> Response:
     """Multipart ``requirement_code`` (first) and ``file``: the type is judged by content, the
     size while it streams; a new document for a requirement replaces the old one."""
     settings = request.app.state.settings
@@ -219,9 +219,10 @@ async def upload_document(
     except BaseException:
         await discard_blob(store, key)
         raise
-    return JSONResponse(
-        DocumentRead.of(document).model_dump(mode="json"),
+    return Response(
+        DocumentRead.of(document).model_dump_json(),
         status_code=201,
+        media_type="application/json",
         headers=NO_STORE,
         # The old blob goes only once the new document is kept (committed above).
         background=BackgroundTask(discard_blob, store, replaced.blob_key) if replaced else None,
@@ -320,7 +321,7 @@ async def submit_application(
 )
 async def withdraw_application(
     application_id: uuid.UUID, principal: CurrentPrincipal, repo: Repository, events: Events
-) -> JSONResponse:
+) -> Response:
     """The owner withdraws it, before a decision."""
     await services.withdraw_application(
         repo=repo, events=events, principal=principal, application_id=application_id, now=_now()
@@ -331,9 +332,12 @@ async def withdraw_application(
     return _read(view)
 
 
-def _read(view: ApplicationView) -> JSONResponse:
-    return JSONResponse(
-        ApplicationRead.of(view, now=_now()).model_dump(mode="json"), headers=NO_STORE
+def _read(view: ApplicationView) -> Response:
+    # Serialised by pydantic itself: model_dump and then the json module did the work twice.
+    return Response(
+        ApplicationRead.of(view, now=_now()).model_dump_json(),
+        media_type="application/json",
+        headers=NO_STORE,
     )
 
 
