@@ -125,6 +125,17 @@ def profile_services(directory: Path, services: list[str]) -> None:
 
 # Measured when the intake path was made lean (not re-run by this script).
 INTAKE_NOTE = [
+    "Since 2026-12-02 already: the published version a request needs is kept in memory once "
+    "read (versions never change); applications, documents and notes are written with prebuilt "
+    "Core statements (no ORM unit of work), the PATCH answers with what it saved instead of "
+    "reading the application again; idempotency's statements are built once; an outbox event "
+    "and the relays' wake-up are one statement; a PDF (or PNG, JPEG…) is recognised by the "
+    "signature it starts with; the local blob store makes two trips to a worker thread per "
+    "file. The registration serial is taken in one statement of its own in autocommit (a small "
+    "pool of its own), so the counter's row is locked only while that statement runs, not "
+    "until the submission commits; serials stay unique per region and year but may have gaps "
+    "(a submission that fails after taking one leaves it unused).",
+    "",
     "What a submission costs the stack since 2026-12-03. application-service: an upload is two "
     "statements in autocommit, the checks' read and then one statement that moves the "
     "application's version on, removes the replaced document and adds the new one (it was two "
