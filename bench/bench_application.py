@@ -21,8 +21,9 @@ figures and writes the "## Application" section of docs/benchmarks.md.
 
     uv run python bench/bench_application.py [--duration 30] [--citizens 32] [--no-write]
 
-``--profile DIR`` runs application-service under cProfile and leaves ``application.prof`` there
-(the figures of such a run are not written: the profiler slows the service down).
+``--profile DIR`` runs application-service (or the services ``--profile-services`` names) under
+cProfile and leaves ``<service>.prof`` there (the figures of such a run are not written: the
+profiler slows the services down).
 
 The demo registry holds only the seven residents of ``identity-service/demo/residents.csv``
 (two of them already have accounts); the benchmark gives identity a dataset of as many
@@ -92,15 +93,15 @@ STACK_ENV = {
     "MPP_DEV_READY_TIMEOUT": "300",
 }
 PROCESSES = ("gateway", "identity", "catalog", "application", "tracking")
-# application-service under cProfile: uvicorn re-raises the SIGTERM that stopped it once it has
-# shut down, so the profile is written by the handler it restores, ours.
-PROFILED_APPLICATION = """
-import cProfile, signal, sys
-from application.__main__ import main
+# A service under cProfile: uvicorn re-raises the SIGTERM that stopped it once it has shut
+# down, so the profile is written by the handler it restores, ours.
+PROFILED_SERVICE = """
+import cProfile, importlib, signal, sys
+main = importlib.import_module(sys.argv[1] + ".__main__").main
 profile = cProfile.Profile()
 def stop(*_):
     profile.disable()
-    profile.dump_stats(sys.argv[1])
+    profile.dump_stats(sys.argv[2])
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop)
 profile.enable()
@@ -108,64 +109,91 @@ main()
 """
 
 
-def profile_application(path: Path) -> None:
-    """The stack starts application-service under cProfile (``PROFILED_APPLICATION``)."""
+def profile_services(directory: Path, services: list[str]) -> None:
+    """The stack starts each of ``services`` under cProfile (``PROFILED_SERVICE``), its
+    profile written to ``directory/<service>.prof``."""
     spawn = devstack.spawn
 
     def spawn_profiled(command: list[str], **kwargs: Any) -> Any:
-        if command[1:] == ["-m", "application"]:
-            command = [command[0], "-c", PROFILED_APPLICATION, str(path)]
+        if len(command) == 3 and command[1] == "-m" and command[2] in services:
+            name = command[2]
+            command = [command[0], "-c", PROFILED_SERVICE, name, str(directory / f"{name}.prof")]
         return spawn(command, **kwargs)
 
     devstack.spawn = spawn_profiled  # type: ignore[assignment]
 
 
-# Measured once when the intake path was made lean (not re-run by this script).
+# Measured when the intake path was made lean (not re-run by this script).
 INTAKE_NOTE = [
-    "What the intake path does since 2026-12-02: the published version a request needs "
-    "is kept in memory once read (versions never change; the service's latest version and "
-    "its retirement are still read, one Core statement); applications, documents and notes "
-    "are read and written with prebuilt Core statements (no ORM unit of work), the PATCH "
-    "answers with what it saved instead of reading the application again; idempotency's "
-    "statements are built once; an outbox event and the relays' wake-up are one statement; "
-    "a PDF (or PNG, JPEG…) is recognised by the signature it starts with, without the "
-    "sniffer's whole table; the local blob store makes two trips to a worker thread per "
-    "file instead of six; "
-    "identity's consent and prefill answers write the consent and the access-log entry with "
-    "Core inserts. The registration serial is taken in one statement of its own in "
-    "autocommit (a small pool of its own), so the counter's row is locked only while that "
-    "statement runs, not until the submission commits; serials stay unique per region and "
-    "year but may have gaps (a submission that fails after taking one leaves it unused). A "
-    "per-region-year sequence would lock nothing at all, but needs DDL at the first "
-    "submission of every region and year and a migration of the counters; the counter row "
-    "held for one statement no longer shows in the figures.",
+    "Since 2026-12-02 already: the published version a request needs is kept in memory once "
+    "read (versions never change); applications, documents and notes are written with prebuilt "
+    "Core statements (no ORM unit of work), the PATCH answers with what it saved instead of "
+    "reading the application again; idempotency's statements are built once; an outbox event "
+    "and the relays' wake-up are one statement; a PDF (or PNG, JPEG…) is recognised by the "
+    "signature it starts with; the local blob store makes two trips to a worker thread per "
+    "file. The registration serial is taken in one statement of its own in autocommit (a small "
+    "pool of its own), so the counter's row is locked only while that statement runs, not "
+    "until the submission commits; serials stay unique per region and year but may have gaps "
+    "(a submission that fails after taking one leaves it unused).",
+    "",
+    "What a submission costs the stack since 2026-12-03. application-service: an upload is two "
+    "statements in autocommit, the checks' read and then one statement that moves the "
+    "application's version on, removes the replaced document and adds the new one (it was two "
+    "transactions of five statements); a PATCH runs in autocommit too (its one change is one "
+    "statement, checked against the version read); the version an application was made against "
+    "comes from memory without the service's header (its retirement concerns only new drafts); "
+    "the application, its documents and notes, the service's header and the registration "
+    "serial are read on asyncpg itself (`mpp_shared.db.driver`), without SQLAlchemy's "
+    "execution around them; the insert of a new application and the outbox relay's statements "
+    "are built once; answers are serialised once (pydantic alone, and a keyed answer's stored "
+    "bytes are the response's body). The statements application-service sends PostgreSQL for "
+    "one submission went from 31 in five transactions to 21 in two (create and submit; the "
+    "relay's pass is apart). identity-service answers the consent and the prefill of a draft "
+    "in one request and one transaction (`rpc.identity.consent.prefill`: six statements where "
+    "two requests made ten) and reads the account on asyncpg; an identity-service that does "
+    "not answer that subject yet is asked the two questions of before.",
     "",
     "Before and after, side by side on the same machine (20 s, 32 citizens; the build before "
-    "these changes, commit d869315, run first, then this one; three such pairs, load average "
-    "9.3 / 10.2, 6.0 / 5.0 and 4.6 / 4.9 at their starts), CPU ms per submission: "
-    "application-service 29.3 → 18.3, 34.4 → 20.8 and 45.5 → 22.2; identity 6.6 → 4.9, "
-    "7.2 → 5.3 and 9.3 → 5.4; PostgreSQL 9.1 → 7.8, 10.2 → 9.0 and 12.9 → 9.0; the whole "
-    "stack without the client 62 → 46, 71 → 52 and 95 → 57. Submissions/s 14.2 → 16.4, "
-    "16.5 → 24.7 and 8.7 → 15.9; submit p99 3280 → 1241 ms, 2386 → 959 ms and 3384 → 974 ms. "
-    "The figures at the top of this section were written by the third pair's second run (the "
-    "serials' pool pinging only idle connections). The CPU time per submission moves with "
-    "what else the machine runs (the build before measured 83.4 ms in application-service in "
-    "a run of its own earlier the same day): only figures measured side by side compare.",
+    "these changes, commit 08c628c, and this one, each from its own copy; three pairs, the "
+    "second with this build run first; load average at the two starts, before / after, 5.1 / "
+    "6.1, 7.7 / 5.7 and 7.9 / 8.2), CPU ms per submission: application-service 25.2 → 20.5, "
+    "24.0 → 19.6 and 26.5 → 19.5; identity 6.5 → 4.3, 6.2 → 4.4 and 6.7 → 4.1; PostgreSQL 8.3 "
+    "→ 8.3, 8.9 → 7.4 and 9.9 → 7.6; tracking (unchanged) 13.1 → 14.3, 12.6 → 9.6 and 12.9 → "
+    "10.4; the gateway 4.2 → 4.7, 4.1 → 4.3 and 4.5 → 4.5; the whole stack without the client "
+    "59.7 → 54.6, 58.4 → 47.4 and 63.2 → 47.9. Submissions/s 13.4 → 13.1, 9.5 → 12.3 and 10.9 "
+    "→ 17.3; submit p99 2249 → 2637, 1509 → 1196 and 1102 → 1260 ms. None lost in any run. On "
+    "a quieter machine earlier the same morning (load average 3.3 / 3.1; an earlier build of "
+    "these changes) application-service took 20.6 → 15.5 ms, identity 5.3 → 3.4, PostgreSQL "
+    "6.5 → 5.4, the stack 47.0 → 36.5; 29.8 → 37.5 submissions/s, submit p99 411 → 372 ms. How "
+    "noisy a figure is shows in the client's: the same work for every submission, 15.0 to 21.9 "
+    "ms of CPU across these runs; only figures measured side by side compare, and the "
+    "latencies least of all (their p99 follows whatever else the machine runs).",
     "",
-    "Where the time goes: a submission is four requests, and most of application-service's "
-    "CPU is the framework around them rather than the intake's own work: FastAPI's "
-    "dependencies and middleware (correlation, input guard, metrics, access log), the token "
-    "check, SQLAlchemy's statement execution and asyncpg's round trips (about 20 statements "
-    "and five commits per submission), the JSON of answers, and the outbox relay "
-    "publishing each event to JetStream and marking it published. The 200 KB upload itself "
-    "(multipart parse, SHA-256, the file written and synced in a worker thread) is a small "
-    "part. With 32 citizens submitting without pause the service's one event loop is busy "
-    "all the time, so every step's latency is mostly waiting for the loop (Little's law: "
-    "32 submissions in flight at 16/s is 2 s each); the submit p99 falls only with the rate "
-    "going up. 150 submissions/s on 2 cores would need under 13 ms of CPU per submission "
-    "for the whole stack; it takes 46 to 57 (tracking's consumer, the gateway and identity's "
-    "/me path are other work), so the rate target is not within reach of this machine, and "
-    "the p99 target not at 32 concurrent citizens.",
+    "Where the time goes now: application-service under cProfile spends about a fifth of its "
+    "busy time in each of the web framework (uvicorn, Starlette, FastAPI: routing, middleware, "
+    "dependencies, responses), SQLAlchemy (sessions, pools, the statements it still runs: "
+    "idempotency's claim and answer, the outbox row, the application's update, the relay's "
+    "pass) and asyncpg (the protocol, encoding and decoding); the service's own code and the "
+    "shared package's (middleware, uploads, idempotency, form validation) are under a tenth "
+    "together; the 200 KB upload (multipart parse, SHA-256, the file written and synced in a "
+    "worker thread) is a small part. Four requests of a Python ASGI service cost about 4 ms of "
+    "framework (a fifth of 20) before a statement runs. tracking-service is the next largest "
+    "(10 to 14 ms per submission: the submitted event goes through its timeline, webhook and "
+    "report consumers, each a fetch, a transaction and an ack), then PostgreSQL (7 to 8), "
+    "identity, the gateway (its share of four proxied requests, one of them 200 KB) and NATS. "
+    "With 32 citizens submitting without pause every process's event loop is busy, so a step's "
+    "latency is mostly its wait for the loop (Little's law: 32 submissions in flight at 16/s "
+    "is 2 s each); the submit p99 falls only with the rate going up.",
+    "",
+    "What bounds the rate: 150 submissions/s on these 2 cores leaves 13 ms of CPU per "
+    "submission for the whole stack; application-service alone takes 15 to 20, the stack 36 to "
+    "55, and the benchmark's client (on the same cores) another 15 to 22. At the quieter "
+    "figures the stack's ceiling is 2 cores / 36.5 ms = 55 submissions/s with the client "
+    "elsewhere, about 40 with it here. The target needs roughly a third of today's CPU per "
+    "submission in every process, which no change of the statements reaches: it needs more "
+    "cores (the services scale out, one process per core), or fewer processes and hops per "
+    "submission. The submit p99 target at 32 concurrent citizens follows the rate: at 150/s "
+    "the same 32 in flight would wait about 0.2 s per submission.",
     "",
 ]
 
@@ -531,11 +559,17 @@ def main() -> int:
     parser.add_argument("--citizens", type=int, default=32)
     parser.add_argument("--quick", action="store_true", help="10 s measured, 3 s warm-up")
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
-    parser.add_argument("--profile", type=Path, help="run application under cProfile, dump here")
+    parser.add_argument("--profile", type=Path, help="run services under cProfile, dump here")
+    parser.add_argument(
+        "--profile-services",
+        default="application",
+        help="comma-separated services --profile runs under cProfile (application, identity, "
+        "tracking, gateway, catalog)",
+    )
     args = parser.parse_args()
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-        profile_application(args.profile.resolve() / "application.prof")
+        profile_services(args.profile.resolve(), args.profile_services.split(","))
         args.no_write = True
     if args.quick:
         args.duration, args.warm_up = 10, 3

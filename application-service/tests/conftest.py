@@ -225,6 +225,19 @@ class FakeIdentity:
     prefills: list[dict[str, Any]] = field(default_factory=list)
     refuse: str | None = None
     silent: bool = False  # as if identity-service were down: no answer at all
+    connection: Any = None
+    consented_prefill: Any = None  # the subscription to CONSENTED_PREFILL_SUBJECT, if any
+
+    async def answer_consented_prefill(self, answer: bool) -> None:
+        """Whether the one-request subject is answered (an older identity-service is not)."""
+        if answer and self.consented_prefill is None:
+            self.consented_prefill = await self.connection.subscribe(
+                identity.CONSENTED_PREFILL_SUBJECT, cb=self.on_consented_prefill
+            )
+        elif not answer and self.consented_prefill is not None:
+            await self.consented_prefill.unsubscribe()
+            self.consented_prefill = None
+        await self.connection.flush()
 
     async def on_consent(self, msg: Msg) -> None:
         request = json.loads(msg.data)
@@ -238,6 +251,17 @@ class FakeIdentity:
             consent_id=uuid.uuid4(), granted_at=datetime.now(UTC), fields=request["fields"]
         )
         await msg.respond(answer.model_dump_json().encode())
+
+    async def on_consented_prefill(self, msg: Msg) -> None:
+        """Both questions in one: the consent recorded, then the prefill under it."""
+        request = json.loads(msg.data)
+        if self.silent:
+            return
+        self.consents.append(request)
+        if self.refuse:
+            await msg.respond(identity.RpcError(error=self.refuse).model_dump_json().encode())
+            return
+        await self.on_prefill(msg)
 
     async def on_prefill(self, msg: Msg) -> None:
         request = json.loads(msg.data)
@@ -270,10 +294,12 @@ async def fake_identity(infrastructure: TestInfrastructure) -> AsyncIterator[Fak
         await nc.subscribe(identity.CONSENT_GRANT_SUBJECT, cb=fake.on_consent),
         await nc.subscribe(identity.PREFILL_SUBJECT, cb=fake.on_prefill),
     ]
-    await nc.flush()
+    fake.connection = nc
+    await fake.answer_consented_prefill(True)
     try:
         yield fake
     finally:
+        await fake.answer_consented_prefill(False)
         for sub in subs:
             await sub.unsubscribe()
         await nc.drain()

@@ -172,6 +172,42 @@ async def test_with_consent_exactly_the_services_prefill_fields_are_filled(
     assert sorted(prefill["fields"]) == ["address.village", "full_name", "nik"]
 
 
+async def test_consent_and_prefill_are_one_request_to_identity(
+    client: httpx.AsyncClient,
+    service: dict[str, Any],
+    citizen: Callable[..., Any],
+    fake_identity: Any,
+) -> None:
+    who = citizen()
+    fake_identity.profiles[str(who.id)] = {"nik": "6472011505900001", "full_name": "Budi"}
+    response = await _create(client, who, service["service_id"], prefill_consent=True)
+    assert response.status_code == 201, response.text
+    asked = [c for c in fake_identity.consents if c["account_id"] == str(who.id)]
+    assert len(asked) == 1
+    assert "read_purpose" in asked[0]  # the one request, not the consent grant of old
+    assert len([p for p in fake_identity.prefills if p["account_id"] == str(who.id)]) == 1
+
+
+async def test_an_identity_without_the_one_request_subject_is_asked_twice_as_before(
+    client: httpx.AsyncClient,
+    service: dict[str, Any],
+    citizen: Callable[..., Any],
+    fake_identity: Any,
+) -> None:
+    who = citizen()
+    fake_identity.profiles[str(who.id)] = {"nik": "6472011505900001", "full_name": "Budi"}
+    await fake_identity.answer_consented_prefill(False)
+    try:
+        response = await _create(client, who, service["service_id"], prefill_consent=True)
+    finally:
+        await fake_identity.answer_consented_prefill(True)
+    assert response.status_code == 201, response.text
+    assert response.json()["form_data"] == {"nik": "6472011505900001", "full_name": "Budi"}
+    consent = next(c for c in fake_identity.consents if c["account_id"] == str(who.id))
+    assert "read_purpose" not in consent  # the consent grant of old, then the prefill
+    assert any(p["account_id"] == str(who.id) for p in fake_identity.prefills)
+
+
 async def test_identity_not_answering_is_503_and_nothing_is_created(
     client: httpx.AsyncClient,
     service: dict[str, Any],

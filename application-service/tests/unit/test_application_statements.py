@@ -58,3 +58,26 @@ def test_published_versions_keep_the_most_recently_used() -> None:
     assert versions.get(a, 1) is not None
     assert versions.get(c, 1) is not None
     assert versions.get(a, 2) is None  # another version of a is another entry
+
+
+def test_the_reads_on_asyncpg_take_their_parameters_in_the_order_they_are_given() -> None:
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]
+    order = {
+        repositories._APPLICATION_BY_ID: ["id"],
+        repositories._DOCUMENTS_OF: ["application_id"],
+        repositories._ALL_NOTES_OF: ["application_id"],
+        repositories._PUBLIC_NOTES_OF: ["application_id", "visibility_1"],
+        repositories._NEXT_SERIAL: ["region_code", "year"],
+        repositories._SERVICE_HEADER: ["service_id"],
+    }
+    for statement, names in order.items():
+        assert statement.compile(dialect=dialect).positiontup == names
+    public = repositories._PUBLIC_NOTES_OF.compile(dialect=dialect).params["visibility_1"]
+    assert public == "public"
+
+
+def test_the_insert_statement_writes_every_column_of_a_new_application() -> None:
+    binds = set(repositories._ADD.compile().params)
+    assert binds == {f"add_{name}" for name in repositories._columns(_application())}

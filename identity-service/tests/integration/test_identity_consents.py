@@ -79,7 +79,7 @@ async def _ask(bus: Client, subject: str, request: Any) -> Any:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.1)
-    if subject == contracts.PREFILL_SUBJECT:
+    if subject in (contracts.PREFILL_SUBJECT, contracts.CONSENTED_PREFILL_SUBJECT):
         return contracts.parse_prefill_reply(reply.data)
     return contracts.parse_consent_grant_reply(reply.data)
 
@@ -132,6 +132,60 @@ async def test_with_consent_prefill_returns_exactly_the_fields_asked_for(service
         "full_name": person.full_name.upper(),
         "birth_date": person.birth_date.isoformat(),
     }
+
+
+async def test_consent_and_prefill_in_one_request_keep_the_consent_and_log_the_read(
+    service: Service, bus
+):
+    person = service.residents[0]
+    token, _ = await service.citizen(person)
+    account_id, service_id = await _citizen_id(service, token), uuid.uuid4()
+
+    answer = await _ask(
+        bus,
+        contracts.CONSENTED_PREFILL_SUBJECT,
+        contracts.ConsentedPrefillRequest(
+            account_id=account_id,
+            service_id=service_id,
+            fields=["full_name", "birth_date"],
+            purpose="Pengisian otomatis formulir permohonan",
+            read_purpose="prefill of an application form",
+        ),
+    )
+
+    assert isinstance(answer, contracts.PrefillResponse), answer
+    assert answer.fields == {
+        "full_name": person.full_name.upper(),
+        "birth_date": person.birth_date.isoformat(),
+    }
+    consents = (await service.client.get("/api/v1/me/consents", headers=bearer(token))).json()
+    kept = [c for c in consents["items"] if c["service_id"] == str(service_id)]
+    assert len(kept) == 1
+    assert kept[0]["active"] is True
+    assert sorted(kept[0]["fields"]) == ["birth_date", "full_name"]
+    log = (await service.client.get("/api/v1/me/access-log", headers=bearer(token))).json()
+    reads = [e for e in log["items"] if e["service_id"] == str(service_id)]
+    assert len(reads) == 1
+    assert reads[0]["purpose"] == "prefill of an application form"
+    # The consent is the one a later prefill alone is answered under.
+    again = await _prefill(bus, account_id, service_id, ["full_name"])
+    assert isinstance(again, contracts.PrefillResponse), again
+
+
+async def test_consent_and_prefill_of_an_unknown_account_keep_nothing(service: Service, bus):
+    answer = await _ask(
+        bus,
+        contracts.CONSENTED_PREFILL_SUBJECT,
+        contracts.ConsentedPrefillRequest(
+            account_id=uuid.uuid4(),
+            service_id=uuid.uuid4(),
+            fields=["full_name"],
+            purpose="Pengisian otomatis formulir permohonan",
+        ),
+    )
+
+    assert isinstance(answer, contracts.RpcError)
+    assert answer.error == "unknown_account"
 
 
 async def test_every_prefill_read_is_in_the_citizens_access_log(service: Service, bus):

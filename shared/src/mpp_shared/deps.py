@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from mpp_shared.app import ServiceRuntime
-from mpp_shared.db.commit import commit_or_problem, unavailable_problem
+from mpp_shared.db.commit import commit_or_problem, problem_for_commit, unavailable_problem
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,20 @@ async def _rollback(session: AsyncSession) -> None:
 # scope="function": FastAPI ends the dependency when the endpoint returns, before it sends
 # the response; the default for a yield dependency ends it after the response was sent.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+@asynccontextmanager
+async def autocommit_connection(runtime: ServiceRuntime) -> AsyncIterator[AsyncConnection]:
+    """A connection on which every statement is a transaction of its own (no ``BEGIN``, no
+    ``COMMIT``): for a request that reads, or whose every change is one statement, which
+    then is kept or not as a whole. A statement the database refuses answers as a refused
+    commit would (409 ``commit_conflict``, 503 ``database_unavailable``, 500
+    ``commit_failed``): nothing of it was kept."""
+    async with read_connection(runtime) as connection:
+        try:
+            yield connection
+        except SQLAlchemyError as error:
+            raise problem_for_commit(error) from error
 
 
 @asynccontextmanager

@@ -143,6 +143,15 @@ _STORED = select(
 )
 
 
+class _RenderedJSON(JSONResponse):
+    """A JSON answer whose body is already rendered (bytes): not rendered a second time."""
+
+    def render(self, content: Any) -> bytes:
+        if isinstance(content, bytes):
+            return content
+        return super().render(content)
+
+
 async def idempotent(
     *,
     session: AsyncSession,
@@ -167,7 +176,10 @@ async def idempotent(
     )
     if claimed is not None:
         status, content = await create()
-        stored = json.dumps(content, separators=(",", ":")).encode()
+        # As JSONResponse renders it: the bytes stored are the bytes answered, encoded once.
+        stored = json.dumps(
+            content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+        ).encode()
         await session.execute(
             _ANSWER,
             {
@@ -177,7 +189,7 @@ async def idempotent(
                 "answer_response": sealer.seal(stored, context=context) if sealer else stored,
             },
         )
-        return JSONResponse(content, status_code=status)
+        return _RenderedJSON(stored, status_code=status)
 
     row = (await session.execute(_STORED, {"scope": scope, "key": key})).one()
     if row.status_code is None or not hmac.compare_digest(row.request_hash, fingerprint):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from application.db.repositories import SqlApplicationRepository
 from application.messaging.publishers import OutboxApplicationEvents
@@ -21,6 +22,14 @@ AppRuntime = Annotated[ApplicationRuntime, Depends(get_application_runtime)]
 
 
 async def get_repository(session: SessionDep, runtime: AppRuntime) -> SqlApplicationRepository:
+    return repository_on(session, runtime)
+
+
+def repository_on(
+    session: AsyncSession | AsyncConnection, runtime: ApplicationRuntime
+) -> SqlApplicationRepository:
+    """The repository on a session, or on a connection in autocommit, with the runtime's
+    caches."""
     return SqlApplicationRepository(session, versions=runtime.versions, serials=runtime.serials)
 
 

@@ -19,12 +19,13 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from application.db.tables import (
     ApplicationRow,
@@ -39,6 +40,7 @@ from application.domain.lifecycle import CLOCK_RUNNING, Status
 from application.domain.models import Application, Document, Note, ServiceVersionCopy
 from application.domain.ports import QueueFilter, Slice
 from mpp_shared.contracts.catalog.v1 import ServicePublished
+from mpp_shared.db.driver import compile_for_asyncpg, fetch_row, fetch_rows
 from mpp_shared.pagination import InvalidCursor
 
 _APPLICATIONS = cast(Table, ApplicationRow.__table__)
@@ -76,6 +78,15 @@ _PUBLIC_NOTES_OF = (
     .order_by(_NOTES.c.created_at, _NOTES.c.id)
 )
 
+# The hottest reads (each submission makes six of them), also as SQL for asyncpg, run with
+# mpp_shared.db.driver: SQLAlchemy's execution around a prebuilt statement costs about as much
+# as asyncpg's own work. Their parameters, in order: the id; the application's id; the
+# application's id and "public".
+_APPLICATION_BY_ID_SQL = compile_for_asyncpg(_APPLICATION_BY_ID)
+_DOCUMENTS_OF_SQL = compile_for_asyncpg(_DOCUMENTS_OF)
+_ALL_NOTES_OF_SQL = compile_for_asyncpg(_ALL_NOTES_OF)
+_PUBLIC_NOTES_OF_SQL = compile_for_asyncpg(_PUBLIC_NOTES_OF)
+
 # Every changing column, and the version only moves on from the one the change was made on.
 _SAVE = (
     update(_APPLICATIONS)
@@ -89,6 +100,64 @@ _SAVE = (
             for name in (*_CHANGING, "version")
         }
     )
+)
+
+# An upload, whole, in one statement (so, in autocommit, one transaction of its own): the
+# application's version moves on from the one the upload was checked against, the document of
+# the same requirement goes and the new one comes, both only if the version matched. The old
+# document is what the statement returns (with ``bumped``: no row at all means the version
+# had moved on).
+_bumped = (
+    update(_APPLICATIONS)
+    .where(
+        _APPLICATIONS.c.id == bindparam("application_id"),
+        _APPLICATIONS.c.version == bindparam("expected_version"),
+    )
+    .values(version=_APPLICATIONS.c.version + 1, updated_at=bindparam("bumped_at"))
+    .returning(_APPLICATIONS.c.id)
+    .cte("bumped")
+)
+_replaced = (
+    delete(_DOCUMENTS)
+    .where(
+        _DOCUMENTS.c.application_id.in_(select(_bumped.c.id)),
+        _DOCUMENTS.c.kind == "input",
+        _DOCUMENTS.c.requirement_code == bindparam("document_requirement_code"),
+    )
+    .returning(*_DOCUMENTS.c)
+    .cte("replaced")
+)
+_DOCUMENT_COLUMNS = tuple(c.name for c in _DOCUMENTS.c)
+_added = (
+    insert(_DOCUMENTS)
+    .from_select(
+        list(_DOCUMENT_COLUMNS),
+        select(
+            *(
+                _bumped.c.id
+                if name == "application_id"
+                # Not the column's own name: an UPDATE would take that for a value to set.
+                else bindparam(f"document_{name}", type_=_DOCUMENTS.c[name].type)
+                for name in _DOCUMENT_COLUMNS
+            )
+        ),
+    )
+    .cte("added")
+)
+_ATTACH_INPUT = (
+    select(
+        literal_column("true").label("bumped"), *(_replaced.c[name] for name in _DOCUMENT_COLUMNS)
+    )
+    .select_from(_bumped)
+    .outerjoin(_replaced, literal_column("true"))
+    .add_cte(_added)
+)
+
+# A new application, every column, built once (a statement built per call costs its
+# construction and its cache key again). The parameters are not named as the columns: an
+# INSERT keeps those names for values given at execution.
+_ADD = insert(_APPLICATIONS).values(
+    {column.name: bindparam(f"add_{column.name}", type_=column.type) for column in _APPLICATIONS.c}
 )
 
 # The SLA clock runs: submitted or in review. Paused in revision_requested, so never overdue
@@ -126,6 +195,8 @@ class PublishedVersions:
 _SERVICE_HEADER = select(CatalogService.latest_version, CatalogService.retired_version).where(
     CatalogService.service_id == bindparam("service_id")
 )
+# Every new draft reads it (its parameter: the service's id): on asyncpg itself.
+_SERVICE_HEADER_SQL = compile_for_asyncpg(_SERVICE_HEADER)
 _VERSION_PAYLOAD = select(CatalogServiceVersion.payload).where(
     CatalogServiceVersion.service_id == bindparam("service_id"),
     CatalogServiceVersion.version == bindparam("version"),
@@ -135,12 +206,15 @@ _VERSION_PAYLOAD = select(CatalogServiceVersion.payload).where(
 # One row per (region, year), incremented under its row lock: concurrent callers never get the
 # same serial.
 _counter = pg_insert(RegistrationCounter).values(
-    region_code=bindparam("region_code"), year=bindparam("year"), last_serial=1
+    region_code=bindparam("region_code"), year=bindparam("year"), last_serial=literal_column("1")
 )
 _NEXT_SERIAL = _counter.on_conflict_do_update(
     index_elements=[RegistrationCounter.region_code, RegistrationCounter.year],
-    set_={"last_serial": RegistrationCounter.last_serial + 1},
+    set_={"last_serial": RegistrationCounter.last_serial + literal_column("1")},
 ).returning(RegistrationCounter.last_serial)
+# As SQL for asyncpg (its parameters: the region code, the year): in autocommit anyway, the
+# allocator needs none of SQLAlchemy's execution around it.
+_NEXT_SERIAL_SQL = compile_for_asyncpg(_NEXT_SERIAL)
 
 
 class RegistrationSerials:
@@ -152,31 +226,33 @@ class RegistrationSerials:
     a submission that fails after taking its serial (its transaction rolls back) leaves that
     serial unused. Serials stay unique per region and year, and increasing; they may have gaps.
 
-    ``engine`` is one of its own (a small pool in autocommit), not the requests' pool: a
+    ``engine`` is one of its own (a small pool; the statement runs on asyncpg, which begins
+    no transaction), not the requests' pool: a
     request that holds a connection of that pool waits here for a second one, which must
     not come from the same pool, or a full pool would wait on itself.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._pool = engine
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def aclose(self) -> None:
         await self._pool.dispose()
 
     async def next(self, *, region_code: str, year: int) -> int:
-        async with self._engine.connect() as connection:
-            serial = await connection.scalar(
-                _NEXT_SERIAL, {"region_code": region_code, "year": year}
-            )
-        assert serial is not None
-        return int(serial)
+        # On asyncpg itself, which begins no transaction: the statement commits on its own.
+        async with self._pool.connect() as connection:
+            record = await fetch_row(connection, _NEXT_SERIAL_SQL, region_code, year)
+        assert record is not None
+        return int(record[0])
 
 
 class SqlApplicationRepository:
+    """On a request's session, or on a connection in autocommit (``mpp_shared.deps.
+    autocommit_connection``) for a request whose every write is one statement."""
+
     def __init__(
         self,
-        session: AsyncSession,
+        session: AsyncSession | AsyncConnection,
         *,
         versions: PublishedVersions | None = None,
         serials: RegistrationSerials | None = None,
@@ -191,10 +267,10 @@ class SqlApplicationRepository:
     async def service_version(
         self, service_id: uuid.UUID, version: int | None = None
     ) -> ServiceVersionCopy | None:
-        header = (await self.session.execute(_SERVICE_HEADER, {"service_id": service_id})).first()
+        header = await fetch_row(await self._connection(), _SERVICE_HEADER_SQL, service_id)
         if header is None:
             return None
-        latest, retired_version = header
+        latest, retired_version = header["latest_version"], header["retired_version"]
         wanted = latest if version is None else version
         published = self.versions.get(service_id, wanted)
         if published is None:
@@ -208,15 +284,40 @@ class SqlApplicationRepository:
         retired = retired_version is not None and retired_version >= wanted
         return ServiceVersionCopy(published=published, retired=retired)
 
+    async def published_version(
+        self, service_id: uuid.UUID, version: int
+    ) -> ServiceVersionCopy | None:
+        """A version an application was made against, without its retirement (which does not
+        concern an application already made): kept in memory once read, so mostly no
+        statement at all."""
+        published = self.versions.get(service_id, version)
+        if published is None:
+            payload = await self.session.scalar(
+                _VERSION_PAYLOAD, {"service_id": service_id, "version": version}
+            )
+            if payload is None:
+                return None
+            published = ServicePublished.model_validate(payload)
+            self.versions.put(published)
+        return ServiceVersionCopy(published=published)
+
     # ---- applications ------------------------------------------------------------------------
 
     async def add(self, application: Application) -> None:
-        await self.session.execute(insert(_APPLICATIONS).values(**_columns(application)))
+        await self.session.execute(
+            _ADD, {f"add_{name}": value for name, value in _columns(application).items()}
+        )
+
+    async def _connection(self) -> AsyncConnection:
+        """The connection the statements run on (the session's, in its transaction)."""
+        if isinstance(self.session, AsyncConnection):
+            return self.session
+        return await self.session.connection()
 
     async def get(self, application_id: uuid.UUID) -> Application | None:
-        # Core, not the ORM: one row read into the domain object, nothing to track.
-        row = (await self.session.execute(_APPLICATION_BY_ID, {"id": application_id})).first()
-        return _application(row) if row is not None else None
+        # On asyncpg itself: one row read into the domain object, nothing to track.
+        record = await fetch_row(await self._connection(), _APPLICATION_BY_ID_SQL, application_id)
+        return _application(_Fields(record)) if record is not None else None
 
     async def save(self, application: Application, *, expected_version: int) -> None:
         values = {f"new_{name}": value for name, value in _values(application).items()}
@@ -336,8 +437,8 @@ class SqlApplicationRepository:
     # ---- documents and notes -----------------------------------------------------------------
 
     async def documents(self, application_id: uuid.UUID) -> list[Document]:
-        rows = await self.session.execute(_DOCUMENTS_OF, {"application_id": application_id})
-        return [_document(row) for row in rows]
+        records = await fetch_rows(await self._connection(), _DOCUMENTS_OF_SQL, application_id)
+        return [_document(_Fields(record)) for record in records]
 
     async def document(self, application_id: uuid.UUID, document_id: uuid.UUID) -> Document | None:
         row = await self.session.scalar(
@@ -380,9 +481,40 @@ class SqlApplicationRepository:
         )
         return _document(replaced) if replaced is not None else None
 
+    async def attach_input_document(
+        self, application: Application, document: Document, *, expected_version: int
+    ) -> Document | None:
+        """The upload in one statement (``_ATTACH_INPUT``); the document it replaces, if any."""
+        assert document.kind == "input"
+        assert document.requirement_code is not None
+        rows = (
+            await self.session.execute(
+                _ATTACH_INPUT,
+                {
+                    "application_id": application.id,
+                    "expected_version": expected_version,
+                    "bumped_at": application.updated_at,
+                    "document_id": document.id,
+                    "document_kind": document.kind,
+                    "document_requirement_code": document.requirement_code,
+                    "document_filename": document.filename,
+                    "document_size": document.size,
+                    "document_content_type": document.content_type,
+                    "document_sha256": document.sha256,
+                    "document_blob_key": document.blob_key,
+                    "document_created_at": document.created_at,
+                },
+            )
+        ).all()
+        if not rows:
+            raise ConcurrentChange()
+        application.version = expected_version + 1
+        # One requirement holds one document; should older data hold more, all went.
+        return _document(rows[0]) if rows[0].id is not None else None
+
     async def add_note(self, note: Note) -> None:
-        self.session.add(
-            NoteRow(
+        await self.session.execute(
+            insert(_NOTES).values(
                 id=note.id,
                 application_id=note.application_id,
                 visibility=note.visibility,
@@ -392,20 +524,22 @@ class SqlApplicationRepository:
                 created_at=note.created_at,
             )
         )
-        await self.session.flush()
 
     async def notes(self, application_id: uuid.UUID, *, internal: bool) -> list[Note]:
-        query = _ALL_NOTES_OF if internal else _PUBLIC_NOTES_OF
-        rows = await self.session.execute(query, {"application_id": application_id})
+        connection = await self._connection()
+        if internal:
+            rows = await fetch_rows(connection, _ALL_NOTES_OF_SQL, application_id)
+        else:
+            rows = await fetch_rows(connection, _PUBLIC_NOTES_OF_SQL, application_id, "public")
         return [
             Note(
-                id=row.id,
-                application_id=row.application_id,
-                visibility=row.visibility,
-                action=row.action,
-                text=row.text,
-                actor_kind=row.actor_kind,
-                created_at=row.created_at,
+                id=row["id"],
+                application_id=row["application_id"],
+                visibility=row["visibility"],
+                action=row["action"],
+                text=row["text"],
+                actor_kind=row["actor_kind"],
+                created_at=row["created_at"],
             )
             for row in rows
         ]
@@ -514,8 +648,23 @@ def _columns(application: Application) -> dict[str, Any]:
     }
 
 
+class _Fields:
+    """An ``asyncpg.Record``'s columns as attributes, as a Core row or an ORM row has them."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: Any) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._record[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 def _application(row: Any) -> Application:
-    """From an ``ApplicationRow`` or a Core row of the ``applications`` table."""
+    """From an ``ApplicationRow``, a Core row or a record of the ``applications`` table."""
     return Application(
         id=row.id,
         owner_account_id=row.owner_account_id,
@@ -541,7 +690,7 @@ def _application(row: Any) -> Application:
 
 
 def _document(row: Any) -> Document:
-    """From a ``DocumentRow`` or a Core row of the ``documents`` table."""
+    """From a ``DocumentRow``, a Core row or a record of the ``documents`` table."""
     return Document(
         id=row.id,
         application_id=row.application_id,

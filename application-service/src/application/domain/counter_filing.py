@@ -182,7 +182,7 @@ async def receipt_of(
         raise NotFiledAtCounter()
     if application.registration_number is None or application.tracking_code is None:
         raise NotSubmittedYet()
-    version = await repo.service_version(application.service_id, application.service_version)
+    version = await repo.published_version(application.service_id, application.service_version)
     if version is None:
         raise ServiceNotFound()
     return Receipt(
@@ -215,7 +215,7 @@ async def link_resident(
         application.owner_account_id = account_id
         application.updated_at = now
         if application.registration_number is not None:
-            version = await repo.service_version(
+            version = await repo.published_version(
                 application.service_id, application.service_version
             )
             if version is None:

@@ -37,6 +37,12 @@ class ApplicationRepository(Protocol):
         """The given version, or the latest when ``version`` is None."""
         ...
 
+    async def published_version(
+        self, service_id: uuid.UUID, version: int
+    ) -> ServiceVersionCopy | None:
+        """The given version, its retirement not looked up (``retired`` is False)."""
+        ...
+
     async def add(self, application: Application) -> None: ...
 
     async def get(self, application_id: uuid.UUID) -> Application | None: ...
@@ -64,6 +70,14 @@ class ApplicationRepository(Protocol):
         the replaced one is returned so that its blob can go once the change is committed."""
         ...
 
+    async def attach_input_document(
+        self, application: Application, document: Document, *, expected_version: int
+    ) -> Document | None:
+        """Move the application's version on from ``expected_version`` and store ``document``
+        in place of the one of its requirement, at once (``ConcurrentChange`` when the version
+        moved on); the replaced one is returned, so that its blob can go once that is kept."""
+        ...
+
     async def add_note(self, note: Note) -> None: ...
 
     async def notes(self, application_id: uuid.UUID, *, internal: bool) -> list[Note]: ...
@@ -85,6 +99,12 @@ class IdentityDirectory(Protocol):
     async def prefill(
         self, *, account_id: uuid.UUID, service_id: uuid.UUID, fields: Sequence[str]
     ) -> dict[str, Any]: ...
+
+    async def grant_consent_and_prefill(
+        self, *, account_id: uuid.UUID, service_id: uuid.UUID, fields: Sequence[str], purpose: str
+    ) -> dict[str, Any]:
+        """``grant_consent`` and then ``prefill`` of the same fields."""
+        ...
 
 
 class DueDates(Protocol):

@@ -94,11 +94,8 @@ async def create_application(
     prefill = version.published.prefill
     if prefill_consent and prefill:
         profile_fields = sorted(set(prefill.values()))
-        await identity.grant_consent(
+        values = await identity.grant_consent_and_prefill(
             account_id=owner, service_id=service_id, fields=profile_fields, purpose=PREFILL_PURPOSE
-        )
-        values = await identity.prefill(
-            account_id=owner, service_id=service_id, fields=profile_fields
         )
         # Exactly the form fields the service names, nothing else the answer may carry.
         for form_path, profile_field in sorted(prefill.items()):
@@ -201,8 +198,7 @@ async def attach_document(
     expected = application.version
     application.updated_at = now
     # A concurrent submit must not miss (or race) a document: the upload bumps the version too.
-    await repo.save(application, expected_version=expected)
-    return await repo.put_document(document)
+    return await repo.attach_input_document(application, document, expected_version=expected)
 
 
 async def submit_application(
@@ -531,7 +527,7 @@ async def _owned(
 
 
 async def _version_of(repo: ApplicationRepository, application: Application) -> ServiceVersionCopy:
-    version = await repo.service_version(application.service_id, application.service_version)
+    version = await repo.published_version(application.service_id, application.service_version)
     if version is None:  # the read copy keeps every version an application was made against
         raise ServiceNotFound()
     return version

@@ -49,7 +49,64 @@ async def grant_consent(
     service's form may have changed).
     """
     await _citizen(accounts, account_id)
-    wanted = _check_fields(fields)
+    return await _record_consent(
+        account_id=account_id,
+        service_id=service_id,
+        wanted=_check_fields(fields),
+        purpose=purpose,
+        granted_via=granted_via,
+        consents=consents,
+        now=now,
+    )
+
+
+async def grant_consent_and_prefill(
+    *,
+    query: PrefillQuery,
+    purpose: str,
+    accounts: AccountRepository,
+    consents: ConsentRepository,
+    access_log: AccessLogRepository,
+    now: datetime,
+) -> dict[str, Any]:
+    """``grant_consent`` and then ``prefill`` under that consent, the account read once: what
+    a draft with ``prefill_consent`` asks, in one request and one transaction."""
+    account = await _citizen(accounts, query.account_id)
+    wanted = _check_fields(query.fields)
+    consent = await _record_consent(
+        account_id=account.id,
+        service_id=query.service_id,
+        wanted=wanted,
+        purpose=purpose,
+        granted_via=query.requested_by,
+        consents=consents,
+        now=now,
+    )
+    values = select_fields(account, wanted)
+    await record_access(
+        access_log,
+        account_id=account.id,
+        accessor=query.requested_by,
+        accessor_kind="service",
+        purpose=query.purpose or purpose,
+        fields=wanted,
+        service_id=query.service_id,
+        consent_id=consent.id,
+        now=now,
+    )
+    return values
+
+
+async def _record_consent(
+    *,
+    account_id: uuid.UUID,
+    service_id: uuid.UUID,
+    wanted: tuple[str, ...],
+    purpose: str,
+    granted_via: str,
+    consents: ConsentRepository,
+    now: datetime,
+) -> Consent:
     existing = await consents.active_for(account_id, service_id)
     if existing is not None:
         await consents.replace_fields(existing.id, fields=wanted, purpose=purpose, at=now)

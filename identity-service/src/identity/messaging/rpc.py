@@ -19,6 +19,7 @@ from identity.domain.consents import (
     NoConsent,
     PrefillQuery,
     grant_consent,
+    grant_consent_and_prefill,
     notification_contact,
     prefill,
 )
@@ -68,6 +69,25 @@ async def answer_consent_grant(session: AsyncSession, body: bytes) -> BaseModel:
     return contracts.ConsentGrantResponse(
         consent_id=consent.id, granted_at=consent.granted_at, fields=list(consent.fields)
     )
+
+
+async def answer_consented_prefill(session: AsyncSession, body: bytes) -> BaseModel:
+    request = contracts.ConsentedPrefillRequest.model_validate_json(body)
+    fields = await grant_consent_and_prefill(
+        query=PrefillQuery(
+            account_id=request.account_id,
+            service_id=request.service_id,
+            fields=request.fields,
+            requested_by=request.requested_by,
+            purpose=request.read_purpose,
+        ),
+        purpose=request.purpose,
+        accounts=AccountRepository(session),
+        consents=ConsentRepository(session),
+        access_log=AccessLogRepository(session),
+        now=datetime.now(UTC),
+    )
+    return contracts.PrefillResponse(fields=fields)
 
 
 async def answer_contact(session: AsyncSession, body: bytes) -> BaseModel:
@@ -157,6 +177,12 @@ def rpc_responders(
             subject=contracts.CONSENT_GRANT_SUBJECT,
             queue=queue,
             reply=reply_with(answer_consent_grant),
+            connection=connection,
+        ),
+        RpcResponder(
+            subject=contracts.CONSENTED_PREFILL_SUBJECT,
+            queue=queue,
+            reply=reply_with(answer_consented_prefill),
             connection=connection,
         ),
         RpcResponder(

@@ -33,12 +33,26 @@ def compile_for_asyncpg(statement: ClauseElement) -> str:
 
 async def fetch_row(connection: AsyncConnection, sql: str, *args: Any) -> Any:
     """The first row of ``sql`` (an ``asyncpg.Record``, by column label), or None."""
+    return await _run(connection, "fetchrow", sql, args)
+
+
+async def fetch_rows(connection: AsyncConnection, sql: str, *args: Any) -> list[Any]:
+    """Every row of ``sql`` (``asyncpg.Record`` objects, by column label).
+
+    On a connection in a transaction (a session's, once it ran a statement) the statement is
+    part of it; before that, it is a statement of its own, which under READ COMMITTED sees
+    what a first statement of the transaction would."""
+    rows: list[Any] = await _run(connection, "fetch", sql, args)
+    return rows
+
+
+async def _run(connection: AsyncConnection, method: str, sql: str, args: tuple[Any, ...]) -> Any:
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     if driver is None:  # pragma: no cover - only a detached connection has none
         raise sa_exc.DisconnectionError("the pooled connection has no driver connection")
     try:
-        return await driver.fetchrow(sql, *args)
+        return await getattr(driver, method)(sql, *args)
     except Exception as error:
         # A connection the driver closed under the statement is lost whatever the error says.
         if is_outage(error) or driver.is_closed():

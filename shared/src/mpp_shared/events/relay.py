@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from nats.js import JetStreamContext
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import CursorResult, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -33,6 +33,15 @@ log = logging.getLogger(__name__)
 
 # CloudEvents NATS binding: the content type of a structured-mode message.
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
+
+
+# The rows of a batch the broker took. An expanding IN: one statement per batch size, each
+# compiled once.
+_MARK_PUBLISHED = (
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=func.clock_timestamp(), last_error=None)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +90,17 @@ class OutboxRelay:
         self._max_backoff = max_backoff
         self._keep_published = keep_published
         self._purge_interval = purge_interval
+        # Built once, as every statement of a pass (only the values change).
+        self._due = (
+            select(outbox.c.id, outbox.c.subject, outbox.c.envelope, outbox.c.attempts)
+            .where(
+                outbox.c.published_at.is_(None),
+                outbox.c.next_attempt_at <= func.now(),
+            )
+            .order_by(outbox.c.created_at, outbox.c.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
         self._wake = asyncio.Event()
         # Both set by every (re)connect; worked off by the relay's own task, not in the
         # NATS client's callback, so a slow JetStream API call never stalls the client.
@@ -195,16 +215,7 @@ class OutboxRelay:
 
     async def _publish_batch(self, js: JetStreamContext) -> int:
         async with self._sessionmaker() as session, session.begin():
-            result = await session.execute(
-                select(outbox.c.id, outbox.c.subject, outbox.c.envelope, outbox.c.attempts)
-                .where(
-                    outbox.c.published_at.is_(None),
-                    outbox.c.next_attempt_at <= func.now(),
-                )
-                .order_by(outbox.c.created_at, outbox.c.id)
-                .limit(self._batch_size)
-                .with_for_update(skip_locked=True)
-            )
+            result = await session.execute(self._due)
             rows = [_Pending(*row) for row in result.all()]
             published: list[uuid.UUID] = []
             for row in rows:
@@ -220,11 +231,7 @@ class OutboxRelay:
                     break
                 published.append(row.id)
             if published:
-                await session.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_(published))
-                    .values(published_at=func.clock_timestamp(), last_error=None)
-                )
+                await session.execute(_MARK_PUBLISHED, {"ids": published})
         if published:
             log.debug("outbox rows published", extra={"count": len(published)})
         return len(published)

@@ -9,11 +9,11 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from application.api.blobs import discard_blob
-from application.api.deps import AppRuntime, Events, Pagination, Repository
+from application.api.deps import AppRuntime, Events, Pagination, Repository, repository_on
 from application.api.schemas import (
     ApplicationCreate,
     ApplicationRead,
@@ -28,8 +28,7 @@ from application.domain.exceptions import DocumentNotFound
 from application.domain.models import ApplicationView, Document
 from mpp_shared.auth import CurrentPrincipal
 from mpp_shared.blobstore import BlobNotFound
-from mpp_shared.db.commit import commit_or_problem
-from mpp_shared.deps import SessionDep
+from mpp_shared.deps import RuntimeDep, SessionDep, autocommit_connection
 from mpp_shared.idempotency import IdempotencyKey, idempotent, request_fingerprint
 from mpp_shared.openapi import problems
 from mpp_shared.pagination import Page, encode_cursor
@@ -97,7 +96,7 @@ async def list_applications(
 @router.get("/{application_id}", response_model=ApplicationRead, responses=problems(404))
 async def get_application(
     application_id: uuid.UUID, principal: CurrentPrincipal, repo: Repository
-) -> JSONResponse:
+) -> Response:
     """The owner's, or the agency's staff's (not while a draft); ``tracking_code`` to the owner."""
     view = await services.read_application(
         repo=repo, principal=principal, application_id=application_id
@@ -112,16 +111,20 @@ async def update_application(
     application_id: uuid.UUID,
     body: ApplicationUpdate,
     principal: CurrentPrincipal,
-    repo: Repository,
-) -> JSONResponse:
+    runtime: AppRuntime,
+    service_runtime: RuntimeDep,
+) -> Response:
     """Replace the whole form, while ``draft`` or ``revision_requested``."""
-    view = await services.update_form(
-        repo=repo,
-        principal=principal,
-        application_id=application_id,
-        form_data=body.form_data,
-        now=_now(),
-    )
+    # In autocommit: the one change is one statement (checked against the version read), so
+    # the request needs no transaction around it, nor its BEGIN and COMMIT.
+    async with autocommit_connection(service_runtime) as connection:
+        view = await services.update_form(
+            repo=repository_on(connection, runtime),
+            principal=principal,
+            application_id=application_id,
+            form_data=body.form_data,
+            now=_now(),
+        )
     return _read(view)
 
 
@@ -153,10 +156,9 @@ async def upload_document(
     request: Request,
     application_id: uuid.UUID,
     principal: CurrentPrincipal,
-    session: SessionDep,
-    repo: Repository,
     runtime: AppRuntime,
-) -> JSONResponse:
+    service_runtime: RuntimeDep,
+) -> Response:
     """Multipart ``requirement_code`` (first) and ``file``: the type is judged by content, the
     size while it streams; a new document for a requirement replaces the old one."""
     settings = request.app.state.settings
@@ -166,17 +168,17 @@ async def upload_document(
     checked: dict[str, Any] = {}
 
     async def rules_for(fields: Mapping[str, str]) -> UploadRules:
-        application, requirement = await services.requirement_for_upload(
-            repo=repo,
-            principal=principal,
-            application_id=application_id,
-            requirement_code=fields["requirement_code"],
-        )
+        # In autocommit, on a connection that goes back to the pool before the file streams
+        # in, rather than waiting on a slow upload. The attach below is one statement, which
+        # the application's version check refuses if anything changed meanwhile.
+        async with autocommit_connection(service_runtime) as connection:
+            application, requirement = await services.requirement_for_upload(
+                repo=repository_on(connection, runtime),
+                principal=principal,
+                application_id=application_id,
+                requirement_code=fields["requirement_code"],
+            )
         checked.update(application=application, requirement=requirement)
-        # End the read transaction before the file streams in: its connection goes back to the
-        # pool rather than waiting on a slow upload. The attach below runs in a transaction of
-        # its own, and the application's version check refuses it if anything changed meanwhile.
-        await session.commit()
         return UploadRules(
             max_bytes=int(requirement.max_size_mb * MIB),
             accepted_types=requirement.accepted_types,
@@ -204,18 +206,23 @@ async def upload_document(
         created_at=now,
     )
     try:
-        replaced = await services.attach_document(
-            repo=repo, application=checked["application"], document=document, now=now
-        )
-        # Committed here, not after the handler: a commit that fails (a concurrent change, the
-        # database gone) must take the stored file with it, or nothing would ever name it.
-        await commit_or_problem(session)
+        # One statement, its own transaction: kept (or refused) before the answer, and a
+        # refusal (a concurrent change, the database gone) takes the stored file with it, or
+        # nothing would ever name it.
+        async with autocommit_connection(service_runtime) as connection:
+            replaced = await services.attach_document(
+                repo=repository_on(connection, runtime),
+                application=checked["application"],
+                document=document,
+                now=now,
+            )
     except BaseException:
         await discard_blob(store, key)
         raise
-    return JSONResponse(
-        DocumentRead.of(document).model_dump(mode="json"),
+    return Response(
+        DocumentRead.of(document).model_dump_json(),
         status_code=201,
+        media_type="application/json",
         headers=NO_STORE,
         # The old blob goes only once the new document is kept (committed above).
         background=BackgroundTask(discard_blob, store, replaced.blob_key) if replaced else None,
@@ -314,7 +321,7 @@ async def submit_application(
 )
 async def withdraw_application(
     application_id: uuid.UUID, principal: CurrentPrincipal, repo: Repository, events: Events
-) -> JSONResponse:
+) -> Response:
     """The owner withdraws it, before a decision."""
     await services.withdraw_application(
         repo=repo, events=events, principal=principal, application_id=application_id, now=_now()
@@ -325,9 +332,12 @@ async def withdraw_application(
     return _read(view)
 
 
-def _read(view: ApplicationView) -> JSONResponse:
-    return JSONResponse(
-        ApplicationRead.of(view, now=_now()).model_dump(mode="json"), headers=NO_STORE
+def _read(view: ApplicationView) -> Response:
+    # Serialised by pydantic itself: model_dump and then the json module did the work twice.
+    return Response(
+        ApplicationRead.of(view, now=_now()).model_dump_json(),
+        media_type="application/json",
+        headers=NO_STORE,
     )
 
 

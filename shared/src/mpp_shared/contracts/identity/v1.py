@@ -36,6 +36,9 @@ ACCESS_REVOKED = "mpp.identity.access.revoked"
 
 PREFILL_SUBJECT = "rpc.identity.prefill"
 CONSENT_GRANT_SUBJECT = "rpc.identity.consent.grant"
+# Both at once, in one transaction of identity's: the consent granted, then the prefill under
+# it (a draft with ``prefill_consent``). Answered by PrefillResponse or RpcError.
+CONSENTED_PREFILL_SUBJECT = "rpc.identity.consent.prefill"
 # tracking-service only: where to send a notification copy (email/SMS) at send time.
 CONTACT_SUBJECT = "rpc.identity.contact"
 # application-service, assisted filing at a counter: the registry record of a resident whose
@@ -143,6 +146,20 @@ class ConsentGrantRequest(_Message):
     requested_by: str = Field(default="application-service", min_length=1, max_length=100)
 
 
+class ConsentedPrefillRequest(_Message):
+    """A ``ConsentGrantRequest`` and the ``PrefillRequest`` of the same fields, in one: the
+    citizen allows ``service_id`` to be prefilled with ``fields`` (``purpose``, kept with the
+    consent) and the form is filled at once (``read_purpose``, kept in the access log; the
+    consent's purpose when absent)."""
+
+    account_id: uuid.UUID
+    service_id: uuid.UUID
+    fields: list[str] = Field(min_length=1, max_length=50)
+    purpose: str = Field(min_length=1, max_length=300)
+    read_purpose: str | None = Field(default=None, max_length=300)
+    requested_by: str = Field(default="application-service", min_length=1, max_length=100)
+
+
 class ConsentGrantResponse(_Message):
     consent_id: uuid.UUID
     granted_at: datetime
@@ -224,6 +241,7 @@ __all__ = [
     "ACCESS_REVOKED",
     "CITIZEN_REGISTERED",
     "CITIZEN_VERIFIED",
+    "CONSENTED_PREFILL_SUBJECT",
     "CONSENT_GRANT_SUBJECT",
     "CONTACT_SUBJECT",
     "COUNTER_METHODS",
@@ -237,6 +255,7 @@ __all__ = [
     "CitizenVerified",
     "ConsentGrantRequest",
     "ConsentGrantResponse",
+    "ConsentedPrefillRequest",
     "ContactRequest",
     "ContactResponse",
     "PrefillRequest",
