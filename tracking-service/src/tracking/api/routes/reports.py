@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from mpp_shared.auth import Principal, Role, require_roles
-from mpp_shared.deps import ReadConnectionDep
+from mpp_shared.deps import RuntimeDep, read_connection
 from mpp_shared.problems import Problem
 from tracking.db.reports import read_overdue, read_satisfaction, read_service_levels
 from tracking.domain.reports import (
@@ -27,6 +27,8 @@ from tracking.domain.reports import (
     total_of,
 )
 from tracking.domain.surveys import ELEMENTS, ElementTotals, Satisfaction, satisfaction
+from tracking.report_cache import CachedReport, ReportKey
+from tracking.runtime import TrackingRuntime
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -74,6 +76,10 @@ class ServiceLevelsRead(BaseModel):
 class ServiceLevelReport(ServiceLevelsRead):
     agency_id: uuid.UUID | None
     period: Period
+    as_of: datetime = Field(
+        description="when the figures were read: an answer is kept a few seconds (at most "
+        "``report_cache_seconds``, 10 by default) for the same agency, service and months"
+    )
     overdue: list[OverdueRead]
     services: list[ServiceLevelsRead]
 
@@ -90,6 +96,10 @@ class SatisfactionRead(BaseModel):
 class SatisfactionReport(SatisfactionRead):
     agency_id: uuid.UUID | None
     period: Period
+    as_of: datetime = Field(
+        description="when the figures were read: an answer is kept a few seconds (at most "
+        "``report_cache_seconds``, 10 by default) for the same agency, service and months"
+    )
     services: list[SatisfactionRead]
 
 
@@ -139,25 +149,29 @@ def _without_service(line: dict[str, Any]) -> dict[str, Any]:
 async def service_levels(
     request: Request,
     principal: Admin,
-    connection: ReadConnectionDep,
+    runtime: RuntimeDep,
     query: Annotated[ReportQuery, Query()],
     format: Literal["json", "csv"] = "json",
 ) -> Response:
     """Applications by status (counted in the month of their first submission), processing
     time in working days from submission to the decision without revision pauses (median and
     90th percentile, in the month of the decision), the share decided by ``due_at``, and the
-    applications overdue now. ``?format=csv``: the yearly report, one row per service."""
+    applications overdue now. ``?format=csv``: the yearly report, one row per service.
+
+    The JSON answer may be up to ``report_cache_seconds`` old (``as_of``) when another replica
+    handled the latest events; this replica's own changes show at once."""
     agency = _scope(principal, query.agency_id)
     first, last = _period(request, query)
-    lines = await read_service_levels(
-        connection,
-        agency_id=agency,
-        service_id=query.service_id,
-        first_month=first,
-        last_month=last,
-    )
     period_end = last_day_of_month(last)
     if format == "csv":
+        async with read_connection(runtime) as connection:
+            lines = await read_service_levels(
+                connection,
+                agency_id=agency,
+                service_id=query.service_id,
+                first_month=first,
+                last_month=last,
+            )
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(CSV_HEADERS)
@@ -170,25 +184,41 @@ async def service_levels(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-    overdue = await read_overdue(
-        connection,
-        agency_id=agency,
-        service_id=query.service_id,
-        now=datetime.now(UTC),
-        limit=OVERDUE_LIMIT,
-    )
-    # One validation of the whole report (the overdue rows read by attribute), one dump.
-    report = ServiceLevelReport.model_validate(
-        {
-            **_without_service(_levels(total_of(lines))),
-            "agency_id": agency,
-            "period": {"from_": first, "to": period_end},
-            "overdue": overdue,
-            "services": [_levels(line) for line in lines],
-        },
-        from_attributes=True,
-    )
-    return Response(content=report.model_dump_json(by_alias=True), media_type="application/json")
+
+    async def compute() -> CachedReport:
+        as_of = datetime.now(UTC)
+        async with read_connection(runtime) as connection:
+            lines = await read_service_levels(
+                connection,
+                agency_id=agency,
+                service_id=query.service_id,
+                first_month=first,
+                last_month=last,
+            )
+            overdue = await read_overdue(
+                connection,
+                agency_id=agency,
+                service_id=query.service_id,
+                now=as_of,
+                limit=OVERDUE_LIMIT,
+            )
+        # One validation of the whole report (the overdue rows read by attribute), one dump.
+        report = ServiceLevelReport.model_validate(
+            {
+                **_without_service(_levels(total_of(lines))),
+                "agency_id": agency,
+                "period": {"from_": first, "to": period_end},
+                "as_of": as_of,
+                "overdue": overdue,
+                "services": [_levels(line) for line in lines],
+            },
+            from_attributes=True,
+        )
+        return CachedReport(report.model_dump_json(by_alias=True).encode(), "application/json")
+
+    key = ReportKey("service-levels", agency, query.service_id, first, last)
+    answer = await runtime.state_as(TrackingRuntime).report_cache.answer(key, compute)
+    return Response(content=answer.body, media_type=answer.media_type)
 
 
 def _number(value: Decimal | None) -> float | None:
@@ -213,33 +243,43 @@ def _satisfaction(
 async def satisfaction_report(
     request: Request,
     principal: Admin,
-    connection: ReadConnectionDep,
+    runtime: RuntimeDep,
     query: Annotated[ReportQuery, Query()],
 ) -> Response:
     """SKM: the average of each element, IKM = their mean x 25 and its grade (A ≥ 88.31,
-    B ≥ 76.61, C ≥ 65.00, D below), for the agency and per service (``services``)."""
+    B ≥ 76.61, C ≥ 65.00, D below), for the agency and per service (``services``). Up to
+    ``report_cache_seconds`` old (``as_of``), as the service-level report."""
     agency = _scope(principal, query.agency_id)
     first, last = _period(request, query)
-    per_service = await read_satisfaction(
-        connection,
-        agency_id=agency,
-        service_id=query.service_id,
-        first_month=first,
-        last_month=last,
-    )
-    total = ElementTotals(responses=0, sums=dict.fromkeys(ELEMENTS, 0))
-    for _, _, totals in per_service:
-        total = total + totals
-    services = sorted(
-        (_satisfaction(satisfaction(t), service_id=s, name=name) for s, name, t in per_service),
-        key=lambda x: (x["service_name"] or "", str(x["service_id"])),
-    )
-    report = SatisfactionReport.model_validate(
-        {
-            **_without_service(_satisfaction(satisfaction(total))),
-            "agency_id": agency,
-            "period": {"from_": first, "to": last_day_of_month(last)},
-            "services": services,
-        }
-    )
-    return Response(content=report.model_dump_json(by_alias=True), media_type="application/json")
+
+    async def compute() -> CachedReport:
+        as_of = datetime.now(UTC)
+        async with read_connection(runtime) as connection:
+            per_service = await read_satisfaction(
+                connection,
+                agency_id=agency,
+                service_id=query.service_id,
+                first_month=first,
+                last_month=last,
+            )
+        total = ElementTotals(responses=0, sums=dict.fromkeys(ELEMENTS, 0))
+        for _, _, totals in per_service:
+            total = total + totals
+        services = sorted(
+            (_satisfaction(satisfaction(t), service_id=s, name=name) for s, name, t in per_service),
+            key=lambda x: (x["service_name"] or "", str(x["service_id"])),
+        )
+        report = SatisfactionReport.model_validate(
+            {
+                **_without_service(_satisfaction(satisfaction(total))),
+                "agency_id": agency,
+                "period": {"from_": first, "to": last_day_of_month(last)},
+                "as_of": as_of,
+                "services": services,
+            }
+        )
+        return CachedReport(report.model_dump_json(by_alias=True).encode(), "application/json")
+
+    key = ReportKey("satisfaction", agency, query.service_id, first, last)
+    answer = await runtime.state_as(TrackingRuntime).report_cache.answer(key, compute)
+    return Response(content=answer.body, media_type=answer.media_type)
