@@ -28,7 +28,9 @@ Prints the figures and writes the "## Tracking" section of docs/benchmarks.md.
 
 ``--reads-only`` leaves the ingest out (tracking-service restarted with its consumers, which
 stay idle) and replaces only the read part of the section, from "Reads through the gateway"
-on, keeping the data, the ingest figures and the ingest's target line.
+on, keeping the data, the ingest figures and the ingest's target line. With ``--keep DIR``
+the database and what the reads need of the load stay in DIR: a later ``--reads-only --keep
+DIR`` reuses them and skips the load.
 
 ``--ingest-only`` measures the ingest alone (no identity-service, gateway or reads; no bulk
 load unless ``--applications`` is given) and rewrites only the ingest part of the section.
@@ -345,6 +347,34 @@ class Loaded:
     owned: list[uuid.UUID] = field(default_factory=list)
     agency_sizes: Counter[uuid.UUID] = field(default_factory=Counter)
     generator: Generator | None = None  # goes on with new applications (numbers stay unique)
+
+
+def write_loaded(path: Path, loaded: Loaded) -> None:
+    """What the reads need of a load, for a rerun with ``--keep`` on the same directory."""
+    path.write_text(
+        json.dumps(
+            {
+                "applications": loaded.applications,
+                "events": loaded.events,
+                "seconds": loaded.seconds,
+                "public": loaded.public,
+                "owned": [str(a) for a in loaded.owned],
+                "agency_sizes": {str(a): n for a, n in loaded.agency_sizes.items()},
+            }
+        )
+    )
+
+
+def read_loaded(path: Path) -> Loaded:
+    data = json.loads(path.read_text())
+    return Loaded(
+        applications=data["applications"],
+        events=data["events"],
+        seconds=data["seconds"],
+        public=[(n, c) for n, c in data["public"]],
+        owned=[uuid.UUID(a) for a in data["owned"]],
+        agency_sizes=Counter({uuid.UUID(a): n for a, n in data["agency_sizes"].items()}),
+    )
 
 
 TIMELINE_COLUMNS = [
@@ -1314,9 +1344,16 @@ def main() -> int:
                 )["access_token"]
                 owners = [subject_of(citizen)] * OWNED_BY_DEMO_CITIZEN
 
-            print(f"loading {args.applications:,} applications with COPY …", flush=True)
-            loaded = asyncio.run(bulk_load(dsn, args.applications, owners, now))
-            print(f"  {loaded.events:,} events in {loaded.seconds:.1f} s", flush=True)
+            kept = workdir / "loaded.json"
+            if args.reads_only and kept.exists():
+                loaded = read_loaded(kept)
+                print(f"reusing the {loaded.applications:,} applications loaded before", flush=True)
+            else:
+                print(f"loading {args.applications:,} applications with COPY …", flush=True)
+                loaded = asyncio.run(bulk_load(dsn, args.applications, owners, now))
+                print(f"  {loaded.events:,} events in {loaded.seconds:.1f} s", flush=True)
+                if args.keep is not None:
+                    write_loaded(kept, loaded)
 
             ingest: Ingest | None = None
             if args.reads_only:
