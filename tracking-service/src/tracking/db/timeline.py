@@ -19,7 +19,6 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     bindparam,
-    func,
     or_,
     select,
 )
@@ -30,8 +29,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import Select
 
 from mpp_shared.db.bulk import in_array, insert_rows
+from mpp_shared.db.driver import fetch_row
 from tracking.db.tables import Base
-from tracking.db.tracking_failures import FAILURES
 from tracking.domain.timeline import OVERDUE_EVENT, Reader, TimelineEntry, TrackedApplication
 
 
@@ -245,49 +244,36 @@ async def timeline_rows(
     return (await connection.execute(_TIMELINE_READ, {"application_id": application_id})).all()
 
 
-_FAILURES_IN_WINDOW = (
-    select(func.count().label("failures"), func.min(FAILURES.c.failed_at).label("oldest_failure"))
-    .where(
-        FAILURES.c.registration_number == bindparam("number"),
-        FAILURES.c.failed_at > bindparam("since"),
-    )
-    .subquery("f")
-)
-
-_PUBLIC_READ: Select[*tuple[Any, ...]] = (
-    select(
-        _FAILURES_IN_WINDOW.c.failures,
-        _FAILURES_IN_WINDOW.c.oldest_failure,
-        _APP.c.registration_number,
-        _APP.c.tracking_code_hash,
-        _APP.c.service_name,
-        _APP.c.status,
-        _APP.c.stage,
-        _APP.c.due_at,
-        _APP.c.overdue,
-        _AGENCY.c.name.label("agency_name"),
-        _ENTRY.c.status.label("entry_status"),
-        _ENTRY.c.stage.label("entry_stage"),
-        _ENTRY.c.stage_name.label("entry_stage_name"),
-        _ENTRY.c.occurred_at.label("entry_at"),
-    )
-    .select_from(
-        _FAILURES_IN_WINDOW.outerjoin(_APP, _APP.c.registration_number == bindparam("number"))
-        .outerjoin(_AGENCY, _AGENCY.c.agency_id == _APP.c.agency_id)
-        .outerjoin(_ENTRY, _HISTORY)
-    )
-    .order_by(_ENTRY.c.sequence)
+# The number's lock, its wrong codes, the code's check and the failure it counts, and the
+# application with its history: one statement, its own transaction (migration 0006).
+_PUBLIC_LOOKUP = (
+    "SELECT * FROM public_tracking_lookup($1::text, $2::text, $3::timestamptz, $4::timestamptz, "
+    "$5::integer, $6::text)"
 )
 
 
-async def read_public_tracking(
-    connection: AsyncConnection, *, registration_number: str, failures_since: datetime
-) -> Sequence[Row[*tuple[Any, ...]]]:
-    """The wrong codes for the number since ``failures_since`` (count and oldest), and the
-    application of the number with its agency's name and its history oldest first: at least
-    one row (the application's columns None for an unknown number, the step's None while it
-    has no history)."""
-    result = await connection.execute(
-        _PUBLIC_READ, {"number": registration_number, "since": failures_since}
+async def public_tracking_lookup(
+    connection: AsyncConnection,
+    *,
+    registration_number: str,
+    code_hash: str | None,
+    failures_since: datetime,
+    at: datetime,
+    max_failures: int,
+) -> Any:
+    """One row: ``outcome`` ``limited`` (``oldest_failure`` set), ``not_found`` (unknown
+    number, wrong or missing code: a failure at ``at`` counted, the number's failures up to
+    ``failures_since`` forgotten) or ``found`` (the application, ``agency_name`` and its
+    history oldest first as the arrays ``entry_status``, ``entry_stage``,
+    ``entry_stage_name``, ``entry_at``). On a connection in no transaction: the statement is
+    its own, and holds the number's lock until it commits."""
+    return await fetch_row(
+        connection,
+        _PUBLIC_LOOKUP,
+        registration_number,
+        code_hash,
+        failures_since,
+        at,
+        max_failures,
+        OVERDUE_EVENT,
     )
-    return result.all()
