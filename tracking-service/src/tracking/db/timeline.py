@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,16 +18,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    and_,
-    bindparam,
     or_,
     select,
 )
 from sqlalchemy.dialects.postgresql import UUID, insert
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql import Select
 
 from mpp_shared.db.bulk import in_array, insert_rows
 from mpp_shared.db.driver import fetch_row
@@ -208,40 +205,67 @@ class TimelineRepository:
         )
 
 
-# -- the read routes: one statement each, built once, on a plain connection ---------------------
-# (no ORM unit of work or identity map; built once: SQLAlchemy would compute a per-call statement's
-# cache key again on every request.)
+# -- the read routes: one statement each, in SQL for asyncpg (``fetch_row``) ------------------
+# (SQLAlchemy's execution and row processing cost as much again as asyncpg's own work.) The
+# history leaves out the SLA notice, which changes no status (``TimelineEntry.is_history``).
 
-# The steps of the history: the SLA notice changes no status (``TimelineEntry.is_history``).
-_HISTORY = and_(
-    _ENTRY.c.application_id == _APP.c.application_id, _ENTRY.c.event_type != OVERDUE_EVENT
+# The application's owner and agency, and its history oldest first as parallel arrays: one
+# row (none for an unknown application), straight on asyncpg.
+_TIMELINE_READ = """
+SELECT a.owner_account_id, a.agency_id, h.*
+FROM tracked_applications a
+CROSS JOIN LATERAL (
+    SELECT coalesce(array_agg(e.status::text ORDER BY e.sequence), '{}') AS status,
+        coalesce(array_agg(e.stage::text ORDER BY e.sequence), '{}') AS stage,
+        coalesce(array_agg(e.stage_name ORDER BY e.sequence), '{}') AS stage_name,
+        coalesce(array_agg(e.note ORDER BY e.sequence), '{}') AS note,
+        coalesce(array_agg(e.internal_note ORDER BY e.sequence), '{}') AS internal_note,
+        coalesce(array_agg(e.sequence ORDER BY e.sequence), '{}') AS sequence,
+        coalesce(array_agg(e.event_type::text ORDER BY e.sequence), '{}') AS event,
+        coalesce(array_agg(e.occurred_at ORDER BY e.sequence), '{}') AS at
+    FROM timeline_entries e
+    WHERE e.application_id = a.application_id AND e.event_type <> $2::text
+) h
+WHERE a.application_id = $1::uuid
+"""
+
+HISTORY_COLUMNS = (
+    "status",
+    "stage",
+    "stage_name",
+    "note",
+    "internal_note",
+    "sequence",
+    "event",
+    "at",
 )
 
-_TIMELINE_READ: Select[*tuple[Any, ...]] = (
-    select(
-        _APP.c.owner_account_id,
-        _APP.c.agency_id,
-        _ENTRY.c.status,
-        _ENTRY.c.stage,
-        _ENTRY.c.stage_name,
-        _ENTRY.c.note,
-        _ENTRY.c.internal_note,
-        _ENTRY.c.sequence,
-        _ENTRY.c.event_type.label("event"),
-        _ENTRY.c.occurred_at.label("at"),
-    )
-    .select_from(_APP.outerjoin(_ENTRY, _HISTORY))
-    .where(_APP.c.application_id == bindparam("application_id"))
-    .order_by(_ENTRY.c.sequence)
-)
+
+@dataclass(frozen=True, slots=True)
+class ApplicationHistory:
+    """Whose application it is, which agency handles it, and its steps oldest first (each a
+    dict of ``HISTORY_COLUMNS``)."""
+
+    owner_account_id: uuid.UUID | None
+    agency_id: uuid.UUID
+    steps: list[dict[str, Any]]
 
 
-async def timeline_rows(
+async def application_history(
     connection: AsyncConnection, application_id: uuid.UUID
-) -> Sequence[Row[*tuple[Any, ...]]]:
-    """The application's owner and agency with its history, one row per step oldest first
-    (one row with ``sequence`` None when it has none yet); no rows for an unknown one."""
-    return (await connection.execute(_TIMELINE_READ, {"application_id": application_id})).all()
+) -> ApplicationHistory | None:
+    """None for an unknown application. On a connection in no transaction (one round trip)."""
+    row = await fetch_row(connection, _TIMELINE_READ, application_id, OVERDUE_EVENT)
+    if row is None:
+        return None
+    columns = [row[name] for name in HISTORY_COLUMNS]
+    return ApplicationHistory(
+        owner_account_id=row["owner_account_id"],
+        agency_id=row["agency_id"],
+        steps=[
+            dict(zip(HISTORY_COLUMNS, step, strict=True)) for step in zip(*columns, strict=True)
+        ],
+    )
 
 
 # The number's lock, its wrong codes, the code's check and the failure it counts, and the
