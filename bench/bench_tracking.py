@@ -864,17 +864,24 @@ def subject_of(token: str) -> uuid.UUID:
     return uuid.UUID(claims["sub"])
 
 
-def admin_token(base: str) -> str:
-    """The bootstrap admin's first login may only enrol TOTP; enrol, then log in with a code."""
+def admin_token(base: str, kept: Path) -> str:
+    """The bootstrap admin's first login may only enrol TOTP; enrol, then log in with a code.
+    The secret is kept in ``kept``: a rerun on the same database logs in with it."""
     email, password = ADMIN
-    first = request_json(f"{base}/api/v1/auth/login", {"username": email, "password": password})
-    secret = request_json(f"{base}/api/v1/me/mfa/totp", {}, token=first["access_token"])["secret"]
-    totp = pyotp.TOTP(secret)
-    request_json(
-        f"{base}/api/v1/me/mfa/totp/confirm",
-        {"otp": totp.at(time.time() - 30)},
-        token=first["access_token"],
-    )
+    if kept.exists():
+        totp = pyotp.TOTP(kept.read_text().strip())
+    else:
+        first = request_json(f"{base}/api/v1/auth/login", {"username": email, "password": password})
+        secret = request_json(f"{base}/api/v1/me/mfa/totp", {}, token=first["access_token"])[
+            "secret"
+        ]
+        totp = pyotp.TOTP(secret)
+        request_json(
+            f"{base}/api/v1/me/mfa/totp/confirm",
+            {"otp": totp.at(time.time() - 30)},
+            token=first["access_token"],
+        )
+        kept.write_text(secret)
     second = request_json(
         f"{base}/api/v1/auth/login", {"username": email, "password": password, "otp": totp.now()}
     )
@@ -1429,7 +1436,7 @@ def main() -> int:
             citizen = request_json(
                 f"{gateway}/api/v1/auth/login", {"username": CITIZEN[0], "password": CITIZEN[1]}
             )["access_token"]
-            admin = admin_token(gateway)
+            admin = admin_token(gateway, workdir / "admin-totp")
             top = [a for a, _ in loaded.agency_sizes.most_common(20)]
             today = now.astimezone(ZONE).date()
             year_ago = (today.replace(day=1) - timedelta(days=335)).replace(day=1)
