@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from mpp_shared.deps import RuntimeDep, read_connection
+from mpp_shared.app import ServiceRuntime
+from mpp_shared.deps import read_connection
 from mpp_shared.problems import Problem
 from tracking.api.reader import CurrentReader
 from tracking.db.timeline import application_history
@@ -45,9 +46,11 @@ class ApplicationNotFound(Problem):
     "/{application_id}/timeline", response_model=TimelineRead, response_model_exclude_none=True
 )
 async def read_timeline(
-    application_id: uuid.UUID, reader: CurrentReader, runtime: RuntimeDep
+    application_id: uuid.UUID, reader: CurrentReader, request: Request
 ) -> Response:
     """Oldest first. 404 for an application the caller may not see, as for an unknown one."""
+    # The runtime from the app, not a dependency: each one costs FastAPI a resolution.
+    runtime: ServiceRuntime = request.app.state.runtime
     async with read_connection(runtime, autocommit=False) as connection:
         history = await application_history(connection, application_id)
     if history is None or not can_read(history, reader):

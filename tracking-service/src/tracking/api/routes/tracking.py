@@ -15,7 +15,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from mpp_shared.deps import RuntimeDep, read_connection
+from mpp_shared.app import ServiceRuntime
+from mpp_shared.deps import read_connection
 from mpp_shared.problems import PROBLEM_CONTENT_TYPE, Problem
 from tracking.config import TrackingSettings
 from tracking.db.timeline import public_tracking_lookup
@@ -72,10 +73,11 @@ class TooManyAttempts(Problem):
 async def track(
     registration_number: str,
     request: Request,
-    runtime: RuntimeDep,
     code: Annotated[str | None, Query(max_length=MAX_CODE_LENGTH)] = None,
 ) -> Response:
     settings: TrackingSettings = request.app.state.settings
+    # The runtime from the app, not a dependency: each one costs FastAPI a resolution.
+    runtime: ServiceRuntime = request.app.state.runtime
     if len(registration_number) > MAX_NUMBER_LENGTH:
         return _not_found()
     limit = FailureLimit(
