@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -131,7 +132,7 @@ class TimelineRepository:
             _APP,
             [
                 {name: getattr(application, name) for name in _APP_FIELDS}
-                for application in sorted(applications, key=lambda a: a.application_id)
+                for application in sorted(applications, key=lambda a: a.application_id.int)
             ],
         )
         newer: dict[str, Any] = {
@@ -147,7 +148,7 @@ class TimelineRepository:
         )
 
     async def mark_overdue(self, application_ids: Iterable[uuid.UUID]) -> None:
-        wanted = sorted(set(application_ids))
+        wanted = sorted(set(application_ids), key=attrgetter("int"))
         if wanted:
             await self._session.execute(
                 _APP.update()
