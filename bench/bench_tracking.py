@@ -1178,8 +1178,9 @@ def reads_part(
         "second and p99 says as much about the other work as about the routes. CPU time per "
         "request is the steadier figure. What a request of tracking-service costs now is "
         "mostly what every request costs (uvicorn, the middleware, FastAPI's routing and "
-        "dependencies, the gateway's principal check): the reports answered from a kept "
-        "answer cost about as much as a health check would plus authentication.",
+        "dependencies, the check of the gateway's principal): a report answered from a kept "
+        "answer, which reads nothing, costs tracking-service about as much as the public "
+        "tracking or the timeline, which read the database.",
         "",
         "The scenarios:",
         "- *public tracking*: `GET /api/v1/tracking/{number}?code=…`, no token, among "
