@@ -78,6 +78,10 @@ class TrackingSettings(BaseServiceSettings):
     # -- reports -----------------------------------------------------------------------------
     # The local time of the reports' months and of working days (WIB unless told).
     report_timezone: str = "Asia/Jakarta"
+    # A report's answer is kept this long per (agency, service, months) and says when its
+    # figures were read (``as_of``); this replica's own changes drop it at once. 0: never kept.
+    report_cache_seconds: float = Field(default=10.0, ge=0)
+    report_cache_entries: int = Field(default=512, ge=1)
 
     @model_validator(mode="after")
     def _webhook_key_fit_for_environment(self) -> "TrackingSettings":

@@ -29,6 +29,7 @@ from tracking.messaging.notification_delivery import delivery_worker
 from tracking.messaging.reports import report_consumer
 from tracking.messaging.stream import StreamHub
 from tracking.messaging.webhooks import SystemResolver, WebhookDispatcher, webhook_consumer
+from tracking.report_cache import ReportCache
 from tracking.runtime import TrackingRuntime
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -42,7 +43,11 @@ def create_app(
 ) -> FastAPI:
     """``jwks_http`` fetches identity's signing keys, ``resolver`` answers the webhooks' DNS
     questions (tests pass their own)."""
-    tracking_runtime = TrackingRuntime()
+    tracking_runtime = TrackingRuntime(
+        report_cache=ReportCache(
+            ttl=settings.report_cache_seconds, max_entries=settings.report_cache_entries
+        )
+    )
     resolver = resolver or SystemResolver()
     zone = ZoneInfo(settings.report_timezone)
     calendar = LocalWorkingDays(default_calendar(), zone)
@@ -59,7 +64,13 @@ def create_app(
                 application_consumer(sessionmaker, connection, hub),
                 catalog_consumer(sessionmaker, connection),
                 webhook_consumer(sessionmaker, connection),
-                report_consumer(sessionmaker, connection, calendar=calendar, zone=zone),
+                report_consumer(
+                    sessionmaker,
+                    connection,
+                    calendar=calendar,
+                    zone=zone,
+                    report_cache=tracking_runtime.report_cache,
+                ),
             ]
         if settings.webhook_deliveries_enabled:
             found.append(dispatcher)

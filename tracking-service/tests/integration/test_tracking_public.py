@@ -153,6 +153,39 @@ async def test_concurrent_guesses_of_one_number_never_pass_the_limit(open_tracki
     assert right_after.status_code == 429
 
 
+async def test_the_right_code_among_concurrent_guesses_is_answered_only_within_the_limit(
+    open_tracking, story
+) -> None:
+    s = story()
+    async with open_tracking(tracking_max_failures=3) as tracking:
+        await tracking.publish(s.event(SUBMITTED, "submitted", actor_kind="citizen"))
+        await tracking.handled(1)
+        path = f"/api/v1/tracking/{s.registration_number}"
+        codes = [f"GUESS{n}" for n in range(11)]
+        codes.insert(6, s.tracking_code)
+        answers = await asyncio.gather(
+            *(tracking.client.get(path, params={"code": code}) for code in codes)
+        )
+    by_code = dict(zip(codes, (a.status_code for a in answers), strict=True))
+    right = by_code.pop(s.tracking_code)
+    # The right code is 200 only if it came before the third miss; 429 otherwise, never a
+    # 404 that would tell it apart: the lock serialises it with the misses too.
+    assert sorted(by_code.values()) == [404] * 3 + [429] * 8
+    assert right in (200, 429)
+
+
+async def test_a_missing_code_counts_as_a_wrong_one(open_tracking, story) -> None:
+    s = story()
+    async with open_tracking(tracking_max_failures=2) as tracking:
+        await tracking.publish(s.event(SUBMITTED, "submitted", actor_kind="citizen"))
+        await tracking.handled(1)
+        path = f"/api/v1/tracking/{s.registration_number}"
+        missing = [await tracking.client.get(path), await tracking.client.get(path + "?code=")]
+        blocked = await tracking.client.get(path, params={"code": s.tracking_code})
+    assert [m.status_code for m in missing] == [404, 404]
+    assert blocked.status_code == 429
+
+
 async def test_failures_older_than_the_window_no_longer_count(open_tracking, story) -> None:
     s = story()
     async with open_tracking(

@@ -430,7 +430,11 @@ class EventConsumer:
                 # ack_wait) wait on each other's rows instead of deadlocking.
                 claimed = await session.execute(
                     insert_rows(
-                        inbox, [{"consumer": self.name, "event_id": key} for key in sorted(unique)]
+                        inbox,
+                        [
+                            {"consumer": self.name, "event_id": key}
+                            for key in sorted(unique, key=_uuid_order)
+                        ],
                     )
                     .on_conflict_do_nothing()
                     .returning(inbox.c.event_id)
@@ -575,6 +579,11 @@ class EventConsumer:
                 action,
                 extra={"consumer": self.name, "event_id": event.id, "error": type(exc).__name__},
             )
+
+
+def _uuid_order(value: uuid.UUID) -> int:
+    # The order of UUID's own comparison, read once per key instead of once per comparison.
+    return value.int
 
 
 def _header_value(text: str, limit: int = 512) -> str:

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -226,7 +227,7 @@ class ReportRepository:
     ) -> dict[uuid.UUID, ApplicationFact]:
         """The fact rows of the applications, by id; locked in key order with ``lock`` (two
         transactions locking overlapping sets wait for each other rather than deadlock)."""
-        wanted = sorted(set(application_ids))
+        wanted = sorted(set(application_ids), key=attrgetter("int"))
         if not wanted:
             return {}
         query = select(report_applications).where(
@@ -241,7 +242,7 @@ class ReportRepository:
         inserted (another transaction's row, committed or not, wins: it is waited for)."""
         if not facts:
             return set()
-        rows = [_fact_values(f) for f in sorted(facts, key=lambda f: f.application_id)]
+        rows = [_fact_values(f) for f in sorted(facts, key=lambda f: f.application_id.int)]
         inserted = await self.session.execute(
             insert_rows(report_applications, rows)
             .on_conflict_do_nothing(index_elements=[report_applications.c.application_id])
@@ -254,7 +255,7 @@ class ReportRepository:
             return
         statement = insert_rows(
             report_applications,
-            [_fact_values(f) for f in sorted(facts, key=lambda f: f.application_id)],
+            [_fact_values(f) for f in sorted(facts, key=lambda f: f.application_id.int)],
         )
         columns = [c.name for c in report_applications.columns if c.name != "application_id"]
         await self.session.execute(

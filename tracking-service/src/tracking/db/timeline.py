@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -17,27 +19,17 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    and_,
-    bindparam,
-    func,
-    literal,
-    null,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.dialects.postgresql import UUID, insert
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql import CompoundSelect, Select
 
 from mpp_shared.db.bulk import in_array, insert_rows
+from mpp_shared.db.driver import fetch_row
 from tracking.db.tables import Base
-from tracking.db.tracking_failures import FAILURES
 from tracking.domain.timeline import (
-    APPLICATION_STEP,
-    COMPLAINT_STEP,
     OVERDUE_EVENT,
     CaseStep,
     Reader,
@@ -174,7 +166,7 @@ class TimelineRepository:
             _APP,
             [
                 {name: getattr(application, name) for name in _APP_FIELDS}
-                for application in sorted(applications, key=lambda a: a.application_id)
+                for application in sorted(applications, key=lambda a: a.application_id.int)
             ],
         )
         newer: dict[str, Any] = {
@@ -190,7 +182,7 @@ class TimelineRepository:
         )
 
     async def mark_overdue(self, application_ids: Iterable[uuid.UUID]) -> None:
-        wanted = sorted(set(application_ids))
+        wanted = sorted(set(application_ids), key=attrgetter("int"))
         if wanted:
             await self._session.execute(
                 _APP.update()
@@ -262,107 +254,122 @@ class TimelineRepository:
         )
 
 
-# -- the read routes: one statement each, built once, on a plain connection ---------------------
-# (no ORM unit of work or identity map; built once: SQLAlchemy would compute a per-call statement's
-# cache key again on every request.)
+# -- the read routes: one statement each, in SQL for asyncpg (``fetch_row``) ------------------
+# (SQLAlchemy's execution and row processing cost as much again as asyncpg's own work.) The
+# history leaves out the SLA notice, which changes no status (``TimelineEntry.is_history``).
 
-# The steps of the history: the SLA notice changes no status (``TimelineEntry.is_history``).
-_HISTORY = and_(
-    _ENTRY.c.application_id == _APP.c.application_id, _ENTRY.c.event_type != OVERDUE_EVENT
+# The application's owner and agency, its history oldest first and the steps of complaint
+# cases about it, as parallel arrays: one row (none for an unknown application), straight on
+# asyncpg.
+_TIMELINE_READ = """
+SELECT a.owner_account_id, a.agency_id, h.*, c.*
+FROM tracked_applications a
+CROSS JOIN LATERAL (
+    SELECT coalesce(array_agg(e.status::text ORDER BY e.sequence), '{}') AS status,
+        coalesce(array_agg(e.stage::text ORDER BY e.sequence), '{}') AS stage,
+        coalesce(array_agg(e.stage_name ORDER BY e.sequence), '{}') AS stage_name,
+        coalesce(array_agg(e.note ORDER BY e.sequence), '{}') AS note,
+        coalesce(array_agg(e.internal_note ORDER BY e.sequence), '{}') AS internal_note,
+        coalesce(array_agg(e.sequence ORDER BY e.sequence), '{}') AS sequence,
+        coalesce(array_agg(e.event_type::text ORDER BY e.sequence), '{}') AS event,
+        coalesce(array_agg(e.occurred_at ORDER BY e.sequence), '{}') AS at
+    FROM timeline_entries e
+    WHERE e.application_id = a.application_id AND e.event_type <> $2::text
+) h
+CROSS JOIN LATERAL (
+    SELECT coalesce(array_agg(s.case_number ORDER BY s.occurred_at, s.case_number, s.sequence),
+            '{}') AS case_number,
+        coalesce(array_agg(s.status ORDER BY s.occurred_at, s.case_number, s.sequence), '{}')
+            AS case_status,
+        coalesce(array_agg(s.sequence ORDER BY s.occurred_at, s.case_number, s.sequence), '{}')
+            AS case_sequence,
+        coalesce(array_agg(s.event_type ORDER BY s.occurred_at, s.case_number, s.sequence),
+            '{}') AS case_event,
+        coalesce(array_agg(s.occurred_at ORDER BY s.occurred_at, s.case_number, s.sequence),
+            '{}') AS case_at
+    FROM timeline_case_steps s
+    WHERE s.application_id = a.application_id
+) c
+WHERE a.application_id = $1::uuid
+"""
+
+HISTORY_COLUMNS = (
+    "status",
+    "stage",
+    "stage_name",
+    "note",
+    "internal_note",
+    "sequence",
+    "event",
+    "at",
 )
-
-_OWN_STEPS = (
-    select(
-        _APP.c.owner_account_id,
-        _APP.c.agency_id,
-        literal(APPLICATION_STEP).label("kind"),
-        _ENTRY.c.status,
-        _ENTRY.c.stage,
-        _ENTRY.c.stage_name,
-        _ENTRY.c.note,
-        _ENTRY.c.internal_note,
-        null().cast(String).label("case_number"),
-        _ENTRY.c.sequence,
-        _ENTRY.c.event_type.label("event"),
-        _ENTRY.c.occurred_at.label("at"),
-    )
-    .select_from(_APP.outerjoin(_ENTRY, _HISTORY))
-    .where(_APP.c.application_id == bindparam("application_id"))
-)
-_CASE_STEPS = (
-    select(
-        _APP.c.owner_account_id,
-        _APP.c.agency_id,
-        literal(COMPLAINT_STEP).label("kind"),
-        _CASE.c.status,
-        null().cast(String),
-        null().cast(Text),
-        null().cast(Text),
-        null().cast(Text),
-        _CASE.c.case_number,
-        _CASE.c.sequence,
-        _CASE.c.event_type,
-        _CASE.c.occurred_at,
-    )
-    .select_from(_APP.join(_CASE, _CASE.c.application_id == _APP.c.application_id))
-    .where(_APP.c.application_id == bindparam("application_id"))
-)
-_TIMELINE_READ: CompoundSelect[*tuple[Any, ...]] = union_all(_OWN_STEPS, _CASE_STEPS)
+CASE_STEP_COLUMNS = ("case_number", "status", "sequence", "event", "at")
 
 
-async def timeline_rows(
+@dataclass(frozen=True, slots=True)
+class ApplicationHistory:
+    """Whose application it is, which agency handles it, its own steps oldest first (each a
+    dict of ``HISTORY_COLUMNS``)."""
+
+    owner_account_id: uuid.UUID | None
+    agency_id: uuid.UUID
+    steps: list[dict[str, Any]]
+    # The steps of complaint cases about it (each a dict of ``CASE_STEP_COLUMNS``), by when
+    # they happened, case number and the case's sequence: never in the order they arrived.
+    case_steps: list[dict[str, Any]]
+
+
+async def application_history(
     connection: AsyncConnection, application_id: uuid.UUID
-) -> Sequence[Row[*tuple[Any, ...]]]:
-    """The application's owner and agency with its history, one row per step, in no order
-    (``split_timeline`` orders them): its own steps (``kind`` application) and those of
-    complaint cases about it (``kind`` complaint, with ``case_number``); one row with
-    ``sequence`` None when it has no step of its own yet; no rows for an unknown one."""
-    return (await connection.execute(_TIMELINE_READ, {"application_id": application_id})).all()
+) -> ApplicationHistory | None:
+    """None for an unknown application. On a connection in no transaction (one round trip)."""
+    row = await fetch_row(connection, _TIMELINE_READ, application_id, OVERDUE_EVENT)
+    if row is None:
+        return None
+    return ApplicationHistory(
+        owner_account_id=row["owner_account_id"],
+        agency_id=row["agency_id"],
+        steps=_unzip(row, HISTORY_COLUMNS),
+        case_steps=_unzip(row, CASE_STEP_COLUMNS, prefix="case_"),
+    )
 
 
-_FAILURES_IN_WINDOW = (
-    select(func.count().label("failures"), func.min(FAILURES.c.failed_at).label("oldest_failure"))
-    .where(
-        FAILURES.c.registration_number == bindparam("number"),
-        FAILURES.c.failed_at > bindparam("since"),
-    )
-    .subquery("f")
-)
+def _unzip(row: Any, columns: Sequence[str], *, prefix: str = "") -> list[dict[str, Any]]:
+    """Parallel arrays of a row (``prefix`` + each of ``columns``) as one dict per step."""
+    arrays = [row[name if name.startswith(prefix) else prefix + name] for name in columns]
+    return [dict(zip(columns, step, strict=True)) for step in zip(*arrays, strict=True)]
 
-_PUBLIC_READ: Select[*tuple[Any, ...]] = (
-    select(
-        _FAILURES_IN_WINDOW.c.failures,
-        _FAILURES_IN_WINDOW.c.oldest_failure,
-        _APP.c.registration_number,
-        _APP.c.tracking_code_hash,
-        _APP.c.service_name,
-        _APP.c.status,
-        _APP.c.stage,
-        _APP.c.due_at,
-        _APP.c.overdue,
-        _AGENCY.c.name.label("agency_name"),
-        _ENTRY.c.status.label("entry_status"),
-        _ENTRY.c.stage.label("entry_stage"),
-        _ENTRY.c.stage_name.label("entry_stage_name"),
-        _ENTRY.c.occurred_at.label("entry_at"),
-    )
-    .select_from(
-        _FAILURES_IN_WINDOW.outerjoin(_APP, _APP.c.registration_number == bindparam("number"))
-        .outerjoin(_AGENCY, _AGENCY.c.agency_id == _APP.c.agency_id)
-        .outerjoin(_ENTRY, _HISTORY)
-    )
-    .order_by(_ENTRY.c.sequence)
+
+# The number's lock, its wrong codes, the code's check and the failure it counts, and the
+# application with its history: one statement, its own transaction (migration 0008).
+_PUBLIC_LOOKUP = (
+    "SELECT * FROM public_tracking_lookup($1::text, $2::text, $3::timestamptz, $4::timestamptz, "
+    "$5::integer, $6::text)"
 )
 
 
-async def read_public_tracking(
-    connection: AsyncConnection, *, registration_number: str, failures_since: datetime
-) -> Sequence[Row[*tuple[Any, ...]]]:
-    """The wrong codes for the number since ``failures_since`` (count and oldest), and the
-    application of the number with its agency's name and its history oldest first: at least
-    one row (the application's columns None for an unknown number, the step's None while it
-    has no history)."""
-    result = await connection.execute(
-        _PUBLIC_READ, {"number": registration_number, "since": failures_since}
+async def public_tracking_lookup(
+    connection: AsyncConnection,
+    *,
+    registration_number: str,
+    code_hash: str | None,
+    failures_since: datetime,
+    at: datetime,
+    max_failures: int,
+) -> Any:
+    """One row: ``outcome`` ``limited`` (``oldest_failure`` set), ``not_found`` (unknown
+    number, wrong or missing code: a failure at ``at`` counted, the number's failures up to
+    ``failures_since`` forgotten) or ``found`` (the application, ``agency_name`` and its
+    history oldest first as the arrays ``entry_status``, ``entry_stage``,
+    ``entry_stage_name``, ``entry_at``). On a connection in no transaction: the statement is
+    its own, and holds the number's lock until it commits."""
+    return await fetch_row(
+        connection,
+        _PUBLIC_LOOKUP,
+        registration_number,
+        code_hash,
+        failures_since,
+        at,
+        max_failures,
+        OVERDUE_EVENT,
     )
-    return result.all()

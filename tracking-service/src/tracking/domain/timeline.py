@@ -10,10 +10,9 @@ per-case sequence, in a list of their own beside the application's steps.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from datetime import datetime
+from typing import Protocol
 
 # The statuses in which an application waits for the agency (the SLA clock runs).
 OPEN_STATUSES = frozenset({"submitted", "in_review"})
@@ -22,8 +21,6 @@ COMPLAINT_PREFIX = "mpp.application.complaint."
 # The case events an application's timeline shows (not the complainant's further messages,
 # nor the missed response time, which the agency's inbox hears of).
 CASE_STEP_VERBS = frozenset({"opened", "answered", "escalated", "forwarded_to_lapor", "closed"})
-APPLICATION_STEP = "application"
-COMPLAINT_STEP = "complaint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,41 +129,3 @@ def is_case_step(event_type: str) -> bool:
         event_type.startswith(COMPLAINT_PREFIX)
         and event_type.removeprefix(COMPLAINT_PREFIX) in CASE_STEP_VERBS
     )
-
-
-class Step(Protocol):
-    """What the order of a timeline looks at (a row of the timeline's read query)."""
-
-    @property
-    def kind(self) -> str: ...
-
-    @property
-    def sequence(self) -> int | None: ...
-
-    @property
-    def at(self) -> datetime | None: ...
-
-    @property
-    def case_number(self) -> str | None: ...
-
-
-S = TypeVar("S", bound=Step)
-_NEVER = datetime.min.replace(tzinfo=UTC)
-
-
-def _case_order(step: Step) -> tuple[datetime, str, int]:
-    return (step.at or _NEVER, step.case_number or "", step.sequence or 0)
-
-
-def split_timeline(steps: Iterable[S]) -> tuple[list[S], list[S]]:
-    """The application's own steps in their sequence, and apart from them the steps of
-    complaint cases about it by time, case number and sequence: neither order depends on the
-    order events arrived in, and the application's own list stays its processing alone (the
-    last of it is its current status)."""
-    own: list[S] = []
-    cases: list[S] = []
-    for step in steps:
-        (own if step.kind == APPLICATION_STEP else cases).append(step)
-    own.sort(key=lambda step: step.sequence or 0)
-    cases.sort(key=_case_order)
-    return own, cases

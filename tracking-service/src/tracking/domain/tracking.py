@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mpp_shared.contracts.application.v1 import tracking_code_hash
 
-# Compared when the number is unknown, so that an unknown number costs the same as a wrong code.
-_NO_APPLICATION_HASH = "0" * 64
 
-
-def code_matches(*, registration_number: str, code: str | None, stored_hash: str | None) -> bool:
-    """Whether ``code`` is the tracking code of the application; constant time."""
-    given = tracking_code_hash(registration_number, code or "")
-    expected = stored_hash if stored_hash is not None else _NO_APPLICATION_HASH
-    matched = hmac.compare_digest(given.encode(), expected.encode())
-    return matched and stored_hash is not None and bool(code)
+def given_code_hash(*, registration_number: str, code: str | None) -> str | None:
+    """The hash the stored one is compared with (in the database, hash against hash, so how
+    much of it matched says nothing of the code); None for a missing or empty code, which
+    matches nothing."""
+    if not code:
+        return None
+    return tracking_code_hash(registration_number, code)
 
 
 @dataclass(frozen=True, slots=True)

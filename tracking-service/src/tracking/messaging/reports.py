@@ -21,6 +21,7 @@ from mpp_shared.events import (
 )
 from tracking.db.reports import AggregateMoves, ApplicationFact, ReportRepository
 from tracking.domain.reports import ClockStep, Finish, WorkingDays, clock_kind, month_of, run_clock
+from tracking.report_cache import ReportCache, invalidate_after_commit
 
 CONSUMER_NAME = "tracking-reports"
 APPLICATION_EVENTS = "mpp.application.>"
@@ -28,7 +29,9 @@ APPLICATION_EVENTS = "mpp.application.>"
 CONSUMER_BATCH = 256
 
 
-def report_projector(calendar: WorkingDays, zone: ZoneInfo) -> BatchHandler:
+def report_projector(
+    calendar: WorkingDays, zone: ZoneInfo, report_cache: ReportCache | None = None
+) -> BatchHandler:
     """The batch handler: applies application events to the projection and the aggregates.
 
     The current status, due time and owner follow the highest ``sequence`` seen, so a late
@@ -84,6 +87,12 @@ def report_projector(calendar: WorkingDays, zone: ZoneInfo) -> BatchHandler:
         await repository.remember_services(services)
         await repository.save_facts(list(changed.values()))
         await repository.move_aggregates(moves)
+        # The kept report answers of these agencies go once this batch commits.
+        invalidate_after_commit(
+            session,
+            report_cache,
+            {f.agency_id for f in changed.values()} | {a for a, _ in services.values()},
+        )
 
     return project
 
@@ -180,11 +189,12 @@ def report_consumer(
     *,
     calendar: WorkingDays,
     zone: ZoneInfo,
+    report_cache: ReportCache | None = None,
 ) -> EventConsumer:
     return EventConsumer(
         name=CONSUMER_NAME,
         subjects=[APPLICATION_EVENTS],
-        batch_handler=report_projector(calendar, zone),
+        batch_handler=report_projector(calendar, zone, report_cache),
         sessionmaker=sessionmaker,
         connection=connection,
         batch=CONSUMER_BATCH,

@@ -140,6 +140,8 @@ class StreamHub:
             )
 
     async def _on_message(self, msg: Msg) -> None:
+        if not self._clients:
+            return  # nobody here to hand it to: not worth reading
         try:
             event = StreamEvent.from_wire(msg.data)
         except (ValueError, TypeError):
@@ -185,9 +187,20 @@ class StreamHub:
 
     def publish_soon(self, event: StreamEvent) -> None:
         """Publish ``event`` to every replica (called once its transaction committed)."""
-        task = asyncio.get_running_loop().create_task(self.publish(event))
+        self.publish_all_soon([event])
+
+    def publish_all_soon(self, events: list[StreamEvent]) -> None:
+        """Publish ``events`` in their order to every replica, in one task (a batch's events
+        after its transaction committed)."""
+        if not events:
+            return
+        task = asyncio.get_running_loop().create_task(self._publish_all(events))
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
+
+    async def _publish_all(self, events: list[StreamEvent]) -> None:
+        for event in events:
+            await self.publish(event)
 
     async def publish(self, event: StreamEvent) -> None:
         connection = self._connection

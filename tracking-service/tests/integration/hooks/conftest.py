@@ -27,6 +27,8 @@ from tracking.config import TrackingSettings
 from tracking.domain.webhooks import IPAddress
 from tracking.main import create_app
 from tracking.messaging.webhooks import WebhookDispatcher
+from tracking.report_cache import ReportCache
+from tracking.runtime import TrackingRuntime
 
 SECRET = "a-long-enough-webhook-secret"
 # The receivers' host name in the subscriptions: the tests' resolver answers it (they listen
@@ -65,6 +67,12 @@ class Hooks:
     resolver: FakeResolver
     secret: str = SECRET
     receiver_host: str = RECEIVER_HOST
+
+    @property
+    def report_cache(self) -> ReportCache:
+        """The app's kept report answers (its own consumers drop them after a commit)."""
+        cache: ReportCache = self.app.state.runtime.state_as(TrackingRuntime).report_cache
+        return cache
 
     def on_receiver_host(self, url: str) -> str:
         """A receiver's URL under ``receiver_host``, which resolves to loopback unless the

@@ -43,7 +43,7 @@ async def play(
     owner: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Submit, then each (event type, new status, when) in order."""
-    project = report_projector(LocalWorkingDays(default_calendar(), ZONE), ZONE)
+    project = report_projector(LocalWorkingDays(default_calendar(), ZONE), ZONE, hooks.report_cache)
     app_id, status = uuid.uuid4(), "draft"
     steps = [(A.APPLICATION_SUBMITTED, "submitted", submitted), *then]
     for sequence, (type_, new, at) in enumerate(steps, start=1):

@@ -27,8 +27,8 @@ class RecordingHub:
     def __init__(self) -> None:
         self.published: list[StreamEvent] = []
 
-    def publish_soon(self, event: StreamEvent) -> None:
-        self.published.append(event)
+    def publish_all_soon(self, events: list[StreamEvent]) -> None:
+        self.published.extend(events)
 
 
 def again_under_another_id(event: CloudEvent) -> CloudEvent:

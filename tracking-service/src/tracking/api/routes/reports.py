@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -12,9 +14,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 
+from mpp_shared.app import ServiceRuntime
 from mpp_shared.auth import Principal, Role, require_roles
-from mpp_shared.deps import ReadConnectionDep
+from mpp_shared.deps import read_connection
 from mpp_shared.problems import Problem
 from tracking.db.reports import read_overdue, read_satisfaction, read_service_levels
 from tracking.domain.reports import (
@@ -27,6 +31,8 @@ from tracking.domain.reports import (
     total_of,
 )
 from tracking.domain.surveys import ELEMENTS, ElementTotals, Satisfaction, satisfaction
+from tracking.report_cache import CachedReport, ReportKey
+from tracking.runtime import TrackingRuntime
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -34,13 +40,25 @@ Admin = Annotated[Principal, Depends(require_roles(Role.AGENCY_ADMIN, Role.PLATF
 OVERDUE_LIMIT = 100
 
 
-class ReportQuery(BaseModel):
-    agency_id: uuid.UUID | None = Field(
-        None, description="An agency admin's own agency by default; platform admins: any (all)."
-    )
-    service_id: uuid.UUID | None = None
-    from_: date | None = Field(None, alias="from", description="first day (default: 1 January)")
-    to: date | None = Field(None, description="last day (default: today)")
+# The query parameters one by one: a query model costs FastAPI several times as much per
+# request to read (measured), for the same parameters in the OpenAPI document.
+AgencyParam = Annotated[
+    uuid.UUID | None,
+    Query(description="An agency admin's own agency by default; platform admins: any (all)."),
+]
+ServiceParam = Annotated[uuid.UUID | None, Query()]
+FromParam = Annotated[
+    date | None, Query(alias="from", description="first day (default: 1 January)")
+]
+ToParam = Annotated[date | None, Query(description="last day (default: today)")]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    agency_id: uuid.UUID | None
+    service_id: uuid.UUID | None
+    from_: date | None
+    to: date | None
 
 
 class Period(BaseModel):
@@ -74,6 +92,10 @@ class ServiceLevelsRead(BaseModel):
 class ServiceLevelReport(ServiceLevelsRead):
     agency_id: uuid.UUID | None
     period: Period
+    as_of: datetime = Field(
+        description="when the figures were read: an answer is kept a few seconds (at most "
+        "``report_cache_seconds``, 10 by default) for the same agency, service and months"
+    )
     overdue: list[OverdueRead]
     services: list[ServiceLevelsRead]
 
@@ -90,6 +112,10 @@ class SatisfactionRead(BaseModel):
 class SatisfactionReport(SatisfactionRead):
     agency_id: uuid.UUID | None
     period: Period
+    as_of: datetime = Field(
+        description="when the figures were read: an answer is kept a few seconds (at most "
+        "``report_cache_seconds``, 10 by default) for the same agency, service and months"
+    )
     services: list[SatisfactionRead]
 
 
@@ -117,47 +143,86 @@ def _period(request: Request, query: ReportQuery) -> tuple[date, date]:
         ) from exc
 
 
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
 def _levels(line: ServiceLevels) -> dict[str, Any]:
-    """A report line as ``ServiceLevelsRead``'s fields (validated with the whole report)."""
+    """A report line as ``ServiceLevelsRead``'s fields, in its order, in its types."""
     return {
         "service_id": line.service_id,
         "service_name": line.service_name,
         "applications": line.applications,
         "counts": dict(sorted(line.counts.items())),
         "finished": line.finished,
-        "median_working_days": line.median_working_days,
-        "p90_working_days": line.p90_working_days,
-        "within_sla_ratio": line.within_sla_ratio,
+        "median_working_days": _float(line.median_working_days),
+        "p90_working_days": _float(line.p90_working_days),
+        "within_sla_ratio": _float(line.within_sla_ratio),
     }
 
 
-def _without_service(line: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in line.items() if k not in ("service_id", "service_name")}
+_OVERDUE_FIELDS = tuple(OverdueRead.model_fields)
+
+
+def service_level_body(
+    *,
+    lines: list[ServiceLevels],
+    overdue: Sequence[Any],
+    agency_id: uuid.UUID | None,
+    first: date,
+    period_end: date,
+    as_of: datetime,
+) -> bytes:
+    """``ServiceLevelReport`` as its model would serialise it (by alias), built as plain
+    values in the model's field order and encoded by the same encoder: validating a report
+    with a hundred overdue rows cost about as much as reading it (a test holds the two
+    equal). ``overdue``: rows with ``OverdueRead``'s fields."""
+    total = _levels(total_of(lines))
+    return to_json(
+        {
+            **total,
+            "service_id": None,
+            "service_name": None,
+            "agency_id": agency_id,
+            "period": {"from": first, "to": period_end},
+            "as_of": as_of,
+            "overdue": [{name: row._mapping[name] for name in _OVERDUE_FIELDS} for row in overdue],
+            "services": [_levels(line) for line in lines],
+        }
+    )
 
 
 @router.get("/service-levels", response_model=ServiceLevelReport, response_model_by_alias=True)
 async def service_levels(
     request: Request,
     principal: Admin,
-    connection: ReadConnectionDep,
-    query: Annotated[ReportQuery, Query()],
+    agency_id: AgencyParam = None,
+    service_id: ServiceParam = None,
+    from_: FromParam = None,
+    to: ToParam = None,
     format: Literal["json", "csv"] = "json",
 ) -> Response:
     """Applications by status (counted in the month of their first submission), processing
     time in working days from submission to the decision without revision pauses (median and
     90th percentile, in the month of the decision), the share decided by ``due_at``, and the
-    applications overdue now. ``?format=csv``: the yearly report, one row per service."""
+    applications overdue now. ``?format=csv``: the yearly report, one row per service.
+
+    The JSON answer may be up to ``report_cache_seconds`` old (``as_of``) when another replica
+    handled the latest events; this replica's own changes show at once."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    query = ReportQuery(agency_id=agency_id, service_id=service_id, from_=from_, to=to)
     agency = _scope(principal, query.agency_id)
     first, last = _period(request, query)
-    lines = await read_service_levels(
-        connection,
-        agency_id=agency,
-        service_id=query.service_id,
-        first_month=first,
-        last_month=last,
-    )
     period_end = last_day_of_month(last)
     if format == "csv":
+        async with read_connection(runtime) as connection:
+            lines = await read_service_levels(
+                connection,
+                agency_id=agency,
+                service_id=query.service_id,
+                first_month=first,
+                last_month=last,
+            )
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(CSV_HEADERS)
@@ -170,25 +235,37 @@ async def service_levels(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-    overdue = await read_overdue(
-        connection,
-        agency_id=agency,
-        service_id=query.service_id,
-        now=datetime.now(UTC),
-        limit=OVERDUE_LIMIT,
-    )
-    # One validation of the whole report (the overdue rows read by attribute), one dump.
-    report = ServiceLevelReport.model_validate(
-        {
-            **_without_service(_levels(total_of(lines))),
-            "agency_id": agency,
-            "period": {"from_": first, "to": period_end},
-            "overdue": overdue,
-            "services": [_levels(line) for line in lines],
-        },
-        from_attributes=True,
-    )
-    return Response(content=report.model_dump_json(by_alias=True), media_type="application/json")
+
+    async def compute() -> CachedReport:
+        as_of = datetime.now(UTC)
+        async with read_connection(runtime) as connection:
+            lines = await read_service_levels(
+                connection,
+                agency_id=agency,
+                service_id=query.service_id,
+                first_month=first,
+                last_month=last,
+            )
+            overdue = await read_overdue(
+                connection,
+                agency_id=agency,
+                service_id=query.service_id,
+                now=as_of,
+                limit=OVERDUE_LIMIT,
+            )
+        body = service_level_body(
+            lines=lines,
+            overdue=overdue,
+            agency_id=agency,
+            first=first,
+            period_end=period_end,
+            as_of=as_of,
+        )
+        return CachedReport(body, "application/json")
+
+    key = ReportKey("service-levels", agency, query.service_id, first, last)
+    answer = await runtime.state_as(TrackingRuntime).report_cache.answer(key, compute)
+    return Response(content=answer.body, media_type=answer.media_type)
 
 
 def _number(value: Decimal | None) -> float | None:
@@ -198,7 +275,7 @@ def _number(value: Decimal | None) -> float | None:
 def _satisfaction(
     result: Satisfaction, *, service_id: uuid.UUID | None = None, name: str | None = None
 ) -> dict[str, Any]:
-    """A line as ``SatisfactionRead``'s fields (validated with the whole report)."""
+    """A line as ``SatisfactionRead``'s fields, in its order, in its types."""
     return {
         "service_id": service_id,
         "service_name": name,
@@ -209,37 +286,75 @@ def _satisfaction(
     }
 
 
+def satisfaction_body(
+    *,
+    total: dict[str, Any],
+    services: list[dict[str, Any]],
+    agency_id: uuid.UUID | None,
+    first: date,
+    period_end: date,
+    as_of: datetime,
+) -> bytes:
+    """``SatisfactionReport`` as its model would serialise it (by alias), from lines of
+    ``_satisfaction``, encoded by the same encoder without a validation pass (a test holds
+    the two equal)."""
+    return to_json(
+        {
+            **total,
+            "service_id": None,
+            "service_name": None,
+            "agency_id": agency_id,
+            "period": {"from": first, "to": period_end},
+            "as_of": as_of,
+            "services": services,
+        }
+    )
+
+
 @router.get("/satisfaction", response_model=SatisfactionReport, response_model_by_alias=True)
 async def satisfaction_report(
     request: Request,
     principal: Admin,
-    connection: ReadConnectionDep,
-    query: Annotated[ReportQuery, Query()],
+    agency_id: AgencyParam = None,
+    service_id: ServiceParam = None,
+    from_: FromParam = None,
+    to: ToParam = None,
 ) -> Response:
     """SKM: the average of each element, IKM = their mean x 25 and its grade (A ≥ 88.31,
-    B ≥ 76.61, C ≥ 65.00, D below), for the agency and per service (``services``)."""
+    B ≥ 76.61, C ≥ 65.00, D below), for the agency and per service (``services``). Up to
+    ``report_cache_seconds`` old (``as_of``), as the service-level report."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    query = ReportQuery(agency_id=agency_id, service_id=service_id, from_=from_, to=to)
     agency = _scope(principal, query.agency_id)
     first, last = _period(request, query)
-    per_service = await read_satisfaction(
-        connection,
-        agency_id=agency,
-        service_id=query.service_id,
-        first_month=first,
-        last_month=last,
-    )
-    total = ElementTotals(responses=0, sums=dict.fromkeys(ELEMENTS, 0))
-    for _, _, totals in per_service:
-        total = total + totals
-    services = sorted(
-        (_satisfaction(satisfaction(t), service_id=s, name=name) for s, name, t in per_service),
-        key=lambda x: (x["service_name"] or "", str(x["service_id"])),
-    )
-    report = SatisfactionReport.model_validate(
-        {
-            **_without_service(_satisfaction(satisfaction(total))),
-            "agency_id": agency,
-            "period": {"from_": first, "to": last_day_of_month(last)},
-            "services": services,
-        }
-    )
-    return Response(content=report.model_dump_json(by_alias=True), media_type="application/json")
+
+    async def compute() -> CachedReport:
+        as_of = datetime.now(UTC)
+        async with read_connection(runtime) as connection:
+            per_service = await read_satisfaction(
+                connection,
+                agency_id=agency,
+                service_id=query.service_id,
+                first_month=first,
+                last_month=last,
+            )
+        total = ElementTotals(responses=0, sums=dict.fromkeys(ELEMENTS, 0))
+        for _, _, totals in per_service:
+            total = total + totals
+        services = sorted(
+            (_satisfaction(satisfaction(t), service_id=s, name=name) for s, name, t in per_service),
+            key=lambda x: (x["service_name"] or "", str(x["service_id"])),
+        )
+        body = satisfaction_body(
+            total=_satisfaction(satisfaction(total)),
+            services=services,
+            agency_id=agency,
+            first=first,
+            period_end=last_day_of_month(last),
+            as_of=as_of,
+        )
+        return CachedReport(body, "application/json")
+
+    key = ReportKey("satisfaction", agency, query.service_id, first, last)
+    answer = await runtime.state_as(TrackingRuntime).report_cache.answer(key, compute)
+    return Response(content=answer.body, media_type=answer.media_type)

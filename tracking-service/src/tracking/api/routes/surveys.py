@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from mpp_shared.app import ServiceRuntime
 from mpp_shared.auth import Principal, Role, require_roles
 from mpp_shared.deps import SessionDep
 from mpp_shared.problems import Problem
@@ -29,6 +30,8 @@ from tracking.domain.surveys import (
     SurveyTarget,
     check_may_answer,
 )
+from tracking.report_cache import invalidate_after_commit
+from tracking.runtime import TrackingRuntime
 
 router = APIRouter(prefix="/api/v1/applications", tags=["surveys"])
 
@@ -130,6 +133,10 @@ async def answer_survey(
         now=now,
     ):
         raise _problem(SurveyAlreadyAnswered())
+    runtime: ServiceRuntime = request.app.state.runtime
+    invalidate_after_commit(
+        session, runtime.state_as(TrackingRuntime).report_cache, {target.agency_id}
+    )
     assert set(answers) == set(ELEMENTS)
     return SurveyRead(
         application_id=target.application_id,

@@ -8,14 +8,16 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
+from pydantic_core import to_json
 
-from mpp_shared.deps import ReadConnectionDep
+from mpp_shared.app import ServiceRuntime
+from mpp_shared.deps import read_connection
 from mpp_shared.problems import Problem
 from tracking.api.reader import CurrentReader
-from tracking.db.timeline import timeline_rows
-from tracking.domain.timeline import can_read, sees_internal_notes, split_timeline
+from tracking.db.timeline import application_history
+from tracking.domain.timeline import can_read, sees_internal_notes
 
 router = APIRouter(prefix="/api/v1/applications", tags=["timeline"])
 
@@ -57,32 +59,34 @@ class ApplicationNotFound(Problem):
     code = "not_found"
 
 
-# Left out of the owner's view.
-_WITHOUT_INTERNAL_NOTES = {"items": {"__all__": {"internal_note"}}}
-
-
 @router.get(
     "/{application_id}/timeline", response_model=TimelineRead, response_model_exclude_none=True
 )
 async def read_timeline(
-    application_id: uuid.UUID, reader: CurrentReader, connection: ReadConnectionDep
+    application_id: uuid.UUID, reader: CurrentReader, request: Request
 ) -> Response:
     """Oldest first: ``items`` the application's own steps, ``case_steps`` those of complaint
     cases about it. 404 for an application the caller may not see, as for an unknown one."""
-    rows = await timeline_rows(connection, application_id)
-    if not rows or not can_read(rows[0], reader):
+    # The runtime from the app, not a dependency: each one costs FastAPI a resolution.
+    runtime: ServiceRuntime = request.app.state.runtime
+    async with read_connection(runtime, autocommit=False) as connection:
+        history = await application_history(connection, application_id)
+    if history is None or not can_read(history, reader):
         raise ApplicationNotFound("No such application.")
-    internal = sees_internal_notes(rows[0], reader)
-    own, cases = split_timeline(rows)
-    timeline = TimelineRead.model_validate(
+    internal = sees_internal_notes(history, reader)
+    # TimelineRead's shape without its None fields (as response_model_exclude_none), the
+    # internal notes only for the agency; encoded as the model would, without validating
+    # what the database's types already guarantee.
+    items = [
         {
-            "application_id": application_id,
-            "items": [row for row in own if row.sequence is not None],
-            "case_steps": cases,
-        },
-        from_attributes=True,
+            name: value
+            for name, value in step.items()
+            if value is not None and (internal or name != "internal_note")
+        }
+        for step in history.steps
+    ]
+    cases = [{"kind": "complaint", **step} for step in history.case_steps]
+    return Response(
+        to_json({"application_id": application_id, "items": items, "case_steps": cases}),
+        media_type="application/json",
     )
-    body = timeline.model_dump_json(
-        exclude_none=True, exclude=None if internal else _WITHOUT_INTERNAL_NOTES
-    )
-    return Response(body, media_type="application/json")

@@ -13,14 +13,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from pydantic_core import to_json
 
+from mpp_shared.app import ServiceRuntime
+from mpp_shared.deps import read_connection
 from mpp_shared.problems import PROBLEM_CONTENT_TYPE, Problem
-from tracking.api.transaction import TransactionDep
 from tracking.config import TrackingSettings
-from tracking.db.timeline import read_public_tracking
-from tracking.db.tracking_failures import TrackingFailureRepository
+from tracking.db.timeline import public_tracking_lookup
 from tracking.domain.timeline import is_overdue
-from tracking.domain.tracking import FailureLimit, code_matches
+from tracking.domain.tracking import FailureLimit, given_code_hash
 
 router = APIRouter(prefix="/api/v1/tracking", tags=["tracking"])
 
@@ -72,10 +73,11 @@ class TooManyAttempts(Problem):
 async def track(
     registration_number: str,
     request: Request,
-    connection: TransactionDep,
     code: Annotated[str | None, Query(max_length=MAX_CODE_LENGTH)] = None,
 ) -> Response:
     settings: TrackingSettings = request.app.state.settings
+    # The runtime from the app, not a dependency: each one costs FastAPI a resolution.
+    runtime: ServiceRuntime = request.app.state.runtime
     if len(registration_number) > MAX_NUMBER_LENGTH:
         return _not_found()
     limit = FailureLimit(
@@ -83,53 +85,48 @@ async def track(
         window=timedelta(seconds=settings.tracking_failure_window_seconds),
     )
     now = datetime.now(UTC)
-    failures = TrackingFailureRepository(connection)
-    # The lock first, then one statement (its snapshot taken after the lock) reads the
-    # failures, the application and its history: guesses of one number stay serialised.
-    await failures.lock_number(registration_number)
-    rows = await read_public_tracking(
-        connection,
-        registration_number=registration_number,
-        failures_since=limit.window_start(now),
-    )
-    first = rows[0]
-    if first.failures >= limit.max_failures and first.oldest_failure is not None:
+    # One statement, its own transaction: the number's lock, then the count, the check and
+    # the failure it counts (guesses of one number stay serialised), and the history.
+    async with read_connection(runtime, autocommit=False) as connection:
+        found = await public_tracking_lookup(
+            connection,
+            registration_number=registration_number,
+            code_hash=given_code_hash(registration_number=registration_number, code=code),
+            failures_since=limit.window_start(now),
+            at=now,
+            max_failures=limit.max_failures,
+        )
+    if found["outcome"] == "limited":
+        oldest = found["oldest_failure"]
         raise TooManyAttempts(
             "Too many wrong tracking codes for this registration number; try again later.",
-            headers={
-                "Retry-After": str(limit.retry_after(oldest_failure=first.oldest_failure, now=now))
-            },
+            headers={"Retry-After": str(limit.retry_after(oldest_failure=oldest, now=now))},
         )
-    if not code_matches(
-        registration_number=registration_number,
-        code=code,
-        stored_hash=first.tracking_code_hash,
-    ):
-        # Returned, not raised: the failure must be committed with this request.
-        await failures.record_failure(registration_number, at=now, since=limit.window_start(now))
+    if found["outcome"] != "found":
         return _not_found()
-    read = PublicTrackingRead.model_validate(
+    # The fields of PublicTrackingRead in its order, serialised as the model would (the same
+    # encoder) without validating what the database's own types already guarantee.
+    body = to_json(
         {
-            "registration_number": first.registration_number,
-            "service_name": first.service_name,
-            "agency_name": first.agency_name,
-            "status": first.status,
-            "stage": first.stage,
-            "due_at": first.due_at,
+            "registration_number": found["registration_number"],
+            "service_name": found["service_name"],
+            "agency_name": found["agency_name"],
+            "status": found["status"],
+            "stage": found["stage"],
+            "due_at": found["due_at"],
             "overdue": is_overdue(
-                status=first.status, overdue=first.overdue, due_at=first.due_at, now=now
+                status=found["status"], overdue=found["overdue"], due_at=found["due_at"], now=now
             ),
             "timeline": [
-                {
-                    "status": row.entry_status,
-                    "stage": row.entry_stage,
-                    "stage_name": row.entry_stage_name,
-                    "at": row.entry_at,
-                }
-                for row in rows
-                if row.entry_status is not None
+                {"status": status, "stage": stage, "stage_name": name, "at": at}
+                for status, stage, name, at in zip(
+                    found["entry_status"],
+                    found["entry_stage"],
+                    found["entry_stage_name"],
+                    found["entry_at"],
+                    strict=True,
+                )
             ],
         }
     )
-    # Serialised by the model once (FastAPI would validate it again and encode it first).
-    return Response(read.model_dump_json(), media_type="application/json")
+    return Response(body, media_type="application/json")

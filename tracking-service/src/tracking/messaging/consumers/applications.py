@@ -113,8 +113,7 @@ def timeline_handler(hub: StreamHub) -> BatchHandler:
         if live:
 
             def committed(_: Session) -> None:
-                for item in live:
-                    hub.publish_soon(item)
+                hub.publish_all_soon(live)
 
             orm_event.listen(session.sync_session, "after_commit", committed, once=True)
 
