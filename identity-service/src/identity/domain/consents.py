@@ -82,19 +82,7 @@ async def grant_consent_and_prefill(
         consents=consents,
         now=now,
     )
-    values = select_fields(account, wanted)
-    await record_access(
-        access_log,
-        account_id=account.id,
-        accessor=query.requested_by,
-        accessor_kind="service",
-        purpose=query.purpose or purpose,
-        fields=wanted,
-        service_id=query.service_id,
-        consent_id=consent.id,
-        now=now,
-    )
-    return values
+    return await _read_under(consent, account, wanted, query, access_log, now)
 
 
 async def _record_consent(
@@ -165,7 +153,18 @@ async def prefill(
     consent = await consents.active_for(query.account_id, query.service_id)
     if consent is None or not set(wanted) <= set(consent.fields):
         raise NoConsent()
-    values = select_fields(account, wanted)
+    return await _read_under(consent, account, wanted, query, access_log, now)
+
+
+async def _read_under(
+    consent: Consent,
+    account: Account,
+    wanted: tuple[str, ...],
+    query: PrefillQuery,
+    access_log: AccessLogRepository,
+    now: datetime,
+) -> dict[str, Any]:
+    """The fields of ``account`` read under ``consent``, the read kept in its access log."""
     await record_access(
         access_log,
         account_id=account.id,
@@ -177,7 +176,7 @@ async def prefill(
         consent_id=consent.id,
         now=now,
     )
-    return values
+    return select_fields(account, wanted)
 
 
 async def record_access(
