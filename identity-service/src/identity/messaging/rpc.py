@@ -36,16 +36,22 @@ log = logging.getLogger(__name__)
 Answer = Callable[[AsyncSession, bytes], Awaitable[BaseModel]]
 
 
+def _prefill_query(
+    request: contracts.PrefillRequest | contracts.ConsentedPrefillRequest, *, purpose: str | None
+) -> PrefillQuery:
+    return PrefillQuery(
+        account_id=request.account_id,
+        service_id=request.service_id,
+        fields=request.fields,
+        requested_by=request.requested_by,
+        purpose=purpose,
+    )
+
+
 async def answer_prefill(session: AsyncSession, body: bytes) -> BaseModel:
     request = contracts.PrefillRequest.model_validate_json(body)
     fields = await prefill(
-        query=PrefillQuery(
-            account_id=request.account_id,
-            service_id=request.service_id,
-            fields=request.fields,
-            requested_by=request.requested_by,
-            purpose=request.purpose,
-        ),
+        query=_prefill_query(request, purpose=request.purpose),
         accounts=AccountRepository(session),
         consents=ConsentRepository(session),
         access_log=AccessLogRepository(session),
@@ -74,13 +80,7 @@ async def answer_consent_grant(session: AsyncSession, body: bytes) -> BaseModel:
 async def answer_consented_prefill(session: AsyncSession, body: bytes) -> BaseModel:
     request = contracts.ConsentedPrefillRequest.model_validate_json(body)
     fields = await grant_consent_and_prefill(
-        query=PrefillQuery(
-            account_id=request.account_id,
-            service_id=request.service_id,
-            fields=request.fields,
-            requested_by=request.requested_by,
-            purpose=request.read_purpose,
-        ),
+        query=_prefill_query(request, purpose=request.read_purpose),
         purpose=request.purpose,
         accounts=AccountRepository(session),
         consents=ConsentRepository(session),
