@@ -148,6 +148,90 @@ def story() -> Callable[..., ApplicationStory]:
     return make
 
 
+@dataclass
+class CaseStory:
+    """One complaint case's facts, to make its events in order: ``case.event(verb, status,
+    minutes=...)``."""
+
+    complaint_id: uuid.UUID
+    number: str
+    agency_id: uuid.UUID
+    account_id: uuid.UUID | None  # None: an anonymous case
+    application_id: uuid.UUID | None  # the application it is about, if any
+    service_name: str = "Akta Kelahiran"
+    started: datetime = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    sequence: int = 0
+    status: str = "open"
+
+    def event(self, verb: str, status: str, *, minutes: float, actor: str = "staff") -> CloudEvent:
+        """The case's next event (``mpp.application.complaint.<verb>``), ``minutes`` after
+        ``started``."""
+        self.sequence += 1
+        old, self.status = self.status, status
+        at = self.started + timedelta(minutes=minutes)
+        data = application.ComplaintEvent(
+            complaint_id=self.complaint_id,
+            sequence=self.sequence,
+            tracking_number=self.number,
+            kind="complaint",
+            service_id=uuid.UUID(int=1),
+            service_name=self.service_name,
+            agency_id=self.agency_id,
+            application_id=self.application_id,
+            account_id=self.account_id,
+            old_status=None if self.sequence == 1 else old,  # type: ignore[arg-type]
+            status=status,  # type: ignore[arg-type]
+            response_due_at=at + timedelta(days=5),
+            overdue=verb == "overdue",
+            lapor_reference="LAPOR-123" if verb == "forwarded_to_lapor" else None,
+            actor_kind=actor,  # type: ignore[arg-type]
+            occurred_at=at,
+        )
+        return new_event(
+            type=f"mpp.application.complaint.{verb}",
+            source=application.SOURCE,
+            subject=str(self.complaint_id),
+            data=data,
+        )
+
+
+@pytest.fixture
+def case_story() -> Callable[..., CaseStory]:
+    """``case_story(about_story)``: a case about that application, by its owner, at its agency;
+    ``case_story(agency_id=..., owner=...)`` or ``case_story(anonymous=True)``: a case about no
+    application."""
+    counter = iter(range(1, 10_000))
+
+    def make(
+        about: ApplicationStory | None = None,
+        *,
+        agency_id: uuid.UUID | None = None,
+        owner: uuid.UUID | None = None,
+        anonymous: bool = False,
+        number: str | None = None,
+    ) -> CaseStory:
+        number = number or f"ADU-64.09-2026-{next(counter):06d}"
+        if about is not None:
+            return CaseStory(
+                complaint_id=uuid.uuid4(),
+                number=number,
+                agency_id=about.agency_id,
+                account_id=about.owner_account_id,
+                application_id=about.application_id,
+                service_name=about.service_name,
+                started=about.started,
+            )
+        return CaseStory(
+            complaint_id=uuid.uuid4(),
+            number=number,
+            agency_id=agency_id if agency_id is not None else uuid.uuid4(),
+            account_id=None if anonymous else owner or uuid.uuid4(),
+            application_id=None,
+        )
+
+    return make
+
+
 @pytest.fixture
 def agency_event() -> Callable[[uuid.UUID, str, int], CloudEvent]:
     return make_agency_event

@@ -7,56 +7,14 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime, timedelta
 from typing import Any
 
 from mpp_shared.contracts.application import v1 as application
-from mpp_shared.events.envelope import CloudEvent, new_event
+from mpp_shared.events.envelope import CloudEvent
 
 SUBMITTED = application.APPLICATION_SUBMITTED
 CHANGED = application.APPLICATION_STATUS_CHANGED
 CASE_NUMBER = "ADU-64.09-2026-000042"
-
-
-class Case:
-    """One complaint case about an application, to make its events in order."""
-
-    def __init__(self, story: Any, *, number: str = CASE_NUMBER) -> None:
-        self.story = story
-        self.complaint_id = uuid.uuid4()
-        self.number = number
-        self.sequence = 0
-        self.status = "open"
-
-    def event(self, verb: str, status: str, *, minutes: float, actor: str = "staff") -> CloudEvent:
-        """The case's next event, ``minutes`` after the application's story started."""
-        self.sequence += 1
-        old, self.status = self.status, status
-        at: datetime = self.story.started + timedelta(minutes=minutes)
-        data = application.ComplaintEvent(
-            complaint_id=self.complaint_id,
-            sequence=self.sequence,
-            tracking_number=self.number,
-            kind="complaint",
-            service_id=uuid.UUID(int=1),
-            service_name=self.story.service_name,
-            agency_id=self.story.agency_id,
-            application_id=self.story.application_id,
-            account_id=self.story.owner_account_id,
-            old_status=None if self.sequence == 1 else old,  # type: ignore[arg-type]
-            status=status,  # type: ignore[arg-type]
-            response_due_at=at + timedelta(days=5),
-            overdue=verb == "overdue",
-            lapor_reference="LAPOR-123" if verb == "forwarded_to_lapor" else None,
-            actor_kind=actor,  # type: ignore[arg-type]
-            occurred_at=at,
-        )
-        return new_event(
-            type=f"mpp.application.complaint.{verb}",
-            source=application.SOURCE,
-            subject=str(self.complaint_id),
-            data=data,
-        )
 
 
 def _application_events(story: Any) -> list[CloudEvent]:
@@ -69,7 +27,7 @@ def _application_events(story: Any) -> list[CloudEvent]:
     ]
 
 
-def _case_events(case: Case) -> list[CloudEvent]:
+def _case_events(case: Any) -> list[CloudEvent]:
     return [
         case.event("opened", "open", minutes=3.5, actor="citizen"),
         case.event("message_added", "open", minutes=3.6, actor="citizen"),
@@ -102,15 +60,17 @@ EXPECTED = (
 
 
 async def test_owner_and_staff_see_the_case_beside_the_applications_steps(
-    open_tracking, story, token
+    open_tracking, story, case_story, token
 ) -> None:
     agency = uuid.uuid4()
     s = story(agency_id=agency)
     other = story(agency_id=agency)
-    events = [*_application_events(s), *_case_events(Case(s))]
+    events = [*_application_events(s), *_case_events(case_story(s, number=CASE_NUMBER))]
     elsewhere = [
         other.event(SUBMITTED, "submitted"),
-        Case(other).event("opened", "open", minutes=2),
+        case_story(other, number=CASE_NUMBER).event("opened", "open", minutes=2),
+        # The agency's case about no application is on no timeline.
+        case_story(agency_id=agency, anonymous=True).event("opened", "open", minutes=2),
     ]
     async with open_tracking() as tracking:
         await tracking.publish(*events, *elsewhere)
@@ -145,9 +105,9 @@ async def test_owner_and_staff_see_the_case_beside_the_applications_steps(
     )
 
 
-async def test_the_public_tracking_page_shows_no_case(open_tracking, story) -> None:
+async def test_the_public_tracking_page_shows_no_case(open_tracking, story, case_story) -> None:
     s = story()
-    events = [*_application_events(s), *_case_events(Case(s))]
+    events = [*_application_events(s), *_case_events(case_story(s, number=CASE_NUMBER))]
     async with open_tracking() as tracking:
         await tracking.publish(*events)
         await tracking.handled(len(events))
@@ -162,12 +122,12 @@ async def test_the_public_tracking_page_shows_no_case(open_tracking, story) -> N
 
 
 async def test_duplicate_and_reordered_case_events_give_the_same_timeline(
-    open_tracking, story, token
+    open_tracking, story, case_story, token
 ) -> None:
     owner = uuid.uuid4()
     in_order, shuffled = story(owner=owner), story(owner=owner)
-    first_case = _case_events(Case(in_order))
-    second_case = _case_events(Case(shuffled))
+    first_case = _case_events(case_story(in_order, number=CASE_NUMBER))
+    second_case = _case_events(case_story(shuffled, number=CASE_NUMBER))
     mixed = [*_application_events(shuffled), *second_case]
     random.Random(11).shuffle(mixed)
     # The same case step published again under a new event id: same case and sequence.

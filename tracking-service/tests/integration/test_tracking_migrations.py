@@ -1,4 +1,5 @@
-"""Migration 0004 can be undone and redone on a database with notifications in it."""
+"""Migrations undone and redone on databases with rows in them: 0004 (notifications), 0006
+(their subjects) and 0009 (the case steps on the live stream)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mpp_shared.contracts.application import v1 as application
 from mpp_shared.db.migrations import alembic_config
+from tracking.db.timeline import TimelineRepository
 from tracking.main import MIGRATIONS_DIR
 
 
@@ -124,3 +126,65 @@ async def test_migration_0006_gives_old_booking_and_complaint_notices_their_subj
         "status_changed": ("application", app, "64.72-2026-000001", app, "64.72-2026-000001"),
         "webhook_disabled": (None, None, None, None, None),
     }
+
+
+async def test_migration_0009_keeps_old_case_steps_off_the_stream_and_numbers_new_ones(
+    open_tracking, story, case_story
+) -> None:
+    s = story()
+    old_step = uuid.uuid4()
+    async with open_tracking() as tracking:
+        await tracking.publish(s.event(application.APPLICATION_SUBMITTED, "submitted"))
+        await tracking.handled(1)
+        engine = tracking.app.state.runtime.engine
+        await _migrate(engine, "downgrade", "0008")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO timeline_case_steps (event_id, complaint_id, sequence,"
+                    " application_id, case_number, event_type, status, occurred_at)"
+                    " VALUES (:e, :c, 1, :app, 'ADU-64.09-2026-000001', :t, 'open', :at)"
+                ),
+                {
+                    "e": old_step,
+                    "c": uuid.uuid4(),
+                    "app": s.application_id,
+                    "t": application.COMPLAINT_OPENED,
+                    "at": datetime.now(UTC),
+                },
+            )
+        await _migrate(engine, "upgrade", "head")
+        await tracking.publish(
+            case_story(s).event("opened", "open", minutes=2, actor="citizen"),
+            case_story(anonymous=True).event("opened", "open", minutes=3, actor="anonymous"),
+        )
+        await tracking.handled(3)
+        async with engine.connect() as connection:
+            steps = (
+                await connection.execute(
+                    text(
+                        "SELECT event_id, position, agency_id, owner_account_id"
+                        " FROM timeline_case_steps ORDER BY position NULLS FIRST"
+                    )
+                )
+            ).all()
+            entry_position = (
+                await connection.execute(text("SELECT max(position) FROM timeline_entries"))
+            ).scalar_one()
+        async with tracking.app.state.runtime.session_factory()() as session:
+            old_position = await TimelineRepository(session).position_of(old_step)
+        # Down again: the case about no application has no place there; up once more.
+        await _migrate(engine, "downgrade", "0008")
+        async with engine.connect() as connection:
+            left = (
+                await connection.execute(text("SELECT count(*) FROM timeline_case_steps"))
+            ).scalar_one()
+        await _migrate(engine, "upgrade", "head")
+
+    # The step from before keeps no position (it never was on the stream) and takes its
+    # application's owner and agency; the new ones follow the timeline entries' positions.
+    assert steps[0] == (old_step, None, s.agency_id, s.owner_account_id)
+    assert old_position is None
+    assert entry_position < steps[1].position < steps[2].position
+    assert steps[2].owner_account_id is None
+    assert left == 2

@@ -12,6 +12,7 @@ from typing import Any, cast
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnElement,
     DateTime,
     Identity,
     Integer,
@@ -87,19 +88,26 @@ class TimelineEntryRow(Base):
 
 
 class TimelineCaseStepRow(Base):
-    """A step of a complaint case about an application (no text of the case)."""
+    """A step of a complaint case (no text of the case), about an application or not."""
 
     __tablename__ = "timeline_case_steps"
     __table_args__ = (UniqueConstraint("complaint_id", "sequence"),)
 
     event_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    # From the sequence of the timeline entries' positions (migration 0009); None for the
+    # steps stored before the live stream carried them.
+    position: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     complaint_id: Mapped[uuid.UUID] = mapped_column(UUID)
     sequence: Mapped[int] = mapped_column(Integer)
-    application_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
+    application_id: Mapped[uuid.UUID | None] = mapped_column(UUID, index=True)
     case_number: Mapped[str] = mapped_column(String(64))
     event_type: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(32))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Null only in the steps stored before migration 0009.
+    response_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    agency_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    owner_account_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
 
 
 _APP = cast(Table, TrackedApplicationRow.__table__)
@@ -113,6 +121,21 @@ _ENTRY_FIELDS = tuple(f for f in TimelineEntry.__dataclass_fields__)
 
 def _entry(row: object) -> TimelineEntry:
     return TimelineEntry(**{name: getattr(row, name) for name in _ENTRY_FIELDS})
+
+
+def _audience(table: Table, reader: Reader) -> list[ColumnElement[bool]]:
+    """The conditions of ``can_read`` on ``table``'s ``owner_account_id`` and ``agency_id``
+    (none: the reader may see no row)."""
+    audience = []
+    if reader.account_id is not None:
+        audience.append(table.c.owner_account_id == reader.account_id)
+    if reader.agency_id is not None:
+        audience.append(table.c.agency_id == reader.agency_id)
+    return audience
+
+
+def _case_step(row: object) -> CaseStep:
+    return CaseStep(**{name: getattr(row, name) for name in _CASE_FIELDS})
 
 
 class TimelineRepository:
@@ -142,15 +165,31 @@ class TimelineRepository:
             if values["event_id"] in positions
         }
 
-    async def add_case_steps(self, steps: Sequence[CaseStep]) -> None:
-        """Store the case steps in one statement; a step whose place (case, sequence) is taken
-        (the same change again) is left out."""
-        if steps:
-            await self._session.execute(
-                insert_rows(
-                    _CASE, [{name: getattr(step, name) for name in _CASE_FIELDS} for step in steps]
-                ).on_conflict_do_nothing()
+    async def add_case_steps(self, steps: Sequence[CaseStep]) -> list[tuple[CaseStep, str | None]]:
+        """Store the case steps in one statement, in the order given (their positions follow
+        it); the stored ones in that order, each with the registration number of the
+        application it is about (None for a case about none, or one not known here yet). A
+        step whose place (case, sequence) is taken (the same change again) is left out."""
+        if not steps:
+            return []
+        stored = (
+            insert_rows(
+                _CASE,
+                [
+                    {name: getattr(step, name) for name in _CASE_FIELDS if name != "position"}
+                    for step in steps
+                ],
             )
+            .on_conflict_do_nothing()
+            .returning(*_CASE.c)
+            .cte("stored")
+        )
+        rows = await self._session.execute(
+            select(stored, _APP.c.registration_number)
+            .outerjoin(_APP, _APP.c.application_id == stored.c.application_id)
+            .order_by(stored.c.position)
+        )
+        return [(_case_step(row), row.registration_number) for row in rows]
 
     async def save_if_newer(self, applications: Sequence[TrackedApplication]) -> None:
         """Keep each of ``applications`` (one per application) as the current state unless a
@@ -205,8 +244,16 @@ class TimelineRepository:
         return {row.application_id: row.registration_number for row in rows}
 
     async def position_of(self, event_id: uuid.UUID) -> int | None:
+        """Where an application event or a case step is in the stream's order (None: unknown,
+        or a case step from before the stream carried them)."""
         result = await self._session.execute(
-            select(_ENTRY.c.position).where(_ENTRY.c.event_id == event_id)
+            select(_ENTRY.c.position)
+            .where(_ENTRY.c.event_id == event_id)
+            .union_all(
+                select(_CASE.c.position).where(
+                    _CASE.c.event_id == event_id, _CASE.c.position.is_not(None)
+                )
+            )
         )
         return result.scalar_one_or_none()
 
@@ -214,11 +261,7 @@ class TimelineRepository:
         self, *, position: int, reader: Reader, limit: int
     ) -> list[tuple[TimelineEntry, TrackedApplication]]:
         """The reader's applications' events that arrived after ``position``, in arrival order."""
-        audience = []
-        if reader.account_id is not None:
-            audience.append(_APP.c.owner_account_id == reader.account_id)
-        if reader.agency_id is not None:
-            audience.append(_APP.c.agency_id == reader.agency_id)
+        audience = _audience(_APP, reader)
         if not audience:
             return []
         rows = await self._session.execute(
@@ -233,6 +276,24 @@ class TimelineRepository:
             app = TrackedApplication(**{name: getattr(row, f"app_{name}") for name in _APP_FIELDS})
             found.append((_entry(row), app))
         return found
+
+    async def case_steps_after(
+        self, *, position: int, reader: Reader, limit: int
+    ) -> list[tuple[CaseStep, str | None]]:
+        """The steps of the reader's cases (staff: their agency's) that arrived after
+        ``position``, in arrival order, each with the registration number of the application
+        it is about (as ``add_case_steps``)."""
+        audience = _audience(_CASE, reader)
+        if not audience:
+            return []
+        rows = await self._session.execute(
+            select(_CASE, _APP.c.registration_number)
+            .outerjoin(_APP, _APP.c.application_id == _CASE.c.application_id)
+            .where(_CASE.c.position > position, or_(*audience))
+            .order_by(_CASE.c.position)
+            .limit(limit)
+        )
+        return [(_case_step(row), row.registration_number) for row in rows]
 
     async def remember_agency(
         self, *, agency_id: uuid.UUID, name: str, timezone: str | None, revision: int

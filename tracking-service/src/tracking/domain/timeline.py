@@ -110,17 +110,22 @@ def sees_internal_notes(application: Audience, reader: Reader) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class CaseStep:
-    """One step of a complaint case about an application, for that application's timeline:
-    the case's number and what happened (the event, the status after it), no text of the case."""
+    """One step of a complaint case, for the timeline of the application it is about (if
+    any) and the live stream of those who may see the case: the case's number and what
+    happened (the event, the status after it), no text of the case, nor its contact."""
 
     event_id: uuid.UUID
     complaint_id: uuid.UUID
     sequence: int  # per case
-    application_id: uuid.UUID
+    application_id: uuid.UUID | None
     case_number: str
     event_type: str
     status: str
     occurred_at: datetime
+    response_due_at: datetime
+    agency_id: uuid.UUID  # the agency that handles the case
+    owner_account_id: uuid.UUID | None  # the citizen's account; None for an anonymous case
+    position: int = 0  # arrival order in this service, among the timeline entries' (the stream)
 
 
 def is_case_step(event_type: str) -> bool:

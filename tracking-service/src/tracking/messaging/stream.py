@@ -1,10 +1,11 @@
-"""Live application events for Server-Sent Events, fanned out to every replica over core NATS.
+"""Live application events and complaint case steps for Server-Sent Events, fanned out to
+every replica over core NATS.
 
-The replica whose consumer handled an event publishes it on ``STREAM_SUBJECT`` after its
-transaction committed; every replica subscribes and hands it to its own connected clients
-whose reader may see it. Each client has a bounded queue: one that falls behind is dropped
-(it reconnects with ``Last-Event-ID`` and resumes from the stored timeline) and never slows
-the others down.
+The replica whose consumer handled an event publishes it under ``STREAM_SUBJECTS`` (one
+subject per kind) after its transaction committed; every replica subscribes and hands it to
+its own connected clients whose reader may see it. Each client has a bounded queue: one that
+falls behind is dropped (it reconnects with ``Last-Event-ID`` and resumes from the stored
+timeline and case steps) and never slows the others down.
 """
 
 from __future__ import annotations
@@ -13,26 +14,74 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from datetime import datetime
+from typing import Any, ClassVar, Self
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from mpp_shared.events import NatsConnection
-from tracking.domain.timeline import Reader, TimelineEntry, TrackedApplication
+from tracking.domain.timeline import CaseStep, Reader, TimelineEntry, TrackedApplication
 
 log = logging.getLogger(__name__)
 
 # Outside mpp.> (the JetStream stream MPP would store it); only tracking publishes and reads it.
-STREAM_SUBJECT = "_tracking.stream.v1.events"
 STREAM_SUBJECTS = "_tracking.stream.v1.>"
+STREAM_SUBJECT = "_tracking.stream.v1.events"  # application events
+CASE_STEP_SUBJECT = "_tracking.stream.v1.case_steps"
+CASE_STEP_EVENT = "case_step"  # the SSE ``event:`` of a case step
+
+
+class LiveEvent:
+    """What a stream client receives (a dataclass of str, int and None fields): its id and
+    place in the stream's order, who may see it, its SSE message and its NATS form."""
+
+    __slots__ = ()
+    subject: ClassVar[str]  # what it is fanned out on
+    event_id: str
+    position: int
+    owner_account_id: str | None
+    agency_id: str
+
+    @property
+    def sse_event(self) -> str:
+        raise NotImplementedError
+
+    def data(self) -> dict[str, Any]:
+        """What the client reads in ``data:`` (the same for every reader)."""
+        raise NotImplementedError
+
+    def visible_to(self, reader: Reader) -> bool:
+        """``can_read``: the owner, and the staff and systems of the handling agency."""
+        if reader.account_id is not None and self.owner_account_id == str(reader.account_id):
+            return True
+        return reader.agency_id is not None and self.agency_id == str(reader.agency_id)
+
+    def sse(self) -> bytes:
+        data = json.dumps(self.data(), separators=(",", ":"), ensure_ascii=False)
+        return f"id: {self.event_id}\nevent: {self.sse_event}\ndata: {data}\n\n".encode()
+
+    def to_wire(self) -> bytes:
+        # Every field is a str, an int or None: no deep copy (asdict) needed.
+        wire = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        return json.dumps(wire, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_wire(cls, body: bytes) -> Self:
+        return cls(**json.loads(body))
+
+
+def _at(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
-class StreamEvent:
+class StreamEvent(LiveEvent):
     """One application event as a stream client receives it, with who may see it."""
 
+    subject: ClassVar[str] = STREAM_SUBJECT
     event_id: str
     event_type: str
     position: int
@@ -56,20 +105,19 @@ class StreamEvent:
             status=entry.status,
             stage=entry.stage,
             sequence=entry.sequence,
-            at=entry.occurred_at.isoformat().replace("+00:00", "Z"),
+            at=_at(entry.occurred_at),
             owner_account_id=(
                 str(application.owner_account_id) if application.owner_account_id else None
             ),
             agency_id=str(application.agency_id),
         )
 
-    def visible_to(self, reader: Reader) -> bool:
-        if reader.account_id is not None and self.owner_account_id == str(reader.account_id):
-            return True
-        return reader.agency_id is not None and self.agency_id == str(reader.agency_id)
+    @property
+    def sse_event(self) -> str:
+        return self.event_type
 
     def data(self) -> dict[str, Any]:
-        """What the client reads in ``data:``; never notes (the stream is the same for all)."""
+        """Never notes (the stream is the same for all)."""
         return {
             "application_id": self.application_id,
             "registration_number": self.registration_number,
@@ -79,18 +127,68 @@ class StreamEvent:
             "at": self.at,
         }
 
-    def sse(self) -> bytes:
-        data = json.dumps(self.data(), separators=(",", ":"), ensure_ascii=False)
-        return f"id: {self.event_id}\nevent: {self.event_type}\ndata: {data}\n\n".encode()
 
-    def to_wire(self) -> bytes:
-        # Every field is a str, an int or None: no deep copy (asdict) needed.
-        wire = {f.name: getattr(self, f.name) for f in fields(self)}
-        return json.dumps(wire, separators=(",", ":")).encode()
+@dataclass(frozen=True, slots=True)
+class CaseStepEvent(LiveEvent):
+    """One step of a complaint case as a stream client receives it (``event: case_step``),
+    with who may see it: the case's citizen (nobody for an anonymous case) and the handling
+    agency, as its application's timeline shows it."""
+
+    subject: ClassVar[str] = CASE_STEP_SUBJECT
+    event_id: str
+    event_type: str
+    position: int
+    case_number: str
+    status: str
+    sequence: int
+    at: str
+    response_due_at: str
+    application_id: str | None
+    registration_number: str | None
+    owner_account_id: str | None
+    agency_id: str
 
     @classmethod
-    def from_wire(cls, body: bytes) -> StreamEvent:
-        return cls(**json.loads(body))
+    def of(cls, step: CaseStep, registration_number: str | None) -> CaseStepEvent:
+        return cls(
+            event_id=str(step.event_id),
+            event_type=step.event_type,
+            position=step.position,
+            case_number=step.case_number,
+            status=step.status,
+            sequence=step.sequence,
+            at=_at(step.occurred_at),
+            response_due_at=_at(step.response_due_at),
+            application_id=str(step.application_id) if step.application_id else None,
+            registration_number=registration_number,
+            owner_account_id=str(step.owner_account_id) if step.owner_account_id else None,
+            agency_id=str(step.agency_id),
+        )
+
+    @property
+    def sse_event(self) -> str:
+        return CASE_STEP_EVENT
+
+    def data(self) -> dict[str, Any]:
+        """A timeline's case step (``kind``, ``case_number``, ``status``, ``sequence`` the
+        case's, ``event``, ``at``) with the case's response due time and the application it
+        is about, if any; never a text of the case, its contact nor whose it is."""
+        return {
+            "kind": "complaint",
+            "case_number": self.case_number,
+            "status": self.status,
+            "sequence": self.sequence,
+            "event": self.event_type,
+            "at": self.at,
+            "response_due_at": self.response_due_at,
+            "application_id": self.application_id,
+            "registration_number": self.registration_number,
+        }
+
+
+_BY_SUBJECT: dict[str, type[LiveEvent]] = {
+    kind.subject: kind for kind in (StreamEvent, CaseStepEvent)
+}
 
 
 @dataclass(eq=False)
@@ -98,7 +196,7 @@ class StreamClient:
     """One connected reader: its queue (None ends the stream) and whether it was dropped."""
 
     reader: Reader
-    queue: asyncio.Queue[StreamEvent | None] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[LiveEvent | None] = field(default_factory=asyncio.Queue)
     dropped: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -136,14 +234,17 @@ class StreamHub:
             if self._subscription is not None and self._connection.connected:
                 return
             self._subscription = await self._connection.client.subscribe(
-                STREAM_SUBJECT, cb=self._on_message
+                STREAM_SUBJECTS, cb=self._on_message
             )
 
     async def _on_message(self, msg: Msg) -> None:
         if not self._clients:
             return  # nobody here to hand it to: not worth reading
+        kind = _BY_SUBJECT.get(msg.subject)
+        if kind is None:
+            return  # a newer replica's kind of event: its clients are served by it
         try:
-            event = StreamEvent.from_wire(msg.data)
+            event = kind.from_wire(msg.data)
         except (ValueError, TypeError):
             log.warning("unreadable live event dropped", extra={"subject": msg.subject})
             return
@@ -168,7 +269,7 @@ class StreamHub:
     def disconnect(self, client: StreamClient) -> None:
         self._clients.discard(client)
 
-    def deliver(self, event: StreamEvent) -> None:
+    def deliver(self, event: LiveEvent) -> None:
         """Hand ``event`` to this replica's clients that may see it; drop those behind."""
         for client in list(self._clients):
             if not event.visible_to(client.reader):
@@ -185,11 +286,11 @@ class StreamHub:
         client.queue.put_nowait(None)
         log.warning("live stream client dropped: it did not keep up")
 
-    def publish_soon(self, event: StreamEvent) -> None:
+    def publish_soon(self, event: LiveEvent) -> None:
         """Publish ``event`` to every replica (called once its transaction committed)."""
         self.publish_all_soon([event])
 
-    def publish_all_soon(self, events: list[StreamEvent]) -> None:
+    def publish_all_soon(self, events: Sequence[LiveEvent]) -> None:
         """Publish ``events`` in their order to every replica, in one task (a batch's events
         after its transaction committed)."""
         if not events:
@@ -198,15 +299,15 @@ class StreamHub:
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
 
-    async def _publish_all(self, events: list[StreamEvent]) -> None:
+    async def _publish_all(self, events: Sequence[LiveEvent]) -> None:
         for event in events:
             await self.publish(event)
 
-    async def publish(self, event: StreamEvent) -> None:
+    async def publish(self, event: LiveEvent) -> None:
         connection = self._connection
         if connection is not None and connection.connected:
             try:
-                await connection.client.publish(STREAM_SUBJECT, event.to_wire())
+                await connection.client.publish(event.subject, event.to_wire())
                 return
             except Exception as exc:
                 log.warning("live event not fanned out", extra={"error": type(exc).__name__})

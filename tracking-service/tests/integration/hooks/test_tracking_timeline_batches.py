@@ -16,7 +16,7 @@ from mpp_shared.events import CloudEvent, new_event
 from tracking.db.notifications import Notification
 from tracking.db.timeline import TimelineEntryRow, TrackedApplicationRow
 from tracking.messaging.consumers.applications import timeline_handler
-from tracking.messaging.stream import StreamEvent
+from tracking.messaging.stream import CaseStepEvent, StreamEvent
 
 A = application
 
@@ -200,3 +200,40 @@ async def test_a_counter_application_takes_its_resident_as_owner_without_a_timel
     assert steps == ([1, 3] if changed else [1])  # the link is no step of the application
     # "sedang diperiksa" for the change; nothing for the link itself.
     assert owners_messages == (1 if changed else 0)
+
+
+async def test_a_batchs_case_steps_go_on_the_stream_once_after_its_application_events(
+    hooks_app: Callable[..., Any], story: Callable[..., Any], case_story: Callable[..., Any]
+) -> None:
+    applied = story()
+    case = case_story(applied)
+    opened = case.event("opened", "open", minutes=2, actor="citizen")
+    written = case.event("message_added", "open", minutes=3, actor="citizen")
+    answered = case.event("answered", "answered", minutes=4)
+    anonymous = case_story(anonymous=True).event("opened", "open", minutes=5, actor="anonymous")
+    # The case's first step before the application itself, then again under another id.
+    batch = [
+        opened,
+        applied.event(A.APPLICATION_SUBMITTED, "submitted", actor_kind="citizen"),
+        written,
+        answered,
+        anonymous,
+        opened.model_copy(update={"id": str(uuid.uuid4())}),
+    ]
+    hub = RecordingHub()
+    handler = timeline_handler(hub)  # type: ignore[arg-type]
+    async with hooks_app() as hooks:
+        await hooks.handle_batch(handler, batch)
+        await hooks.handle_batch(handler, [answered])  # delivered again: nothing new
+
+    published: list[Any] = hub.published
+    positions = [p.position for p in published]
+    assert positions == sorted(positions)
+    stored = (batch[1], opened, answered, anonymous)
+    assert [p.event_id for p in published] == [e.id for e in stored]
+    assert [type(p) for p in published] == [StreamEvent, *[CaseStepEvent] * 3]
+    # The application known from the same batch names the case's application.
+    assert published[1].registration_number == applied.registration_number
+    assert published[1].owner_account_id == str(applied.owner_account_id)
+    assert published[3].owner_account_id is None
+    assert published[3].application_id is None

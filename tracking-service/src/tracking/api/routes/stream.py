@@ -1,11 +1,14 @@
-"""``GET /api/v1/events/stream``: Server-Sent Events of the caller's applications (staff: of
-their agency's), resumable with ``Last-Event-ID`` from the stored timeline."""
+"""``GET /api/v1/events/stream``: Server-Sent Events of the caller's applications and
+complaint cases (staff: of their agency's), resumable with ``Last-Event-ID`` from the stored
+timeline and case steps."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import uuid
+from operator import attrgetter
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
@@ -16,7 +19,14 @@ from mpp_shared.deps import SessionDep
 from tracking.api.reader import CurrentReader
 from tracking.config import TrackingSettings
 from tracking.db.timeline import TimelineRepository
-from tracking.messaging.stream import StreamClient, StreamEvent, StreamHub
+from tracking.domain.timeline import Reader
+from tracking.messaging.stream import (
+    CaseStepEvent,
+    LiveEvent,
+    StreamClient,
+    StreamEvent,
+    StreamHub,
+)
 from tracking.runtime import TrackingRuntime
 
 router = APIRouter(prefix="/api/v1/events", tags=["live updates"])
@@ -38,7 +48,7 @@ class EventStreamResponse(Response):
         *,
         hub: StreamHub,
         client: StreamClient,
-        backlog: list[StreamEvent],
+        backlog: list[LiveEvent],
         heartbeat_seconds: float,
         send_timeout_seconds: float,
     ) -> None:
@@ -134,6 +144,24 @@ def _event_id(value: str | None) -> uuid.UUID | None:
         return None
 
 
+async def _missed(
+    timeline: TimelineRepository, *, after: uuid.UUID, reader: Reader, limit: int
+) -> list[LiveEvent]:
+    """The reader's application events and case steps that arrived after the event ``after``,
+    the first ``limit`` of them in arrival order (none when ``after`` is not known here)."""
+    position = await timeline.position_of(after)
+    if position is None:
+        return []
+    entries = await timeline.entries_after(position=position, reader=reader, limit=limit)
+    steps = await timeline.case_steps_after(position=position, reader=reader, limit=limit)
+    merged = heapq.merge(
+        [StreamEvent.of(entry, app) for entry, app in entries],
+        [CaseStepEvent.of(step, number) for step, number in steps],
+        key=attrgetter("position"),
+    )
+    return list(merged)[:limit]
+
+
 @router.get(
     "/stream",
     # Explicit: FastAPI cannot read a default status from this response class's signature.
@@ -147,23 +175,23 @@ async def stream_events(
     session: SessionDep,
     last_event_id: Annotated[str | None, Header(max_length=100)] = None,
 ) -> EventStreamResponse:
-    """Live events; with ``Last-Event-ID``, first those that came after it (in arrival order)."""
+    """Live events; with ``Last-Event-ID`` (of an application event or a case step), first
+    those of both kinds that came after it (in arrival order)."""
     runtime = request.app.state.runtime
     settings: TrackingSettings = runtime.settings
     hub = runtime.state_as(TrackingRuntime).stream_hub
     # Connected before the replay is read, so nothing falls between the two.
     client = hub.connect(reader)
-    backlog: list[StreamEvent] = []
+    backlog: list[LiveEvent] = []
     try:
         after = _event_id(last_event_id)
         if after is not None:
-            timeline = TimelineRepository(session)
-            position = await timeline.position_of(after)
-            if position is not None:
-                found = await timeline.entries_after(
-                    position=position, reader=reader, limit=settings.stream_resume_limit
-                )
-                backlog = [StreamEvent.of(entry, app) for entry, app in found]
+            backlog = await _missed(
+                TimelineRepository(session),
+                after=after,
+                reader=reader,
+                limit=settings.stream_resume_limit,
+            )
     except BaseException:
         hub.disconnect(client)
         raise

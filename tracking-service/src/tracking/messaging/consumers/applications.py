@@ -42,7 +42,7 @@ from tracking.domain.timeline import (
     TrackedApplication,
     is_case_step,
 )
-from tracking.messaging.stream import StreamEvent, StreamHub
+from tracking.messaging.stream import CaseStepEvent, LiveEvent, StreamEvent, StreamHub
 
 CONSUMER_NAME = "tracking-applications"
 # Events fetched and handled in one transaction (what the stream has at once, up to this).
@@ -81,8 +81,8 @@ def timeline_handler(hub: StreamHub) -> BatchHandler:
             elif event.type.startswith(COMPLAINT_PREFIX):
                 case = event_data(event, application.ComplaintEvent, "a complaint")
                 notifications[event.id] = notify_complaint(event, case)
-                if case.application_id is not None and is_case_step(event.type):
-                    case_steps.append(_case_step(event, case, case.application_id))
+                if is_case_step(event.type):
+                    case_steps.append(_case_step(event, case))
             elif event.type == application.APPLICATION_OWNER_LINKED:
                 links.append(event_data(event, application.ApplicationOwnerLinked, "an owner link"))
             elif event.type not in KNOWN_TYPES:
@@ -92,7 +92,7 @@ def timeline_handler(hub: StreamHub) -> BatchHandler:
                 changes.append(
                     (event, event_data(event, application.ApplicationEvent, "an application"))
                 )
-        live = await _record_changes(session, changes, notifications)
+        live: list[LiveEvent] = [*await _record_changes(session, changes, notifications)]
         if links:
             # An application filed at a counter now belongs to the resident's new account: its
             # current state takes the owner (their timeline and notifications from now on). The
@@ -101,9 +101,11 @@ def timeline_handler(hub: StreamHub) -> BatchHandler:
             await TimelineRepository(session).save_if_newer(
                 [_current(data, overdue=False) for data in links]
             )
-        # A case's steps on its application's timeline (not the live stream, nor the public
-        # page: they are no step of the application's own processing).
-        await TimelineRepository(session).add_case_steps(case_steps)
+        # A case's steps: on the timeline of the application it is about (not on the public
+        # page: they are no step of the application's own processing) and the live stream,
+        # after the batch's application events (stored after them: their positions follow).
+        stored_steps = await TimelineRepository(session).add_case_steps(case_steps)
+        live += [CaseStepEvent.of(step, number) for step, number in stored_steps]
         await NotificationRepository(session).add_all(
             await _with_registration_numbers(
                 session, [n for event in events for n in notifications.get(event.id, [])]
@@ -300,18 +302,19 @@ def notify_complaint(event: CloudEvent, data: application.ComplaintEvent) -> lis
     ]
 
 
-def _case_step(
-    event: CloudEvent, data: application.ComplaintEvent, application_id: uuid.UUID
-) -> CaseStep:
+def _case_step(event: CloudEvent, data: application.ComplaintEvent) -> CaseStep:
     return CaseStep(
         event_id=event.event_id,
         complaint_id=data.complaint_id,
         sequence=data.sequence,
-        application_id=application_id,
+        application_id=data.application_id,
         case_number=data.tracking_number,
         event_type=event.type,
         status=data.status,
         occurred_at=data.occurred_at,
+        response_due_at=data.response_due_at,
+        agency_id=data.agency_id,
+        owner_account_id=data.account_id,
     )
 
 
