@@ -22,6 +22,11 @@ from mpp_shared.testing import infrastructure as infra
 from .conftest import Service, bearer
 
 STAFF_PASSWORD = "Petugas#Kuat2026"
+# What the officer reads when the resident has no account yet: what to do next.
+NO_ACCOUNT_DETAIL = (
+    "Penduduk ini belum memiliki akun MPP Digital. Minta warga mendaftar terlebih dahulu, "
+    "di perangkat loket atau di ponselnya, lalu ulangi verifikasi tatap muka ini."
+)
 UNKNOWN_NIK = "3573019999990009"
 
 
@@ -249,9 +254,80 @@ async def test_counter_verification_refuses_citizens_unknown_niks_and_residents_
     )
     assert unregistered.status_code == 404
     assert unregistered.json()["code"] == "no_account"
+    assert unregistered.json()["detail"] == NO_ACCOUNT_DETAIL
     bad_method = await service.client.post(
         "/api/v1/counter/verifications",
         json={"nik": service.residents[5].nik, "method": "face"},
         headers=bearer(officer_token),
     )
     assert bad_method.status_code == 422
+
+
+async def test_a_check_without_an_account_is_not_kept_for_whoever_registers_the_nik_later(
+    service: Service,
+) -> None:
+    person = service.residents[7]
+    agency = await service.known_agency()
+    officer, officer_token = await _officer(service, agency)
+    check = {"nik": person.nik, "method": "ktp_el_reader"}
+
+    refused = await service.client.post(
+        "/api/v1/counter/verifications", json=check, headers=bearer(officer_token)
+    )
+    # The resident registers afterwards (at the counter's device or on their phone).
+    token, _ = await service.citizen(person)
+    me = (await service.client.get("/api/v1/me", headers=bearer(token))).json()
+    log_before = (await service.client.get("/api/v1/me/access-log", headers=bearer(token))).json()
+    kept = await service.scalar(
+        "SELECT count(*) FROM counter_verifications WHERE account_id = :a", a=uuid.UUID(me["id"])
+    )
+    # Then the officer verifies again, as the answer told them to.
+    again = await service.client.post(
+        "/api/v1/counter/verifications", json=check, headers=bearer(officer_token)
+    )
+    me_after = (await service.client.get("/api/v1/me", headers=bearer(token))).json()
+    log_after = (await service.client.get("/api/v1/me/access-log", headers=bearer(token))).json()
+
+    assert refused.status_code == 404
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert (refused.json()["code"], refused.json()["detail"]) == ("no_account", NO_ACCOUNT_DETAIL)
+    assert person.nik not in refused.text
+    assert me["assurance_level"] == 1
+    assert kept == 0
+    assert all(item["accessor"] != officer for item in log_before["items"])
+    assert again.status_code == 200, again.text
+    assert me_after["assurance_level"] == 2
+    counter_entries = [item for item in log_after["items"] if item["accessor"] == officer]
+    assert len(counter_entries) == 1
+    assert "ktp_el_reader" in counter_entries[0]["purpose"]
+
+
+async def test_a_disabled_account_is_not_verified_and_the_officer_is_not_told_to_register(
+    service: Service,
+) -> None:
+    person = service.residents[8]
+    token, _ = await service.citizen(person)
+    me = (await service.client.get("/api/v1/me", headers=bearer(token))).json()
+    disabled = await service.client.post(
+        f"/api/v1/admin/accounts/{me['id']}/disable", headers=bearer(await service.admin_token())
+    )
+    assert disabled.status_code == 204
+    _, officer_token = await _officer(service, await service.known_agency())
+
+    refused = await service.client.post(
+        "/api/v1/counter/verifications",
+        json={"nik": person.nik, "method": "document_check"},
+        headers=bearer(officer_token),
+    )
+
+    assert refused.status_code == 404
+    assert refused.json()["code"] == "no_account"
+    assert "dinonaktifkan" in refused.json()["detail"]
+    assert refused.json()["detail"] != NO_ACCOUNT_DETAIL
+    kept = await service.scalar(
+        "SELECT count(*) FROM counter_verifications WHERE account_id = :a", a=uuid.UUID(me["id"])
+    )
+    level = await service.scalar(
+        "SELECT assurance_level FROM accounts WHERE id = :a", a=uuid.UUID(me["id"])
+    )
+    assert (kept, level) == (0, 1)

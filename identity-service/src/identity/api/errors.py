@@ -9,6 +9,7 @@ from identity.domain.consents import NoConsent
 from identity.domain.exceptions import (
     AccountDisabled,
     AlreadyRegistered,
+    CitizenAccountUnusable,
     EmailInUse,
     IdentityError,
     InvalidCredentials,
@@ -51,7 +52,14 @@ _PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     NoCitizenAccount: (
         404,
         "no_account",
-        "Penduduk ini belum memiliki akun; minta warga mendaftar terlebih dahulu.",
+        "Penduduk ini belum memiliki akun MPP Digital. Minta warga mendaftar terlebih dahulu, "
+        "di perangkat loket atau di ponselnya, lalu ulangi verifikasi tatap muka ini.",
+    ),
+    CitizenAccountUnusable: (
+        404,
+        "no_account",
+        "Akun dengan NIK ini dinonaktifkan atau bukan akun warga, sehingga tidak dapat "
+        "diverifikasi di loket; hubungi admin platform.",
     ),
     NotFound: (404, "not_found", "Data tidak ditemukan."),
     MfaAlreadyEnabled: (409, "mfa_already_enabled", "OTP sudah aktif untuk akun ini."),

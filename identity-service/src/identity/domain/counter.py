@@ -13,6 +13,7 @@ from typing import Any
 from identity.domain.accounts import REGISTRY_CALLER
 from identity.domain.consents import record_access
 from identity.domain.exceptions import (
+    CitizenAccountUnusable,
     InvalidInput,
     NoCitizenAccount,
     NotAllowed,
@@ -65,11 +66,14 @@ async def _resident(registry: PopulationRegistry, nik: str) -> Resident:
     return resident
 
 
+def _usable(account: Account) -> bool:
+    """Whether the account is an enabled citizen's (staff are not checked at a counter)."""
+    return account.is_citizen and not account.disabled
+
+
 async def _account(accounts: AccountRepository, nik: str) -> Account | None:
     account = await accounts.by_nik(nik)
-    if account is None or not account.is_citizen or account.disabled:
-        return None
-    return account
+    return account if account is not None and _usable(account) else None
 
 
 async def lookup_resident(
@@ -137,15 +141,19 @@ async def verify_at_counter(
     """An officer saw the resident and their KTP-el: the account goes to level 2, the check
     is kept with the officer, the method and the time, and the resident's access log says so.
 
-    The resident needs an account (the check is of a person against the account's NIK); one
-    without is told to register first."""
+    The resident needs an account (the check is of a person against the account's NIK): one
+    without is told to register first, and the officer checks again. The check is never kept
+    for an account to come: whoever registered with the NIK later would get level 2 without
+    having been seen. Refused, nothing is kept and no access log has an entry."""
     if method not in contracts.COUNTER_METHODS:
         raise InvalidInput(f"unknown method {method!r}", loc=["method"])
     await _officer(accounts, officer_id, agency_id)
     await _resident(registry, nik)
-    account = await _account(accounts, nik)
+    account = await accounts.by_nik(nik)
     if account is None:
         raise NoCitizenAccount("no citizen account with this NIK")
+    if not _usable(account):
+        raise CitizenAccountUnusable("the account with this NIK is disabled or no citizen's")
     verification = CounterVerification(
         id=uuid.uuid4(),
         account_id=account.id,

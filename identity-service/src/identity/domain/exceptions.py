@@ -118,4 +118,9 @@ class UnknownResident(NotFound):
 
 
 class NoCitizenAccount(NotFound):
-    """The resident has no (usable) citizen account yet."""
+    """The resident has no citizen account yet (they register, then the officer checks again)."""
+
+
+class CitizenAccountUnusable(NoCitizenAccount):
+    """The account with the resident's NIK is disabled or no citizen's: registering again
+    would not help."""

@@ -54,7 +54,9 @@ async def verify_in_person(
     assurance level to 2 (the fallback when the face check fails). The check is kept with the
     officer, the method and the time, and the resident's access log shows it. 404
     ``unknown_resident`` for a NIK the registry does not have, 404 ``no_account`` when the
-    resident has not registered yet."""
+    resident has not registered yet (the detail tells the officer to have them register, at
+    the counter's device or on their phone, and to verify again; nothing is kept for an
+    account to come) or the account with the NIK is disabled."""
     if principal.agency_id is None:
         raise NotAllowed("Only an agency's staff verify residents at its counters.")
     verified = await verify_at_counter(
