@@ -442,15 +442,12 @@ async def cancel(
     """The owner gives the place back before arriving."""
     booking = await _owned(repo, principal, booking_id)
     _require(booking, {BookingStatus.BOOKED}, "cancel")
-    old = booking.status
-    booking.status = BookingStatus.CANCELLED
-    booking.cancelled_at = booking.updated_at = now
     await repo.release_place(counter_id=booking.counter_id, slot_start=booking.slot_start)
-    await _publish(
-        events, booking, contract.BOOKING_CANCELLED, old=old, actor=_actor(principal), now=now
-    )
-    await repo.save(booking)
-    return booking
+    booking.cancelled_at = now
+    return await _move(
+        repo, events, booking, BookingStatus.CANCELLED, contract.BOOKING_CANCELLED,
+        actor=_actor(principal), now=now,
+    )  # fmt: skip
 
 
 async def check_in(
@@ -479,15 +476,12 @@ async def check_in(
     serial = await repo.next_queue_serial(
         location_id=booking.location_id, day=booking.day, letter=booking.counter_letter
     )
-    old = booking.status
-    booking.status = BookingStatus.CHECKED_IN
     booking.queue_number = f"{booking.counter_letter}-{serial:03d}"
-    booking.checked_in_at = booking.updated_at = now
-    await _publish(
-        events, booking, contract.BOOKING_CHECKED_IN, old=old, actor=_actor(principal), now=now
-    )
-    await repo.save(booking)
-    return booking
+    booking.checked_in_at = now
+    return await _move(
+        repo, events, booking, BookingStatus.CHECKED_IN, contract.BOOKING_CHECKED_IN,
+        actor=_actor(principal), now=now,
+    )  # fmt: skip
 
 
 # ---- the officer's side -------------------------------------------------------------------------
@@ -517,14 +511,11 @@ async def call_next(
     booking = await repo.next_waiting(counter_id, today)
     if booking is None:
         raise QueueEmpty()
-    old = booking.status
-    booking.status = BookingStatus.CALLED
-    booking.called_at = booking.updated_at = now
-    await _publish(
-        events, booking, contract.BOOKING_CALLED, old=old, actor=_actor(principal), now=now
-    )
-    await repo.save(booking)
-    return booking
+    booking.called_at = now
+    return await _move(
+        repo, events, booking, BookingStatus.CALLED, contract.BOOKING_CALLED,
+        actor=_actor(principal), now=now,
+    )  # fmt: skip
 
 
 async def finish(
@@ -542,18 +533,13 @@ async def finish(
     if booking is None or booking.agency_id != agency:
         raise BookingNotFound()
     _require(booking, {BookingStatus.CALLED}, "serve" if served else "no_show")
-    old = booking.status
     if served:
-        booking.status = BookingStatus.SERVED
         booking.served_at = now
+        status, event = BookingStatus.SERVED, contract.BOOKING_SERVED
     else:
-        booking.status = BookingStatus.NO_SHOW
         booking.no_show_at = now
-    booking.updated_at = now
-    event = contract.BOOKING_SERVED if served else contract.BOOKING_NO_SHOW
-    await _publish(events, booking, event, old=old, actor=_actor(principal), now=now)
-    await repo.save(booking)
-    return booking
+        status, event = BookingStatus.NO_SHOW, contract.BOOKING_NO_SHOW
+    return await _move(repo, events, booking, status, event, actor=_actor(principal), now=now)
 
 
 # ---- the board and the clock --------------------------------------------------------------------
@@ -619,14 +605,11 @@ async def expire_unattended(
     """Nobody checked in by the end of the slot and the grace: a no-show (caller holds the row)."""
     if booking.status is not BookingStatus.BOOKED:
         return
-    old = booking.status
-    booking.status = BookingStatus.NO_SHOW
-    booking.no_show_at = booking.updated_at = now
-    await _publish(
-        events, booking, contract.BOOKING_NO_SHOW, old=old, actor=Actor(kind="system", id=None),
-        now=now,
+    booking.no_show_at = now
+    await _move(
+        repo, events, booking, BookingStatus.NO_SHOW, contract.BOOKING_NO_SHOW,
+        actor=Actor(kind="system", id=None), now=now,
     )  # fmt: skip
-    await repo.save(booking)
 
 
 # ---- internals ----------------------------------------------------------------------------------
@@ -686,6 +669,25 @@ def _actor(principal: Principal) -> Actor:
     if principal.is_citizen:
         return Actor(kind="citizen", id=principal.subject)
     return Actor(kind="staff", id=principal.subject)
+
+
+async def _move(
+    repo: BookingRepository,
+    events: BookingEvents,
+    booking: Booking,
+    status: BookingStatus,
+    event_type: str,
+    *,
+    actor: Actor,
+    now: datetime,
+) -> Booking:
+    """The booking moves on to ``status`` (the caller set the time of that step): its event,
+    then the row saved."""
+    old, booking.status = booking.status, status
+    booking.updated_at = now
+    await _publish(events, booking, event_type, old=old, actor=actor, now=now)
+    await repo.save(booking)
+    return booking
 
 
 async def _publish(

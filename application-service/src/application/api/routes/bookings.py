@@ -17,7 +17,7 @@ from application.db.locations import SqlLocationCopies
 from application.domain import bookings
 from application.messaging.locations import CopiedLocationDirectory
 from application.messaging.publishers import OutboxBookingEvents
-from mpp_shared.auth import CurrentPrincipal
+from mpp_shared.auth import CurrentPrincipal, Principal
 from mpp_shared.deps import SessionDep
 from mpp_shared.idempotency import IdempotencyKey, idempotent, request_fingerprint
 from mpp_shared.openapi import problems
@@ -338,15 +338,8 @@ async def call_next(
 async def mark_served(
     booking_id: uuid.UUID, principal: CurrentPrincipal, repo: Bookings, events: BookingEventsDep
 ) -> JSONResponse:
-    booking = await bookings.finish(
-        repo=repo,
-        events=events,
-        principal=principal,
-        booking_id=booking_id,
-        served=True,
-        now=_now(),
-    )
-    return _booking(booking)
+    """The called number was served at the counter."""
+    return await _finish(booking_id, principal, repo, events, served=True)
 
 
 @agency_router.post(
@@ -356,12 +349,23 @@ async def mark_no_show(
     booking_id: uuid.UUID, principal: CurrentPrincipal, repo: Bookings, events: BookingEventsDep
 ) -> JSONResponse:
     """The called number did not come to the counter."""
+    return await _finish(booking_id, principal, repo, events, served=False)
+
+
+async def _finish(
+    booking_id: uuid.UUID,
+    principal: Principal,
+    repo: SqlBookingRepository,
+    events: OutboxBookingEvents,
+    *,
+    served: bool,
+) -> JSONResponse:
     booking = await bookings.finish(
         repo=repo,
         events=events,
         principal=principal,
         booking_id=booking_id,
-        served=False,
+        served=served,
         now=_now(),
     )
     return _booking(booking)
