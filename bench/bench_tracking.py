@@ -1198,8 +1198,11 @@ def reads_part(
         "answer is kept up to 10 s (`report_cache_seconds`) per agency, service and months and "
         "says when its figures were read (`as_of`); this replica's report consumer and survey "
         "answers drop an agency's answers when they commit; a miss computes it once for all "
-        "the requests waiting on it. Computing it: one statement sums the monthly aggregates "
-        "(status counts, the working-day histogram, decided and within SLA) in PostgreSQL "
+        "the requests waiting on it, and an answer asked for past half its 10 s is computed "
+        "again in the background while the kept one is served, so a report asked for "
+        "steadily is not computed while a request waits for it. Computing it: one statement "
+        "sums the monthly aggregates (status counts, the working-day histogram, decided and "
+        "within SLA) in PostgreSQL "
         "into one row per service with its name, the percentiles taken over the summed "
         "histogram buckets; a second reads the current overdue list (at most 100); both in "
         "autocommit.",

@@ -80,6 +80,9 @@ def create_app(
     async def start_verifier(runtime: ServiceRuntime) -> None:
         install_token_verifier(runtime, http=jwks_http)
 
+    async def stop_report_refreshes(_: ServiceRuntime) -> None:
+        await tracking_runtime.report_cache.close()
+
     app = create_service_app(
         settings,
         title="MPP Digital — Tracking",
@@ -96,7 +99,7 @@ def create_app(
         migrations_dir=MIGRATIONS_DIR,
         workers=workers,
         on_startup=[start_verifier],
-        on_shutdown=[stop_token_verifier],
+        on_shutdown=[stop_report_refreshes, stop_token_verifier],
         state=tracking_runtime,
     )
     app.state.webhooks = webhooks.WebhookRuntime(

@@ -1,5 +1,6 @@
-"""The kept report answers: at most ``ttl`` old, dropped for a changed agency, one computation
-per key at a time, nothing kept that was computed while a change committed."""
+"""The kept report answers: at most ``ttl`` old, recomputed in the background once past half of
+it, dropped for a changed agency, one computation per key at a time, nothing kept that was
+computed while a change committed."""
 
 from __future__ import annotations
 
@@ -46,6 +47,113 @@ async def test_an_answer_is_kept_no_longer_than_the_ttl() -> None:
     clock.now += 0.1
     assert (await cache.answer(key(), compute)).body == b"2"
     assert compute.calls == 2
+
+
+async def test_an_answer_past_half_its_ttl_is_served_while_one_refresh_runs() -> None:
+    clock = Clock()
+    cache = ReportCache(ttl=10, clock=clock)
+    release = asyncio.Event()
+    calls = 0
+
+    async def compute() -> CachedReport:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            await release.wait()
+        return CachedReport(str(calls).encode(), "application/json")
+
+    assert (await cache.answer(key(), compute)).body == b"1"
+    clock.now += 4.9
+    assert (await cache.answer(key(), compute)).body == b"1"
+    await asyncio.sleep(0)
+    assert calls == 1  # not yet half its ttl: no refresh
+    clock.now += 0.2
+    # Past half: every request gets the kept answer at once, and one refresh starts.
+    for _ in range(5):
+        assert (await cache.answer(key(), compute)).body == b"1"
+    await asyncio.sleep(0)
+    assert calls == 2
+    release.set()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert (await cache.answer(key(), compute)).body == b"2"
+    # The refreshed answer's age counts from when its reading started.
+    clock.now += 9.9
+    assert cache.get(key()) is not None
+    clock.now += 0.1
+    assert cache.get(key()) is None
+
+
+async def test_an_answer_is_never_served_past_its_ttl_even_while_a_refresh_runs() -> None:
+    clock = Clock()
+    cache = ReportCache(ttl=10, clock=clock)
+    release = asyncio.Event()
+    calls = 0
+
+    async def compute() -> CachedReport:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            await release.wait()
+        return CachedReport(str(calls).encode(), "application/json")
+
+    await cache.answer(key(), compute)
+    clock.now += 6
+    assert (await cache.answer(key(), compute)).body == b"1"  # starts the refresh
+    await asyncio.sleep(0)
+    clock.now += 4  # the kept answer is now ttl old; the refresh has not finished
+    late = asyncio.create_task(cache.answer(key(), compute))
+    await asyncio.sleep(0)
+    assert not late.done()  # it waits for the refresh rather than take the old answer
+    release.set()
+    assert (await late).body == b"2"
+    assert calls == 2
+
+
+async def test_a_failed_refresh_keeps_the_answer_until_its_ttl_and_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    cache = ReportCache(ttl=10, clock=clock)
+    failing = False
+
+    async def compute() -> CachedReport:
+        if failing:
+            raise RuntimeError("database away")
+        return CachedReport(b"kept", "application/json")
+
+    await cache.answer(key(), compute)
+    failing = True
+    clock.now += 6
+    assert (await cache.answer(key(), compute)).body == b"kept"
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert "report refresh failed" in caplog.text
+    assert cache.get(key()) is not None
+    clock.now += 4
+    assert cache.get(key()) is None
+
+
+async def test_close_cancels_a_refresh_under_way() -> None:
+    clock = Clock()
+    cache = ReportCache(ttl=10, clock=clock)
+    never = asyncio.Event()
+    calls = 0
+
+    async def compute() -> CachedReport:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            await never.wait()
+        return CachedReport(b"r", "application/json")
+
+    await cache.answer(key(), compute)
+    clock.now += 6
+    await cache.answer(key(), compute)
+    await asyncio.sleep(0)
+    assert calls == 2
+    await asyncio.wait_for(cache.close(), timeout=1)
+    assert cache._refreshing == set()
 
 
 async def test_a_change_drops_the_agencys_answers_and_the_all_agencies_ones_only() -> None:
@@ -129,6 +237,6 @@ async def test_the_least_recently_used_answers_go_past_the_bound() -> None:
 @pytest.mark.parametrize("agencies", [[], ()])
 def test_a_change_of_no_agency_drops_nothing(agencies: list[uuid.UUID]) -> None:
     cache = ReportCache(ttl=60, clock=Clock())
-    cache._keep(key(None), CachedReport(b"x", "application/json"))
+    cache._keep(key(None), CachedReport(b"x", "application/json"), read_at=1000.0)
     cache.invalidate(agencies)
     assert cache.get(key(None)) is not None
