@@ -1,9 +1,11 @@
 """Live application events and complaint case steps for Server-Sent Events, fanned out to
 every replica over core NATS.
 
-The replica whose consumer handled an event publishes it under ``STREAM_SUBJECTS`` (one
-subject per kind) after its transaction committed; every replica subscribes and hands it to
-its own connected clients whose reader may see it. Each client has a bounded queue: one that
+The replica whose consumer handled a batch of events publishes them after its transaction
+committed, all in one NATS message on ``BATCH_SUBJECT`` (a message per event cost the
+consumer about as much as writing the event); every replica subscribes and hands each event
+to its own connected clients whose reader may see it. A message of one event on its kind's
+subject (what replicas of before published) is read too. Each client has a bounded queue: one that
 falls behind is dropped (it reconnects with ``Last-Event-ID`` and resumes from the stored
 timeline and case steps) and never slows the others down.
 """
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 STREAM_SUBJECTS = "_tracking.stream.v1.>"
 STREAM_SUBJECT = "_tracking.stream.v1.events"  # application events
 CASE_STEP_SUBJECT = "_tracking.stream.v1.case_steps"
+# A batch's events in their order: a JSON array of [kind's subject, the event's fields].
+BATCH_SUBJECT = "_tracking.stream.v1.batch"
+BATCH_MOST = 256  # events per message: well under NATS's payload limit (1 MB by default)
 CASE_STEP_EVENT = "case_step"  # the SSE ``event:`` of a case step
 
 
@@ -63,10 +68,9 @@ class LiveEvent:
         data = json.dumps(self.data(), separators=(",", ":"), ensure_ascii=False)
         return f"id: {self.event_id}\nevent: {self.sse_event}\ndata: {data}\n\n".encode()
 
-    def to_wire(self) -> bytes:
+    def wire(self) -> dict[str, Any]:
         # Every field is a str, an int or None: no deep copy (asdict) needed.
-        wire = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
-        return json.dumps(wire, separators=(",", ":")).encode()
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
 
     @classmethod
     def from_wire(cls, body: bytes) -> Self:
@@ -240,6 +244,10 @@ class StreamHub:
     async def _on_message(self, msg: Msg) -> None:
         if not self._clients:
             return  # nobody here to hand it to: not worth reading
+        if msg.subject == BATCH_SUBJECT:
+            for event in _from_batch(msg.data):
+                self.deliver(event)
+            return
         kind = _BY_SUBJECT.get(msg.subject)
         if kind is None:
             return  # a newer replica's kind of event: its clients are served by it
@@ -300,17 +308,37 @@ class StreamHub:
         task.add_done_callback(self._publishing.discard)
 
     async def _publish_all(self, events: Sequence[LiveEvent]) -> None:
-        for event in events:
-            await self.publish(event)
-
-    async def publish(self, event: LiveEvent) -> None:
         connection = self._connection
+        sent = 0
         if connection is not None and connection.connected:
             try:
-                await connection.client.publish(event.subject, event.to_wire())
+                for sent in range(0, len(events), BATCH_MOST):
+                    chunk = events[sent : sent + BATCH_MOST]
+                    await connection.client.publish(BATCH_SUBJECT, _to_batch(chunk))
                 return
             except Exception as exc:
-                log.warning("live event not fanned out", extra={"error": type(exc).__name__})
-        # Without NATS at least this replica's clients hear of it; the others resume from the
-        # stored timeline when they reconnect.
-        self.deliver(event)
+                log.warning("live events not fanned out", extra={"error": type(exc).__name__})
+        # Without NATS at least this replica's clients hear of those not sent; the others
+        # resume from the stored timeline when they reconnect.
+        for event in events[sent:]:
+            self.deliver(event)
+
+    async def publish(self, event: LiveEvent) -> None:
+        await self._publish_all([event])
+
+
+def _to_batch(events: Sequence[LiveEvent]) -> bytes:
+    return json.dumps([[e.subject, e.wire()] for e in events], separators=(",", ":")).encode()
+
+
+def _from_batch(body: bytes) -> list[LiveEvent]:
+    """The events of a batch message that this replica knows (a newer replica's kinds left
+    out: its clients are served by it); an unreadable message gives none."""
+    try:
+        items = json.loads(body)
+        return [
+            _BY_SUBJECT[subject](**fields_) for subject, fields_ in items if subject in _BY_SUBJECT
+        ]
+    except (ValueError, TypeError):
+        log.warning("unreadable live events dropped", extra={"subject": BATCH_SUBJECT})
+        return []
