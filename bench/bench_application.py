@@ -48,7 +48,16 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from harness import DOCS, ROOT, busy_seconds, cpu_seconds, has_proc, tree_cpu_seconds, write_section
+from harness import (
+    DOCS,
+    ROOT,
+    busy_seconds,
+    cpu_seconds,
+    has_proc,
+    profiled,
+    tree_cpu_seconds,
+    write_section,
+)
 
 from mpp_shared import devstack
 from mpp_shared.contracts.application.v1 import APPLICATION_SUBMITTED
@@ -93,20 +102,6 @@ STACK_ENV = {
     "MPP_DEV_READY_TIMEOUT": "300",
 }
 PROCESSES = ("gateway", "identity", "catalog", "application", "tracking")
-# A service under cProfile: uvicorn re-raises the SIGTERM that stopped it once it has shut
-# down, so the profile is written by the handler it restores, ours.
-PROFILED_SERVICE = """
-import cProfile, importlib, signal, sys
-main = importlib.import_module(sys.argv[1] + ".__main__").main
-profile = cProfile.Profile()
-def stop(*_):
-    profile.disable()
-    profile.dump_stats(sys.argv[2])
-    sys.exit(0)
-signal.signal(signal.SIGTERM, stop)
-profile.enable()
-main()
-"""
 
 
 def profile_services(directory: Path, services: list[str]) -> None:
@@ -116,8 +111,7 @@ def profile_services(directory: Path, services: list[str]) -> None:
 
     def spawn_profiled(command: list[str], **kwargs: Any) -> Any:
         if len(command) == 3 and command[1] == "-m" and command[2] in services:
-            name = command[2]
-            command = [command[0], "-c", PROFILED_SERVICE, name, str(directory / f"{name}.prof")]
+            command = profiled(command, directory / f"{command[2]}.prof")
         return spawn(command, **kwargs)
 
     devstack.spawn = spawn_profiled  # type: ignore[assignment]

@@ -75,6 +75,7 @@ from harness import (
     WrkRun,
     cpu_seconds,
     has_proc,
+    profiled,
     random_paths_script,
     run_wrk,
     tree_cpu_seconds,
@@ -1269,6 +1270,12 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
     parser.add_argument("--keep", type=Path, help="work (data, logs) in this empty directory, kept")
     parser.add_argument(
+        "--profile",
+        type=Path,
+        help="run tracking-service under cProfile (slower), its profiles written here, one per "
+        "start (tracking-consumers.prof, tracking-api.prof)",
+    )
+    parser.add_argument(
         "--reads-only",
         action="store_true",
         help="no ingest through the consumers; replace only the read part of the section",
@@ -1331,15 +1338,20 @@ def main() -> int:
         def start_tracking(
             consumers: bool, extra: dict[str, str] | None = None
         ) -> subprocess.Popen[bytes]:
+            role = "consumers" if consumers else "api"
+            command = [sys.executable, "-m", "tracking"]
+            if args.profile is not None:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                command = profiled(command, args.profile.resolve() / f"tracking-{role}.prof")
             process = spawn(
-                [sys.executable, "-m", "tracking"],
+                command,
                 env={
                     **env,
                     "MPP_TRACKING_RUN_CONSUMERS": "true" if consumers else "false",
                     **(extra or {}),
                 },
                 cwd=ROOT,
-                log_file=workdir / f"tracking-{'consumers' if consumers else 'api'}.log",
+                log_file=workdir / f"tracking-{role}.log",
             )
             wait_http(f"{tracking}/readyz", timeout=180)
             return process

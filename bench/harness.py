@@ -43,6 +43,28 @@ end
 """
 
 
+# A service under cProfile: uvicorn re-raises the SIGTERM that stopped it once it has shut
+# down, so the profile is written by the handler it restores, ours.
+PROFILED_SERVICE = """
+import cProfile, importlib, signal, sys
+main = importlib.import_module(sys.argv[1] + ".__main__").main
+profile = cProfile.Profile()
+def stop(*_):
+    profile.disable()
+    profile.dump_stats(sys.argv[2])
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+profile.enable()
+main()
+"""
+
+
+def profiled(command: list[str], profile: Path) -> list[str]:
+    """``python -m <service>`` as a command that runs it under cProfile, its profile written to
+    ``profile`` when it is stopped with SIGTERM."""
+    return [command[0], "-c", PROFILED_SERVICE, command[2], str(profile)]
+
+
 def random_paths_script(paths: list[str]) -> str:
     """A wrk script that GETs ``paths`` at random (a path listed twice is drawn twice as often)."""
     return _RANDOM_PATHS_LUA % ", ".join(json.dumps(path) for path in paths)
