@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -143,6 +143,14 @@ def _period(request: Request, query: ReportQuery) -> tuple[date, date]:
         ) from exc
 
 
+async def _kept_answer(
+    runtime: ServiceRuntime, key: ReportKey, compute: Callable[[], Awaitable[CachedReport]]
+) -> Response:
+    """The report's kept answer, or ``compute()``'s (``ReportCache.answer``), as the response."""
+    answer = await runtime.state_as(TrackingRuntime).report_cache.answer(key, compute)
+    return Response(content=answer.body, media_type=answer.media_type)
+
+
 def _float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
@@ -264,8 +272,7 @@ async def service_levels(
         return CachedReport(body, "application/json")
 
     key = ReportKey("service-levels", agency, query.service_id, first, last)
-    answer = await runtime.state_as(TrackingRuntime).report_cache.answer(key, compute)
-    return Response(content=answer.body, media_type=answer.media_type)
+    return await _kept_answer(runtime, key, compute)
 
 
 def _number(value: Decimal | None) -> float | None:
@@ -356,5 +363,4 @@ async def satisfaction_report(
         return CachedReport(body, "application/json")
 
     key = ReportKey("satisfaction", agency, query.service_id, first, last)
-    answer = await runtime.state_as(TrackingRuntime).report_cache.answer(key, compute)
-    return Response(content=answer.body, media_type=answer.media_type)
+    return await _kept_answer(runtime, key, compute)
