@@ -1273,7 +1273,7 @@ def main() -> int:
         "--profile",
         type=Path,
         help="run tracking-service under cProfile (slower), its profiles written here, one per "
-        "start (tracking-consumers.prof, tracking-api.prof)",
+        "start in their order (tracking-1-api.prof, tracking-2-consumers.prof, …)",
     )
     parser.add_argument(
         "--reads-only",
@@ -1342,7 +1342,9 @@ def main() -> int:
             command = [sys.executable, "-m", "tracking"]
             if args.profile is not None:
                 args.profile.mkdir(parents=True, exist_ok=True)
-                command = profiled(command, args.profile.resolve() / f"tracking-{role}.prof")
+                starts = len(list(args.profile.glob("tracking-*.prof")))
+                name = f"tracking-{starts + 1}-{role}.prof"
+                command = profiled(command, args.profile.resolve() / name)
             process = spawn(
                 command,
                 env={
