@@ -48,6 +48,7 @@ from harness import (
     busy_seconds,
     identity_stack,
     login,
+    profiled,
     run_wrk,
     write_section,
 )
@@ -73,20 +74,6 @@ response = function(status, headers, body)
   local token = body:match('"refresh_token"%%s*:%%s*"([^"]+)"')
   if token then table.insert(tokens, token) end
 end
-"""
-# identity-service under cProfile: uvicorn re-raises the SIGTERM that stopped it once it has
-# shut down, so the profile is written by the handler it restores, ours.
-PROFILED_IDENTITY = """
-import cProfile, signal, sys
-from identity.__main__ import main
-profile = cProfile.Profile()
-def stop(*_):
-    profile.disable()
-    profile.dump_stats(sys.argv[1])
-    sys.exit(0)
-signal.signal(signal.SIGTERM, stop)
-profile.enable()
-main()
 """
 LOGIN_LUA = """
 wrk.method = "POST"
@@ -315,8 +302,9 @@ def main() -> int:
     command = None
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-        profile = str(args.profile.resolve() / "identity.prof")
-        command = [sys.executable, "-c", PROFILED_IDENTITY, profile]
+        command = profiled(
+            [sys.executable, "-m", "identity"], args.profile.resolve() / "identity.prof"
+        )
     scenarios: list[Scenario] = []
     with (
         tempfile.TemporaryDirectory(prefix="bench-identity-") as tmp,

@@ -27,6 +27,22 @@ class Clock:
         return self.now
 
 
+class HeldAfterFirst:
+    """A computation that answers its call number; every call after the first waits for
+    ``release``."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.release = asyncio.Event()
+
+    async def __call__(self) -> CachedReport:
+        self.calls += 1
+        calls = self.calls
+        if calls > 1:
+            await self.release.wait()
+        return CachedReport(str(calls).encode(), "application/json")
+
+
 class Counting:
     """A computation that answers its call number."""
 
@@ -52,28 +68,20 @@ async def test_an_answer_is_kept_no_longer_than_the_ttl() -> None:
 async def test_an_answer_past_half_its_ttl_is_served_while_one_refresh_runs() -> None:
     clock = Clock()
     cache = ReportCache(ttl=10, clock=clock)
-    release = asyncio.Event()
-    calls = 0
-
-    async def compute() -> CachedReport:
-        nonlocal calls
-        calls += 1
-        if calls > 1:
-            await release.wait()
-        return CachedReport(str(calls).encode(), "application/json")
+    compute = HeldAfterFirst()
 
     assert (await cache.answer(key(), compute)).body == b"1"
     clock.now += 4.9
     assert (await cache.answer(key(), compute)).body == b"1"
     await asyncio.sleep(0)
-    assert calls == 1  # not yet half its ttl: no refresh
+    assert compute.calls == 1  # not yet half its ttl: no refresh
     clock.now += 0.2
     # Past half: every request gets the kept answer at once, and one refresh starts.
     for _ in range(5):
         assert (await cache.answer(key(), compute)).body == b"1"
     await asyncio.sleep(0)
-    assert calls == 2
-    release.set()
+    assert compute.calls == 2
+    compute.release.set()
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     assert (await cache.answer(key(), compute)).body == b"2"
@@ -87,15 +95,7 @@ async def test_an_answer_past_half_its_ttl_is_served_while_one_refresh_runs() ->
 async def test_an_answer_is_never_served_past_its_ttl_even_while_a_refresh_runs() -> None:
     clock = Clock()
     cache = ReportCache(ttl=10, clock=clock)
-    release = asyncio.Event()
-    calls = 0
-
-    async def compute() -> CachedReport:
-        nonlocal calls
-        calls += 1
-        if calls > 1:
-            await release.wait()
-        return CachedReport(str(calls).encode(), "application/json")
+    compute = HeldAfterFirst()
 
     await cache.answer(key(), compute)
     clock.now += 6
@@ -105,9 +105,9 @@ async def test_an_answer_is_never_served_past_its_ttl_even_while_a_refresh_runs(
     late = asyncio.create_task(cache.answer(key(), compute))
     await asyncio.sleep(0)
     assert not late.done()  # it waits for the refresh rather than take the old answer
-    release.set()
+    compute.release.set()
     assert (await late).body == b"2"
-    assert calls == 2
+    assert compute.calls == 2
 
 
 async def test_a_failed_refresh_keeps_the_answer_until_its_ttl_and_is_logged(
@@ -137,21 +137,13 @@ async def test_a_failed_refresh_keeps_the_answer_until_its_ttl_and_is_logged(
 async def test_close_cancels_a_refresh_under_way() -> None:
     clock = Clock()
     cache = ReportCache(ttl=10, clock=clock)
-    never = asyncio.Event()
-    calls = 0
-
-    async def compute() -> CachedReport:
-        nonlocal calls
-        calls += 1
-        if calls > 1:
-            await never.wait()
-        return CachedReport(b"r", "application/json")
+    compute = HeldAfterFirst()  # never released
 
     await cache.answer(key(), compute)
     clock.now += 6
     await cache.answer(key(), compute)
     await asyncio.sleep(0)
-    assert calls == 2
+    assert compute.calls == 2
     await asyncio.wait_for(cache.close(), timeout=1)
     assert cache._refreshing == set()
 
