@@ -15,10 +15,12 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
+from sqlalchemy import String, Uuid, bindparam, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
 
-from mpp_shared.db.bulk import insert_rows
 from mpp_shared.db.failures import is_outage
 from mpp_shared.events.connection import NatsConnection
 from mpp_shared.events.envelope import CloudEvent
@@ -172,6 +174,7 @@ class EventConsumer:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._registered = False
+        self._claim = _claim_statement(name)
 
     @property
     def dead_letter_subject(self) -> str:
@@ -390,12 +393,7 @@ class EventConsumer:
                 await session.begin()
                 # Inserting the inbox row first also makes a concurrent redelivery of the
                 # same event (ack_wait ran out) wait on this row and then find it handled.
-                claimed = await session.execute(
-                    pg_insert(inbox)
-                    .values(consumer=self.name, event_id=event.event_id)
-                    .on_conflict_do_nothing()
-                    .returning(inbox.c.event_id)
-                )
+                claimed = await session.execute(self._claim, {"event_ids": [event.event_id]})
                 if claimed.first() is None:
                     await session.rollback()
                     return False
@@ -429,15 +427,7 @@ class EventConsumer:
                 # In key order: two replicas claiming overlapping batches (a redelivery after
                 # ack_wait) wait on each other's rows instead of deadlocking.
                 claimed = await session.execute(
-                    insert_rows(
-                        inbox,
-                        [
-                            {"consumer": self.name, "event_id": key}
-                            for key in sorted(unique, key=_uuid_order)
-                        ],
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(inbox.c.event_id)
+                    self._claim, {"event_ids": sorted(unique, key=_uuid_order)}
                 )
                 new = set(claimed.scalars())
             except Exception as exc:
@@ -579,6 +569,26 @@ class EventConsumer:
                 action,
                 extra={"consumer": self.name, "event_id": event.id, "error": type(exc).__name__},
             )
+
+
+def _claim_statement(consumer: str) -> ReturningInsert[tuple[uuid.UUID]]:
+    """``INSERT INTO event_inbox … SELECT <consumer>, unnest(:event_ids) ON CONFLICT DO
+    NOTHING RETURNING event_id``: built once per consumer, so claiming a batch builds no
+    statement (one text whatever the batch size, prepared once by the connection), and the
+    rows go in the order of the array."""
+    ids = ARRAY(Uuid())
+    return (
+        pg_insert(inbox)
+        .from_select(
+            ["consumer", "event_id"],
+            select(
+                literal(consumer, String()),
+                func.unnest(cast(bindparam("event_ids", type_=ids), ids)),
+            ),
+        )
+        .on_conflict_do_nothing()
+        .returning(inbox.c.event_id)
+    )
 
 
 def _uuid_order(value: uuid.UUID) -> int:
