@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
-from mpp_shared.db.bulk import insert_rows
+from mpp_shared.db.bulk import insert_select, row_arrays
 from mpp_shared.scheduler import claim_due
 from tracking.db.tables import Base
 from tracking.domain.notifications import ChannelName, NotificationDraft, Subject
@@ -92,6 +92,45 @@ class OutgoingMessageRow(Base):
 _NOTE = cast(Table, Notification.__table__)
 _READ = cast(Table, NotificationRead.__table__)
 _OUT = cast(Table, OutgoingMessageRow.__table__)
+# add_all's statements, built once (the rows are parameters; these are their keys).
+_ADD_NOTIFICATIONS = (
+    insert_select(
+        _NOTE,
+        (
+            "id",
+            "event_id",
+            "kind",
+            "account_id",
+            "agency_id",
+            "subject_type",
+            "subject_id",
+            "subject_number",
+            "application_id",
+            "registration_number",
+            "staff_role",
+            "title",
+            "body",
+            "created_at",
+        ),
+    )
+    .on_conflict_do_nothing()
+    .returning(_NOTE.c.id)
+)
+_ADD_OUTGOING = insert_select(
+    _OUT,
+    (
+        "id",
+        "notification_id",
+        "channel",
+        "account_id",
+        "subject",
+        "body",
+        "status",
+        "attempts",
+        "created_at",
+        "next_attempt_at",
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,9 +285,7 @@ class NotificationRepository:
             }
             for notification_id, n, created_at in zip(ids, notifications, times, strict=True)
         ]
-        result = await self._session.execute(
-            insert_rows(_NOTE, rows).on_conflict_do_nothing().returning(_NOTE.c.id)
-        )
+        result = await self._session.execute(_ADD_NOTIFICATIONS, row_arrays(_NOTE, rows))
         stored = set(result.scalars())
         outgoing = [
             {
@@ -268,7 +305,7 @@ class NotificationRepository:
             for channel in n.draft.channels
         ]
         if outgoing:
-            await self._session.execute(insert_rows(_OUT, outgoing))
+            await self._session.execute(_ADD_OUTGOING, row_arrays(_OUT, outgoing))
         return [i if i in stored else None for i in ids]
 
     async def inbox(

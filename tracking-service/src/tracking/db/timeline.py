@@ -24,10 +24,11 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.dialects.postgresql.dml import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mpp_shared.db.bulk import in_array, insert_rows
+from mpp_shared.db.bulk import in_array, insert_rows, insert_select, row_arrays
 from mpp_shared.db.driver import fetch_row
 from tracking.db.tables import Base
 from tracking.domain.timeline import (
@@ -117,6 +118,29 @@ _ENTRY = cast(Table, TimelineEntryRow.__table__)
 _AGENCY = cast(Table, KnownAgency.__table__)
 _APP_FIELDS = tuple(TrackedApplication.__dataclass_fields__)
 _ENTRY_FIELDS = tuple(f for f in TimelineEntry.__dataclass_fields__)
+_NEW_ENTRY_FIELDS = tuple(name for name in _ENTRY_FIELDS if name != "position")
+
+
+def _newer_state() -> Insert:
+    statement = insert_select(_APP, _APP_FIELDS)
+    newer: dict[str, Any] = {
+        name: statement.excluded[name] for name in _APP_FIELDS if name != "overdue"
+    }
+    newer["overdue"] = _APP.c.overdue | statement.excluded.overdue
+    return statement.on_conflict_do_update(
+        index_elements=[_APP.c.application_id],
+        set_=newer,
+        where=_APP.c.sequence < statement.excluded.sequence,
+    )
+
+
+# The consumer's statements for every batch, built once (their rows are parameters).
+_ADD_ENTRIES = (
+    insert_select(_ENTRY, _NEW_ENTRY_FIELDS)
+    .on_conflict_do_nothing()
+    .returning(_ENTRY.c.event_id, _ENTRY.c.position)
+)
+_SAVE_IF_NEWER = _newer_state()
 
 
 def _entry(row: object) -> TimelineEntry:
@@ -149,15 +173,8 @@ class TimelineRepository:
         ``entries``, is left out."""
         if not entries:
             return {}
-        rows = [
-            {name: getattr(entry, name) for name in _ENTRY_FIELDS if name != "position"}
-            for entry in entries
-        ]
-        result = await self._session.execute(
-            insert_rows(_ENTRY, rows)
-            .on_conflict_do_nothing()
-            .returning(_ENTRY.c.event_id, _ENTRY.c.position)
-        )
+        rows = [{name: getattr(entry, name) for name in _NEW_ENTRY_FIELDS} for entry in entries]
+        result = await self._session.execute(_ADD_ENTRIES, row_arrays(_ENTRY, rows))
         positions = {row.event_id: row.position for row in result}
         return {
             values["event_id"]: TimelineEntry(**values, position=positions[values["event_id"]])
@@ -201,24 +218,11 @@ class TimelineRepository:
         """
         if not applications:
             return
-        statement = insert_rows(
-            _APP,
-            [
-                {name: getattr(application, name) for name in _APP_FIELDS}
-                for application in sorted(applications, key=lambda a: a.application_id.int)
-            ],
-        )
-        newer: dict[str, Any] = {
-            name: statement.excluded[name] for name in _APP_FIELDS if name != "overdue"
-        }
-        newer["overdue"] = _APP.c.overdue | statement.excluded.overdue
-        await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[_APP.c.application_id],
-                set_=newer,
-                where=_APP.c.sequence < statement.excluded.sequence,
-            )
-        )
+        rows = [
+            {name: getattr(application, name) for name in _APP_FIELDS}
+            for application in sorted(applications, key=lambda a: a.application_id.int)
+        ]
+        await self._session.execute(_SAVE_IF_NEWER, row_arrays(_APP, rows))
 
     async def mark_overdue(self, application_ids: Iterable[uuid.UUID]) -> None:
         wanted = sorted(set(application_ids), key=attrgetter("int"))

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mpp_shared.db.bulk import in_array, insert_rows
+from mpp_shared.db.bulk import in_array, insert_select, row_arrays
 from tracking.db.tables import Base
 from tracking.domain.webhooks import (
     DELIVERY_DEAD,
@@ -206,6 +206,21 @@ _DELIVERY_COLUMNS = (
     webhook_deliveries.c.last_error,
 )
 
+# The consumer's insert for every batch, built once (the rows are parameters: these keys).
+_ADD_DELIVERIES = insert_select(
+    webhook_deliveries,
+    (
+        "id",
+        "subscription_id",
+        "event_id",
+        "event_type",
+        "body",
+        "status",
+        "next_attempt_at",
+        "created_at",
+    ),
+).on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
+
 
 class WebhookRepository:
     """Reads and writes in the caller's transaction; never commits."""
@@ -311,11 +326,7 @@ class WebhookRepository:
             }
             for d in deliveries
         ]
-        await self.session.execute(
-            insert_rows(webhook_deliveries, rows).on_conflict_do_nothing(
-                index_elements=["subscription_id", "event_id"]
-            )
-        )
+        await self.session.execute(_ADD_DELIVERIES, row_arrays(webhook_deliveries, rows))
 
     async def deliveries(
         self,
