@@ -1044,9 +1044,14 @@ def ingest_lines(ingest: Ingest) -> list[str]:
         "size (timeline: the entries, the current state once per application with the highest "
         "sequence winning, the notifications; reports: the fact rows read and locked in one "
         "query, the aggregate moves summed in Python and written with one upsert per table, "
-        "the changed facts; webhooks: the batch's agencies' subscriptions, the deliveries). A "
-        "batch that fails for anything but an outage is handled again one event at a time, "
-        "so only a poison event is retried or dead-lettered.",
+        "the changed facts; webhooks: the batch's agencies' subscriptions, the deliveries). "
+        "The inbox claim and the timeline's, notifications' and deliveries' inserts are "
+        "statements built once at start-up, the rows sent as one array per column, so a "
+        "batch builds no statement and SQLAlchemy keys none for its cache (about 0.6 ms each "
+        "that a batch of one or two events paid in full). After the commit the live stream "
+        "hears of the batch's events in one core NATS message, not one each. A batch that "
+        "fails for anything but an outage is handled again one event at a time, so only a "
+        "poison event is retried or dead-lettered.",
         "",
         ingest_target(ingest),
         "",

@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from mpp_shared.db.bulk import in_array, insert_rows
+from mpp_shared.db.bulk import in_array, insert_rows, insert_select, row_arrays
 
 metadata = MetaData()
 things = Table(
@@ -69,6 +69,20 @@ async def test_rows_go_in_with_their_values_and_one_statement_text(engine: Async
         stored = (await conn.execute(select(things).order_by(things.c.count))).mappings().all()
     # Three rows or seven: the same statement, prepared once.
     assert len(texts) == 1
+    assert [dict(r) for r in stored] == [_row(n) for n in range(1, 11)]
+
+
+async def test_a_statement_built_once_takes_its_rows_at_execution(engine: AsyncEngine) -> None:
+    # Built before any row is known, as a consumer does at start-up; JSON lists and NULLs too.
+    statement = insert_select(things, list(_row(1))).on_conflict_do_nothing().returning(things.c.id)
+    async with engine.begin() as conn:
+        for rows in ([_row(n) for n in range(1, 4)], [_row(n) for n in range(3, 11)]):
+            inserted = (await conn.execute(statement, row_arrays(things, rows))).scalars().all()
+            # The second batch's first row is the first one's last: left out.
+            assert sorted(inserted) == sorted(
+                r["id"] for r in rows if r["count"] > 3 or len(rows) == 3
+            )
+        stored = (await conn.execute(select(things).order_by(things.c.count))).mappings().all()
     assert [dict(r) for r in stored] == [_row(n) for n in range(1, 11)]
 
 
