@@ -182,9 +182,10 @@ INTAKE_NOTE = [
     "",
     "What bounds the rate: 150 submissions/s on these 2 cores leaves 13 ms of CPU per "
     "submission for the whole stack; application-service alone takes 15 to 20, the stack 36 to "
-    "55, and the benchmark's client (on the same cores) another 15 to 22. At the quieter "
-    "figures the stack's ceiling is 2 cores / 36.5 ms = 55 submissions/s with the client "
-    "elsewhere, about 40 with it here. The target needs roughly a third of today's CPU per "
+    "55 (30 to 45 on 2026-12-03, as fast or slow as the machine ran), and the benchmark's "
+    "client about 1 since it writes its requests as bytes (15 to 22 with httpx). At the "
+    "quieter figures the stack's ceiling is 2 cores / 31 ms = about 65 submissions/s. The "
+    "target needs roughly a third of today's CPU per "
     "submission in every process, which no change of the statements reaches: it needs more "
     "cores (the services scale out, one process per core), or fewer processes and hops per "
     "submission. The submit p99 target at 32 concurrent citizens follows the rate: at 150/s "
