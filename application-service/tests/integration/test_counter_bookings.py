@@ -22,8 +22,8 @@ from application.runtime import ApplicationRuntime
 from mpp_shared.contracts.application import v1 as contract
 from mpp_shared.db import create_engine, create_sessionmaker
 from mpp_shared.events.tables import outbox
+from mpp_shared.testing.zones import zone_away_from_midnight
 
-ZONES = ("Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura")
 ALL_DAY = {d: [["00:00", "23:59"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 
@@ -68,15 +68,6 @@ async def world(
         found.service_id = payload["service_id"]
         await catalogue.publish(client, payload)
         yield found
-
-
-def _zone_away_from_midnight() -> str:
-    """A time zone where now is between 01:00 and 22:00 (the three are two hours apart)."""
-    now = datetime.now(UTC)
-    for zone in ZONES:
-        if 1 <= now.astimezone(ZoneInfo(zone)).hour < 22:
-            return zone
-    raise AssertionError("unreachable: the zones span two hours")
 
 
 def _location(world: World, *, counters: int = 1, **kwargs: Any) -> str:
@@ -304,7 +295,7 @@ async def test_bookings_are_the_owners_and_the_agencys(
 async def test_check_in_call_serve_and_the_board(
     world: World, citizen: Callable[..., Any], application_token: Callable[..., dict[str, str]]
 ) -> None:
-    zone = _zone_away_from_midnight()
+    zone = zone_away_from_midnight()
     location_id = _location(world, counters=2, opening_hours=ALL_DAY, timezone=zone)
     location = world.catalog.locations[location_id]
     officer = _officer(application_token, world.agency_id)
@@ -385,7 +376,7 @@ async def test_check_in_call_serve_and_the_board(
 async def test_called_and_absent_is_a_no_show_and_repeated_no_shows_suspend_booking(
     world: World, citizen: Callable[..., Any], application_token: Callable[..., dict[str, str]]
 ) -> None:
-    zone = _zone_away_from_midnight()
+    zone = zone_away_from_midnight()
     officer = _officer(application_token, world.agency_id)
     who = citizen()
     for _ in range(3):

@@ -19,9 +19,9 @@ import pytest
 from mpp_shared.contracts.catalog import v1 as catalog
 from mpp_shared.events.envelope import new_event
 from mpp_shared.testing.events import publish_like_relay
+from mpp_shared.testing.zones import zone_away_from_midnight
 
 ALL_DAY = {d: [["00:00", "23:59"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
-ZONES = ("Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura")
 
 
 async def _eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15.0) -> None:
@@ -29,14 +29,6 @@ async def _eventually(check: Callable[[], Awaitable[bool]], *, within: float = 1
     while not await check():
         assert time.monotonic() < deadline, "not within the time allowed"
         await asyncio.sleep(0.1)
-
-
-def _zone_away_from_midnight() -> str:
-    now = datetime.now(UTC)
-    for zone in ZONES:
-        if 1 <= now.astimezone(ZoneInfo(zone)).hour < 22:
-            return zone
-    raise AssertionError("unreachable: the zones span two hours")
 
 
 def _location(
@@ -93,7 +85,7 @@ async def test_bookings_go_on_from_the_read_copy_while_the_catalogue_is_stopped(
 ) -> None:
     agency_id = uuid.uuid4()
     officer = application_token(roles=["officer"], agency_id=agency_id)
-    zone = _zone_away_from_midnight()
+    zone = zone_away_from_midnight()
     async with application_app_client(booking_sweep_seconds=3600.0) as client:
         payload = new_service(agency_id=str(agency_id), channels=["online", "counter"])
         await catalogue.publish(client, payload)

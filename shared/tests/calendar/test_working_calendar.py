@@ -5,7 +5,7 @@ from the 2026 calendar (SKB 3 Menteri: Lebaran 18-24 March, Ascension cuti bersa
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -20,6 +20,7 @@ from mpp_shared.calendar import (
     timezone_of_region,
 )
 from mpp_shared.reference.regions import iter_regions
+from mpp_shared.testing.zones import zone_away_from_midnight
 
 
 @pytest.fixture(scope="module")
@@ -278,3 +279,11 @@ def test_every_province_of_the_reference_data_has_a_zone() -> None:
 def test_timezone_of_region_refuses_what_is_no_region_code(code: str) -> None:
     with pytest.raises(ValueError, match="not a Kemendagri region code"):
         timezone_of_region(code)
+
+
+def test_a_zone_away_from_midnight_exists_at_every_minute_of_the_day() -> None:
+    start = datetime(2026, 12, 7, tzinfo=UTC)
+    for minute in range(24 * 60):
+        now = start + timedelta(minutes=minute)
+        zone = zone_away_from_midnight(now)
+        assert 1 <= now.astimezone(ZoneInfo(zone)).hour < 23, (now, zone)
