@@ -26,13 +26,17 @@ async def get_runtime(request: Request) -> ServiceRuntime:
 RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
-async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back on error.
 
     The commit runs before the response starts (``scope="function"`` below), so a failed
     commit answers problem+json (409, 503 or 500), never the handler's 2xx. A database that
     goes away while the handler runs answers 503 ``database_unavailable`` too.
+
+    The runtime from the request, not from ``RuntimeDep``: every dependency FastAPI solves
+    costs each request its share, and this one is on most routes that write.
     """
+    runtime: ServiceRuntime = request.app.state.runtime
     async with runtime.session_factory()() as session:
         try:
             yield session

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.security import HTTPBearer
 
 from mpp_shared.app import create_service_app
 from mpp_shared.auth import (
@@ -24,6 +25,7 @@ from mpp_shared.auth import (
     start_token_verifier,
     stop_token_verifier,
 )
+from mpp_shared.auth.deps import bearer_token
 from mpp_shared.auth.internal import encode_principal_headers
 from mpp_shared.config import BaseServiceSettings
 from mpp_shared.problems import PROBLEM_CONTENT_TYPE
@@ -392,6 +394,32 @@ async def test_a_service_that_forgot_the_verifier_fails_loudly_not_open(rsa_key,
 def test_dependency_factories_refuse_nonsense(factory, names):
     with pytest.raises(ValueError):  # noqa: PT011 - the message varies per case
         factory(*names)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"authorization", b"Bearer abc.def")],
+        [(b"authorization", b"bearer abc")],
+        [(b"authorization", b"BEARER abc")],
+        [(b"authorization", b"Bearer")],
+        [(b"authorization", b"Bearer ")],
+        [(b"authorization", b"Bearer  two spaces")],
+        [(b"authorization", b"Bearer \t ")],
+        [(b"authorization", b" Bearer abc")],
+        [(b"authorization", b"Basic dXNlcjpwYXNz")],
+        [(b"authorization", b"Bearer \xe9t\xe9")],
+        [(b"authorization", b"Basic x"), (b"authorization", b"Bearer second")],
+        [(b"authorization", b"Bearer first"), (b"authorization", b"Bearer second")],
+        [(b"x-authorization", b"Bearer not-this-one")],
+    ],
+)
+async def test_the_bearer_token_is_read_as_fastapis_bearer_scheme_reads_it(headers):
+    scope = {"type": "http", "headers": headers}
+    expected = await HTTPBearer(auto_error=False)(Request(scope))
+
+    assert bearer_token(scope) == (expected.credentials if expected else None)
 
 
 # -- the principal the gateway vouches for ---------------------------------------------------

@@ -4,25 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from application.db.repositories import SqlApplicationRepository
 from application.messaging.publishers import OutboxApplicationEvents
 from application.runtime import ApplicationRuntime
-from mpp_shared.deps import RuntimeDep, SessionDep
+from mpp_shared.app import ServiceRuntime
+from mpp_shared.deps import SessionDep
 from mpp_shared.pagination import PageParams, page_params
 
 
-async def get_application_runtime(runtime: RuntimeDep) -> ApplicationRuntime:
+async def get_application_runtime(request: Request) -> ApplicationRuntime:
+    # From the request, not RuntimeDep: each dependency FastAPI solves costs every request.
+    runtime: ServiceRuntime = request.app.state.runtime
     return runtime.state_as(ApplicationRuntime)
 
 
 AppRuntime = Annotated[ApplicationRuntime, Depends(get_application_runtime)]
 
 
-async def get_repository(session: SessionDep, runtime: AppRuntime) -> SqlApplicationRepository:
-    return repository_on(session, runtime)
+async def get_repository(session: SessionDep, request: Request) -> SqlApplicationRepository:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return repository_on(session, runtime.state_as(ApplicationRuntime))
 
 
 def repository_on(

@@ -31,7 +31,7 @@ from identity.domain.models import Account
 from identity.domain.tokens import TokenService
 from identity.dukcapil.registry import RegistryError
 from mpp_shared.auth import CurrentPrincipal, EnrolmentPrincipal, Forbidden, Principal, Unauthorized
-from mpp_shared.auth.deps import BearerCredentials, principal_of, requires_principal
+from mpp_shared.auth.deps import principal_of, requires_principal
 from mpp_shared.db.commit import commit_or_problem
 from mpp_shared.deps import RuntimeDep, SessionDep, read_connection
 
@@ -143,13 +143,13 @@ async def _account_of(principal: Principal, repos: Repositories) -> Account:
 
 
 @requires_principal
-async def get_account_read_only(request: Request, credentials: BearerCredentials) -> Account:
+async def get_account_read_only(request: Request) -> Account:
     """The caller's account for a route that only reads it: one statement on a connection in
     autocommit, no session or transaction (a disabled account is refused the same). The
     connection is back in the pool before the endpoint runs, and the principal is resolved
-    by a plain call: two dependencies for FastAPI to solve on GET /api/v1/me (this one and
-    the bearer scheme), where depending on CurrentPrincipal and ReadConnectionDep made six."""
-    account_id = _account_id(await principal_of(request, credentials))
+    by a plain call: one dependency for FastAPI to solve on GET /api/v1/me, where depending
+    on CurrentPrincipal and ReadConnectionDep made six."""
+    account_id = _account_id(await principal_of(request))
     async with read_connection(request.app.state.runtime, autocommit=False) as connection:
         account = await read_account(connection, account_id)
     return _usable(account)

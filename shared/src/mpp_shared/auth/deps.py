@@ -7,7 +7,7 @@ from typing import Annotated, TypeVar
 
 import httpx
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import Scope
 
 from mpp_shared.app import ServiceRuntime
 from mpp_shared.auth.internal import VouchedPrincipals
@@ -87,9 +87,19 @@ def get_token_verifier(request: Request) -> TokenVerifier:
     return verifier
 
 
-# Declares the security scheme in OpenAPI; a missing or non-Bearer header comes back as None.
-_bearer = HTTPBearer(auto_error=False, description="Access token issued by identity-service")
-BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+# Where the principal a request resolved is kept for the other dependencies of that request.
+_PRINCIPAL_KEY = "mpp.principal"
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header, as FastAPI's ``HTTPBearer`` reads it
+    (the first such header, the scheme in any case); None when absent or of another scheme."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            token = token.strip()
+            return token if token and scheme.lower() == "bearer" else None
+    return None
 
 
 def vouched_principal(request: Request) -> Principal | None:
@@ -109,32 +119,43 @@ def vouched_principal(request: Request) -> Principal | None:
     return vouched.verify(request.scope["headers"])
 
 
-async def enrolment_principal_of(
-    request: Request, credentials: HTTPAuthorizationCredentials | None
-) -> Principal:
+async def _resolved_principal(request: Request, *, required: bool) -> Principal | None:
+    """The gateway's vouched principal or the verified bearer token's, once per request."""
+    scope = request.scope
+    principal: Principal | None = scope.get(_PRINCIPAL_KEY)
+    if principal is None:
+        principal = vouched_principal(request)
+        if principal is None:
+            token = bearer_token(scope)
+            if token is None:
+                if required:
+                    raise Unauthorized()
+                return None
+            principal = await get_token_verifier(request).verify(token)
+        scope[_PRINCIPAL_KEY] = principal
+    return principal
+
+
+async def enrolment_principal_of(request: Request) -> Principal:
     """The caller's principal, a token restricted to MFA enrolment included; 401 without one."""
-    principal = vouched_principal(request)
-    if principal is not None:
-        return principal
-    if credentials is None:
-        raise Unauthorized()
-    return await get_token_verifier(request).verify(credentials.credentials)
+    principal = await _resolved_principal(request, required=True)
+    assert principal is not None
+    return principal
 
 
-async def principal_of(
-    request: Request, credentials: HTTPAuthorizationCredentials | None
-) -> Principal:
-    """What ``CurrentPrincipal`` gives, as a plain call: for a dependency of a hot route that
-    takes ``BearerCredentials`` itself and is marked with ``requires_principal`` (each
-    dependency FastAPI solves costs the request its share)."""
-    principal = await enrolment_principal_of(request, credentials)
+async def principal_of(request: Request) -> Principal:
+    """What ``CurrentPrincipal`` gives, as a plain call: for a dependency of its own (one
+    dependency for FastAPI to solve instead of two) marked with ``requires_principal``. The
+    principal is resolved once per request however many dependencies ask for it."""
+    principal = await enrolment_principal_of(request)
     if principal.needs_mfa_enrolment:
         raise MfaEnrolmentRequired()
     return principal
 
 
-# Dependencies that resolve the principal with ``principal_of`` instead of depending on
-# ``CurrentPrincipal``: the OpenAPI document marks their routes as needing the bearer token.
+# Dependencies that resolve the principal with ``principal_of``: the OpenAPI document marks
+# their routes as needing the bearer token. The dependencies here take the request alone, so
+# FastAPI solves one dependency for the caller, not a chain of them: each costs every request.
 PRINCIPAL_DEPENDENCIES: set[Callable[..., object]] = set()
 DependencyT = TypeVar("DependencyT", bound=Callable[..., object])
 
@@ -145,29 +166,20 @@ def requires_principal(dependency: DependencyT) -> DependencyT:
     return dependency
 
 
-async def get_enrolment_principal(request: Request, credentials: BearerCredentials) -> Principal:
+async def get_enrolment_principal(request: Request) -> Principal:
     """Any valid token, including one restricted to MFA enrolment."""
-    return await enrolment_principal_of(request, credentials)
+    return await enrolment_principal_of(request)
 
 
-async def get_principal(
-    principal: Annotated[Principal, Depends(get_enrolment_principal)],
-) -> Principal:
-    if principal.needs_mfa_enrolment:
-        raise MfaEnrolmentRequired()
-    return principal
+@requires_principal
+async def get_principal(request: Request) -> Principal:
+    return await principal_of(request)
 
 
-async def get_optional_principal(
-    request: Request, credentials: BearerCredentials
-) -> Principal | None:
+async def get_optional_principal(request: Request) -> Principal | None:
     """None for an anonymous request; a bad token is still 401, never anonymous."""
-    principal = vouched_principal(request)
-    if principal is None:
-        if credentials is None:
-            return None
-        principal = await get_token_verifier(request).verify(credentials.credentials)
-    if principal.needs_mfa_enrolment:
+    principal = await _resolved_principal(request, required=False)
+    if principal is not None and principal.needs_mfa_enrolment:
         raise MfaEnrolmentRequired()
     return principal
 
@@ -177,7 +189,7 @@ OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
 # Only the two TOTP enrolment endpoints of identity-service should use this one.
 EnrolmentPrincipal = Annotated[Principal, Depends(get_enrolment_principal)]
 
-PrincipalDependency = Callable[[Principal], Awaitable[Principal]]
+PrincipalDependency = Callable[[Request], Awaitable[Principal]]
 
 
 def require_roles(*roles: str) -> PrincipalDependency:
@@ -190,7 +202,9 @@ def require_roles(*roles: str) -> PrincipalDependency:
         raise ValueError(f"require_roles needs known role names, got {unknown or 'none'}")
     wanted = frozenset(roles)
 
-    async def principal_with_role(principal: CurrentPrincipal) -> Principal:
+    @requires_principal
+    async def principal_with_role(request: Request) -> Principal:
+        principal = await principal_of(request)
         if not principal.has_role(*wanted):
             raise Forbidden("This requires one of the roles: " + ", ".join(sorted(wanted)) + ".")
         return principal
@@ -207,7 +221,9 @@ def require_scopes(*scopes: str) -> PrincipalDependency:
     wanted = frozenset(scopes)
     scope_list = " ".join(sorted(wanted))
 
-    async def principal_with_scopes(principal: CurrentPrincipal) -> Principal:
+    @requires_principal
+    async def principal_with_scopes(request: Request) -> Principal:
+        principal = await principal_of(request)
         if not wanted <= principal.scopes:
             raise Forbidden(
                 f"This requires the scopes: {scope_list}.",

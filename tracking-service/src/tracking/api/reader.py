@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
-from mpp_shared.auth import CurrentPrincipal
+from mpp_shared.auth.deps import principal_of, requires_principal
 from tracking.domain.timeline import Reader
 
 
@@ -19,7 +19,10 @@ def _account_id(subject: str) -> uuid.UUID | None:
         return None
 
 
-async def get_reader(principal: CurrentPrincipal) -> Reader:
+@requires_principal
+async def get_reader(request: Request) -> Reader:
+    # The principal by a plain call: one dependency for FastAPI to solve, not two.
+    principal = await principal_of(request)
     return Reader(
         account_id=_account_id(principal.subject),
         agency_id=principal.agency_id,
