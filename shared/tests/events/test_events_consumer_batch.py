@@ -151,6 +151,10 @@ def test_a_consumer_takes_one_kind_of_handler() -> None:
         EventConsumer(**common)
     with pytest.raises(ValueError, match="batch must be at least 1"):
         EventConsumer(batch_handler=many, batch=0, **common)
+    with pytest.raises(ValueError, match="linger"):
+        EventConsumer(handler=one, linger=0.1, **common)
+    with pytest.raises(ValueError, match="linger"):
+        EventConsumer(batch_handler=many, linger=-1, **common)
 
 
 async def test_a_fetch_is_handled_in_one_transaction_in_stream_order(
@@ -183,6 +187,36 @@ async def test_a_fetch_is_handled_in_one_transaction_in_stream_order(
             {"c": NAME},
         )
     assert commits == len(calls)
+
+
+async def test_with_a_linger_events_arriving_one_at_a_time_share_a_batch(
+    make_consumer: MakeConsumer,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    observer: Client,
+    eventually: Eventually,
+) -> None:
+    await ensure_event_streams(observer.jetstream())
+    calls: list[list[str]] = []
+
+    async def handler(session: AsyncSession, batch: Sequence[CloudEvent]) -> None:
+        calls.append([e.id for e in batch])
+        await record_all(session, batch)
+
+    await make_consumer(handler, linger=0.5)
+    first, second, alone = _event(), _event(), _event()
+    await _publish(observer, first)
+    await asyncio.sleep(0.1)  # the first is fetched alone; the second arrives in the linger
+    await _publish(observer, second)
+
+    await eventually(lambda: _settled(observer, delivered=2))
+    assert calls == [[first.id, second.id]]
+    # Nothing arrives within the linger: the one event is handled on its own, once.
+    await _publish(observer, alone)
+    await eventually(lambda: _settled(observer, delivered=3))
+    assert calls == [[first.id, second.id], [alone.id]]
+    assert sorted(await _handled(sessionmaker)) == sorted(
+        e.event_id for e in (first, second, alone)
+    )
 
 
 async def test_duplicates_and_events_handled_before_are_left_out_of_the_batch(

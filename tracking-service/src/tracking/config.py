@@ -19,6 +19,11 @@ class TrackingSettings(BaseServiceSettings):
     # The durable consumers of application and catalogue events. Off only for a replica that
     # should serve HTTP and live streams alone (tests of the cross-replica fan-out).
     run_consumers: bool = True
+    # A fetch of the timeline's, reports' and webhooks' consumers that comes back short waits
+    # this long once for more events to share its transaction (0: handle it at once). Events
+    # that come one at a time then cost fewer transactions, each seen live and in the timeline
+    # that much later, at most about twice this; a backlog fills its batches without waiting.
+    consumer_linger_seconds: float = Field(default=0.02, ge=0, le=1)
 
     # Public tracking: wrong codes for one registration number, from any address, allowed in
     # the window before every lookup of that number is 429 (brute force stays bounded).

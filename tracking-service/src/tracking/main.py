@@ -61,15 +61,18 @@ def create_app(
         found: list[Worker] = [hub]
         if settings.run_consumers:
             found += [
-                application_consumer(sessionmaker, connection, hub),
+                application_consumer(
+                    sessionmaker, connection, hub, linger=settings.consumer_linger_seconds
+                ),
                 catalog_consumer(sessionmaker, connection),
-                webhook_consumer(sessionmaker, connection),
+                webhook_consumer(sessionmaker, connection, linger=settings.consumer_linger_seconds),
                 report_consumer(
                     sessionmaker,
                     connection,
                     calendar=calendar,
                     zone=zone,
                     report_cache=tracking_runtime.report_cache,
+                    linger=settings.consumer_linger_seconds,
                 ),
             ]
         if settings.webhook_deliveries_enabled:

@@ -190,6 +190,7 @@ def report_consumer(
     calendar: WorkingDays,
     zone: ZoneInfo,
     report_cache: ReportCache | None = None,
+    linger: float = 0.0,
 ) -> EventConsumer:
     return EventConsumer(
         name=CONSUMER_NAME,
@@ -198,4 +199,5 @@ def report_consumer(
         sessionmaker=sessionmaker,
         connection=connection,
         batch=CONSUMER_BATCH,
+        linger=linger,
     )

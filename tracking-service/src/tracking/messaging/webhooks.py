@@ -193,7 +193,10 @@ async def queue_deliveries(session: AsyncSession, events: Sequence[CloudEvent]) 
 
 
 def webhook_consumer(
-    sessionmaker: async_sessionmaker[AsyncSession], connection: NatsConnection
+    sessionmaker: async_sessionmaker[AsyncSession],
+    connection: NatsConnection,
+    *,
+    linger: float = 0.0,
 ) -> EventConsumer:
     return EventConsumer(
         name=CONSUMER_NAME,
@@ -202,6 +205,7 @@ def webhook_consumer(
         sessionmaker=sessionmaker,
         connection=connection,
         batch=CONSUMER_BATCH,
+        linger=linger,
     )
 
 

@@ -319,7 +319,11 @@ def _case_step(event: CloudEvent, data: application.ComplaintEvent) -> CaseStep:
 
 
 def application_consumer(
-    sessionmaker: async_sessionmaker[AsyncSession], connection: NatsConnection, hub: StreamHub
+    sessionmaker: async_sessionmaker[AsyncSession],
+    connection: NatsConnection,
+    hub: StreamHub,
+    *,
+    linger: float = 0.0,
 ) -> EventConsumer:
     return EventConsumer(
         name=CONSUMER_NAME,
@@ -328,4 +332,5 @@ def application_consumer(
         sessionmaker=sessionmaker,
         connection=connection,
         batch=CONSUMER_BATCH,
+        linger=linger,
     )
