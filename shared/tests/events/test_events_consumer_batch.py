@@ -88,6 +88,17 @@ async def record_all(session: AsyncSession, events: Sequence[CloudEvent]) -> Non
     )
 
 
+def _recording() -> tuple[list[list[str]], BatchHandler]:
+    """A batch handler that records its events and the ids of each batch it was given."""
+    calls: list[list[str]] = []
+
+    async def handler(session: AsyncSession, batch: Sequence[CloudEvent]) -> None:
+        calls.append([e.id for e in batch])
+        await record_all(session, batch)
+
+    return calls, handler
+
+
 def _event(note: str = "good") -> CloudEvent:
     return new_event(
         type=SUBJECT, source="/application", subject=str(uuid.uuid4()), data={"note": note}
@@ -167,11 +178,7 @@ async def test_a_fetch_is_handled_in_one_transaction_in_stream_order(
     events = [_event() for _ in range(40)]
     for event in events:
         await _publish(observer, event)
-    calls: list[list[str]] = []
-
-    async def handler(session: AsyncSession, batch: Sequence[CloudEvent]) -> None:
-        calls.append([e.id for e in batch])
-        await record_all(session, batch)
+    calls, handler = _recording()
 
     await make_consumer(handler, batch=64)
 
@@ -196,11 +203,7 @@ async def test_with_a_linger_events_arriving_one_at_a_time_share_a_batch(
     eventually: Eventually,
 ) -> None:
     await ensure_event_streams(observer.jetstream())
-    calls: list[list[str]] = []
-
-    async def handler(session: AsyncSession, batch: Sequence[CloudEvent]) -> None:
-        calls.append([e.id for e in batch])
-        await record_all(session, batch)
+    calls, handler = _recording()
 
     await make_consumer(handler, linger=0.5)
     first, second, alone = _event(), _event(), _event()
@@ -234,11 +237,7 @@ async def test_duplicates_and_events_handled_before_are_left_out_of_the_batch(
     # A second stored copy (a publisher that retried after the duplicate window).
     await _publish(observer, twice, msg_id=f"{twice.id}-again")
     await _publish(observer, once)
-    calls: list[list[str]] = []
-
-    async def handler(session: AsyncSession, batch: Sequence[CloudEvent]) -> None:
-        calls.append([e.id for e in batch])
-        await record_all(session, batch)
+    calls, handler = _recording()
 
     await make_consumer(handler)
 
@@ -272,11 +271,7 @@ async def test_a_crash_before_the_commit_redelivers_the_batch_and_doubles_nothin
     await asyncio.sleep(0.1)
     await first.stop()
     assert await _handled(sessionmaker) == []
-    calls: list[list[str]] = []
-
-    async def handler(session: AsyncSession, batch: Sequence[CloudEvent]) -> None:
-        calls.append([e.id for e in batch])
-        await record_all(session, batch)
+    calls, handler = _recording()
 
     await make_consumer(handler, ack_wait=1.0)
 
