@@ -164,21 +164,26 @@ INTAKE_NOTE = [
     "ms of CPU across these runs; only figures measured side by side compare, and the "
     "latencies least of all (their p99 follows whatever else the machine runs).",
     "",
-    "Where the time goes now: application-service under cProfile spends about a fifth of its "
-    "busy time in each of the web framework (uvicorn, Starlette, FastAPI: routing, middleware, "
-    "dependencies, responses), SQLAlchemy (sessions, pools, the statements it still runs: "
-    "idempotency's claim and answer, the outbox row, the application's update, the relay's "
-    "pass) and asyncpg (the protocol, encoding and decoding); the service's own code and the "
-    "shared package's (middleware, uploads, idempotency, form validation) are under a tenth "
-    "together; the 200 KB upload (multipart parse, SHA-256, the file written and synced in a "
-    "worker thread) is a small part. Four requests of a Python ASGI service cost about 4 ms of "
-    "framework (a fifth of 20) before a statement runs. tracking-service is the next largest "
-    "(10 to 14 ms per submission: the submitted event goes through its timeline, webhook and "
-    "report consumers, each a fetch, a transaction and an ack), then PostgreSQL (7 to 8), "
-    "identity, the gateway (its share of four proxied requests, one of them 200 KB) and NATS. "
-    "With 32 citizens submitting without pause every process's event loop is busy, so a step's "
-    "latency is mostly its wait for the loop (Little's law: 32 submissions in flight at 16/s "
-    "is 2 s each); the submit p99 falls only with the rate going up.",
+    "Since 2026-12-07: tracking's consumers linger 20 ms when a fetch comes back short, so events "
+    "arriving one at a time share a transaction; side by side (10 s runs, two pairs alternating, "
+    "the linger off and on): tracking-service 4.8 → 3.1 ms per submission in both pairs, "
+    "PostgreSQL 5.0 → 4.7 and 5.1 → 4.5, the stack 26.5 → 24.7 and 25.8 → 23.9; 67.0 → 69.8 and "
+    "68.4 → 70.9 submissions/s. The caller's principal is one dependency now (it was a chain of "
+    "three): no change that the noise of these runs shows here (26.4 to 28.4 ms before, 26.9 to "
+    "29.1 after); it saved tracking 8 to 24% of its CPU per read (see Tracking).",
+    "",
+    "Where the time goes now: under cProfile on CPU time, about half of application-service's "
+    "busy time is uvicorn, Starlette, the shared middleware and FastAPI (routing, dependencies, "
+    "responses) around the four requests of a submission; the rest is spread over SQLAlchemy "
+    "(idempotency's claim and answer, the outbox row, the application's update, the relay's "
+    "pass), asyncpg, the 200 KB upload (multipart parse, SHA-256, the file written and synced in "
+    "a worker thread) and the service's own code, none of it a hot spot. Then PostgreSQL (5 to 8 "
+    "ms), tracking-service (3 to 5: the submitted event through its timeline, webhook and report "
+    "consumers, each a fetch, a transaction and an ack per batch), identity, the gateway (its "
+    "share of four proxied requests, one of them 200 KB) and NATS. With 32 citizens submitting "
+    "without pause every process's event loop is busy, so a step's latency is mostly its wait for "
+    "the loop (Little's law: 32 submissions in flight at 66/s is 0.5 s each); the submit p99 "
+    "falls only with the rate going up.",
     "",
     "What bounds the rate: 150 submissions/s on these 2 cores leaves 13 ms of CPU per submission "
     "for the whole stack; application-service alone takes 11 to 20 and the stack 26 to 55, as "
