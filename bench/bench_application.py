@@ -182,20 +182,20 @@ INTAKE_NOTE = [
     "consumers, each a fetch, a transaction and an ack per batch), identity, the gateway (its "
     "share of four proxied requests, one of them 200 KB) and NATS. With 32 citizens submitting "
     "without pause every process's event loop is busy, so a step's latency is mostly its wait for "
-    "the loop (Little's law: 32 submissions in flight at 66/s is 0.5 s each); the submit p99 "
+    "the loop (Little's law: 32 submissions in flight at 82/s is 0.4 s each); the submit p99 "
     "falls only with the rate going up.",
     "",
     "What bounds the rate: 150 submissions/s on these 2 cores leaves 13 ms of CPU per submission "
-    "for the whole stack; application-service alone takes 11 to 20 and the stack 26 to 55, as "
+    "for the whole stack; application-service alone takes 9.5 to 20 and the stack 21 to 55, as "
     "fast or slow as the machine runs (the build of 2026-12-03 took 45 that day and 26 to 28 on "
     "2026-12-07), and the benchmark's client about 1 since it writes its requests as bytes (15 to "
-    "22 with httpx). At the fastest figures the stack's ceiling is 2 cores / 26 ms = about 76 "
-    "submissions/s. The target needs about half of today's CPU per submission in every process, "
-    "which no change of the statements reaches: it needs more cores (the services scale out, one "
-    "process per core), or fewer processes and hops per submission (this benchmark's submission "
-    "is four requests, the PATCH of the fields the profile cannot fill among them, and three "
-    "services' work). The submit p99 follows the rate: 32 citizens in flight at 66/s wait about "
-    "0.5 s per submission, a quarter of it in the submit.",
+    "22 with httpx). At the fastest figures the stack's ceiling (without the client) is 2 cores / "
+    "20 ms = about 98 submissions/s. The target needs about 40% less CPU per submission in every "
+    "process, which no change of the statements reaches: it needs more cores (the services scale "
+    "out, one process per core), or fewer processes and hops per submission (this benchmark's "
+    "submission is four requests, the PATCH of the fields the profile cannot fill among them, and "
+    "three services' work). The submit p99 follows the rate: 32 citizens in flight at 82/s wait "
+    "about 0.4 s per submission, a quarter of it in the submit.",
     "",
 ]
 
