@@ -99,6 +99,8 @@ class Caller:
     subject: str | None = None
     agency_id: str | None = None
     totp_secret: str | None = None
+    # The TOTP time step of the last login with a code: a step's code is accepted once.
+    totp_step: int | None = None
     client_id: str | None = None
     client_secret: str | None = None
     issued_at: float = field(default_factory=time.monotonic)
@@ -171,6 +173,7 @@ RESIDENTS = {
         "jonni-parlindungan-simanjuntak.jpg",
     ),
 }
+TOTP_STEP_SECONDS = 30
 CITIZEN_PASSWORD = "Sungai#Mahakam2026"  # noqa: S105 - a test account's
 STAFF_PASSWORD = "Kantor#Layanan2026"  # noqa: S105 - a test account's
 
@@ -196,13 +199,31 @@ def enrol_totp(http: httpx.Client, enrolment_token: str) -> str:
     return secret
 
 
+def unused_totp_code(caller: Caller) -> str:
+    """A code of ``caller``'s TOTP secret for a step after its last login's (waiting for the
+    next step only if that login was in the current one), that step then counted as used."""
+    assert caller.totp_secret is not None
+    # Not known: the current step's code may have been used.
+    last = caller.totp_step if caller.totp_step is not None else _totp_step()
+    while (step := _totp_step()) <= last:
+        time.sleep(0.2)
+    caller.totp_step = step
+    return str(pyotp.TOTP(caller.totp_secret).at(step * TOTP_STEP_SECONDS))
+
+
+def _totp_step() -> int:
+    return int(time.time() // TOTP_STEP_SECONDS)
+
+
 def staff_login(caller: Caller, username: str, password: str) -> Caller:
     """First login of a staff account: enrol TOTP, then log in with a code."""
     with caller.client() as http:
         enrolment = login(http, username, password)
         secret = enrol_totp(http, enrolment["access_token"])
         caller.totp_secret = secret
-        caller.take(login(http, username, password, pyotp.TOTP(secret).now()))
+        now = time.time()
+        caller.take(login(http, username, password, pyotp.TOTP(secret).at(now)))
+        caller.totp_step = int(now // TOTP_STEP_SECONDS)
         me = expect(http.get("/api/v1/me", headers=caller.headers), 200)
     caller.subject = me["id"]
     caller.agency_id = me.get("agency_id")

@@ -152,7 +152,11 @@ class Hooks:
 
 @pytest.fixture
 def hooks_app(infrastructure: TestInfrastructure) -> Callable[..., Any]:
-    """``async with hooks_app(**settings) as hooks``: the tracking app on a fresh database."""
+    """``async with hooks_app(**settings) as hooks``: the tracking app on a fresh database.
+
+    Its consumers do not run (``run_consumers=False`` unless asked): the tests hand their
+    events to the handlers themselves, and the shared test stream holds every other test's
+    events, which real consumers would drain into this database meanwhile."""
 
     @asynccontextmanager
     async def open_app(**overrides: Any) -> AsyncIterator[Hooks]:
@@ -163,6 +167,7 @@ def hooks_app(infrastructure: TestInfrastructure) -> Callable[..., Any]:
             "database_pool_size": 4,
             "webhook_allow_private": True,
             "webhook_deliveries_enabled": False,
+            "run_consumers": False,
             **overrides,
         }
         settings = TrackingSettings(**values)

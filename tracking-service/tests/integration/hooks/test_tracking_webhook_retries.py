@@ -198,7 +198,8 @@ async def test_a_slow_receiver_does_not_delay_deliveries_to_another(
 ) -> None:
     slow_agency, fast_agency = uuid.uuid4(), uuid.uuid4()
     async with (
-        receiver(delay=30) as slow,
+        # Well past the 2 s timeout, short enough that its server stops soon after the test.
+        receiver(delay=6) as slow,
         receiver() as fast,
         hooks_app(webhook_timeout_seconds=2.0) as hooks,
     ):
