@@ -22,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     or_,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.dialects.postgresql.dml import Insert
@@ -141,6 +142,15 @@ _ADD_ENTRIES = (
     .returning(_ENTRY.c.event_id, _ENTRY.c.position)
 )
 _SAVE_IF_NEWER = _newer_state()
+# Positions in commit order: a transaction that stores stream events takes this lock before it
+# draws positions from the sequence (``take_stream_turn``) and holds it until it ends, so a
+# batch of one replica never commits after a later-numbered batch of another. A client
+# resuming after position X then finds every event stored after X; without it, a batch
+# numbered earlier but committing later would fall behind the cursor of a client that had
+# already seen the later one.
+_STREAM_TURN = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended('tracking:stream-positions', 7))"
+)
 
 
 def _entry(row: object) -> TimelineEntry:
@@ -165,6 +175,12 @@ def _case_step(row: object) -> CaseStep:
 class TimelineRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def take_stream_turn(self) -> None:
+        """Wait for the other transactions storing stream events (``add_entries``,
+        ``add_case_steps``) to end, and keep the turn until this one does: call it first, before
+        the transaction locks any row another one may be waiting with the turn for."""
+        await self._session.execute(_STREAM_TURN)
 
     async def add_entries(self, entries: Sequence[TimelineEntry]) -> dict[uuid.UUID, TimelineEntry]:
         """Store the events in their places in one statement, in the order given (the arrival

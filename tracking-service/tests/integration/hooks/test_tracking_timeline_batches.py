@@ -3,6 +3,7 @@ their places, the highest sequence is the current state, the stream hears only w
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import Callable
@@ -238,3 +239,36 @@ async def test_a_batchs_case_steps_go_on_the_stream_once_after_its_application_e
     assert published[1].owner_account_id == str(applied.owner_account_id)
     assert published[3].owner_account_id is None
     assert published[3].application_id is None
+
+
+async def test_a_batch_that_draws_later_positions_commits_after_the_one_before_it(
+    hooks_app: Callable[..., Any], make_event: Callable[..., CloudEvent]
+) -> None:
+    """Two replicas' batches at once: the second waits for the first's commit before it
+    draws its positions, so positions are in commit order and a stream cursor never passes
+    an event that commits later."""
+    agency = uuid.uuid4()
+    first, second = (make_event(agency_id=agency, application_id=uuid.uuid4()) for _ in "ab")
+    async with hooks_app() as hooks:
+        handler = timeline_handler(RecordingHub())  # type: ignore[arg-type]
+        sessionmaker = hooks.sessionmaker()
+        async with sessionmaker() as one, one.begin():
+            await handler(one, [first])  # its positions drawn, not committed yet
+
+            async def other_replica() -> None:
+                async with sessionmaker() as two, two.begin():
+                    await handler(two, [second])
+
+            later = asyncio.create_task(other_replica())
+            await asyncio.sleep(0.5)
+            assert not later.done(), "the second batch stored its events before the first ended"
+        await asyncio.wait_for(later, 10)
+        async with sessionmaker() as session:
+            positions = dict(
+                (
+                    await session.execute(
+                        select(TimelineEntryRow.event_id, TimelineEntryRow.position)
+                    )
+                ).all()
+            )
+    assert positions[first.event_id] < positions[second.event_id]

@@ -92,6 +92,9 @@ def timeline_handler(hub: StreamHub) -> BatchHandler:
                 changes.append(
                     (event, event_data(event, application.ApplicationEvent, "an application"))
                 )
+        if changes or case_steps:
+            # Before any row is locked: the stream's positions follow the commits' order.
+            await TimelineRepository(session).take_stream_turn()
         live: list[LiveEvent] = [*await _record_changes(session, changes, notifications)]
         if links:
             # An application filed at a counter now belongs to the resident's new account: its
