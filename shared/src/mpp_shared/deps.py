@@ -17,10 +17,16 @@ from mpp_shared.db.commit import commit_or_problem, problem_for_commit, unavaila
 log = logging.getLogger(__name__)
 
 
-async def get_runtime(request: Request) -> ServiceRuntime:
-    # async: a plain def dependency would cost every request a hop to a worker thread.
+def runtime_of(request: Request) -> ServiceRuntime:
+    """The service's runtime, as a plain call: for a dependency that takes the request itself
+    rather than ``RuntimeDep`` (each dependency FastAPI solves costs every request)."""
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
+
+
+async def get_runtime(request: Request) -> ServiceRuntime:
+    # async: a plain def dependency would cost every request a hop to a worker thread.
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
@@ -32,12 +38,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     The commit runs before the response starts (``scope="function"`` below), so a failed
     commit answers problem+json (409, 503 or 500), never the handler's 2xx. A database that
     goes away while the handler runs answers 503 ``database_unavailable`` too.
-
-    The runtime from the request, not from ``RuntimeDep``: every dependency FastAPI solves
-    costs each request its share, and this one is on most routes that write.
     """
-    runtime: ServiceRuntime = request.app.state.runtime
-    async with runtime.session_factory()() as session:
+    async with runtime_of(request).session_factory()() as session:
         try:
             yield session
         except Exception as error:

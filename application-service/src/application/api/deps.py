@@ -10,23 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from application.db.repositories import SqlApplicationRepository
 from application.messaging.publishers import OutboxApplicationEvents
 from application.runtime import ApplicationRuntime
-from mpp_shared.app import ServiceRuntime
-from mpp_shared.deps import SessionDep
+from mpp_shared.deps import SessionDep, runtime_of
 from mpp_shared.pagination import PageParams, page_params
 
 
 async def get_application_runtime(request: Request) -> ApplicationRuntime:
-    # From the request, not RuntimeDep: each dependency FastAPI solves costs every request.
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime.state_as(ApplicationRuntime)
+    return runtime_of(request).state_as(ApplicationRuntime)
 
 
 AppRuntime = Annotated[ApplicationRuntime, Depends(get_application_runtime)]
 
 
 async def get_repository(session: SessionDep, request: Request) -> SqlApplicationRepository:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return repository_on(session, runtime.state_as(ApplicationRuntime))
+    return repository_on(session, runtime_of(request).state_as(ApplicationRuntime))
 
 
 def repository_on(

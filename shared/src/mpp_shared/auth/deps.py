@@ -15,6 +15,7 @@ from mpp_shared.auth.jwks import JwksClient
 from mpp_shared.auth.principal import ALL_ROLES, MFA_ENROLL_SCOPE, Principal
 from mpp_shared.auth.verify import TokenVerifier
 from mpp_shared.config import BaseServiceSettings
+from mpp_shared.deps import runtime_of
 from mpp_shared.problems import Problem
 
 
@@ -80,8 +81,7 @@ async def stop_token_verifier(runtime: ServiceRuntime) -> None:
 
 
 def get_token_verifier(request: Request) -> TokenVerifier:
-    runtime: ServiceRuntime = request.app.state.runtime
-    verifier = runtime.token_verifier
+    verifier = runtime_of(request).token_verifier
     if verifier is None:
         raise RuntimeError("no token verifier: add start_token_verifier to the app's on_startup")
     return verifier
@@ -109,7 +109,7 @@ def vouched_principal(request: Request) -> Principal | None:
     principal spares the service a second verification. Headers that are absent, stale or not
     signed with the shared secret count as absent, and the bearer token is verified instead.
     """
-    runtime: ServiceRuntime = request.app.state.runtime
+    runtime = runtime_of(request)
     vouched = runtime.vouched_principals
     if vouched is None:
         settings = runtime.settings
@@ -119,8 +119,9 @@ def vouched_principal(request: Request) -> Principal | None:
     return vouched.verify(request.scope["headers"])
 
 
-async def _resolved_principal(request: Request, *, required: bool) -> Principal | None:
-    """The gateway's vouched principal or the verified bearer token's, once per request."""
+async def _resolved_principal(request: Request) -> Principal | None:
+    """The gateway's vouched principal or the verified bearer token's, resolved once per
+    request; None without either (a bad token is 401)."""
     scope = request.scope
     principal: Principal | None = scope.get(_PRINCIPAL_KEY)
     if principal is None:
@@ -128,8 +129,6 @@ async def _resolved_principal(request: Request, *, required: bool) -> Principal 
         if principal is None:
             token = bearer_token(scope)
             if token is None:
-                if required:
-                    raise Unauthorized()
                 return None
             principal = await get_token_verifier(request).verify(token)
         scope[_PRINCIPAL_KEY] = principal
@@ -138,8 +137,9 @@ async def _resolved_principal(request: Request, *, required: bool) -> Principal 
 
 async def enrolment_principal_of(request: Request) -> Principal:
     """The caller's principal, a token restricted to MFA enrolment included; 401 without one."""
-    principal = await _resolved_principal(request, required=True)
-    assert principal is not None
+    principal = await _resolved_principal(request)
+    if principal is None:
+        raise Unauthorized()
     return principal
 
 
@@ -178,7 +178,7 @@ async def get_principal(request: Request) -> Principal:
 
 async def get_optional_principal(request: Request) -> Principal | None:
     """None for an anonymous request; a bad token is still 401, never anonymous."""
-    principal = await _resolved_principal(request, required=False)
+    principal = await _resolved_principal(request)
     if principal is not None and principal.needs_mfa_enrolment:
         raise MfaEnrolmentRequired()
     return principal

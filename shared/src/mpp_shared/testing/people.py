@@ -221,9 +221,11 @@ def staff_login(caller: Caller, username: str, password: str) -> Caller:
         enrolment = login(http, username, password)
         secret = enrol_totp(http, enrolment["access_token"])
         caller.totp_secret = secret
-        now = time.time()
-        caller.take(login(http, username, password, pyotp.TOTP(secret).at(now)))
-        caller.totp_step = int(now // TOTP_STEP_SECONDS)
+        step = _totp_step()
+        caller.take(
+            login(http, username, password, pyotp.TOTP(secret).at(step * TOTP_STEP_SECONDS))
+        )
+        caller.totp_step = step
         me = expect(http.get("/api/v1/me", headers=caller.headers), 200)
     caller.subject = me["id"]
     caller.agency_id = me.get("agency_id")
