@@ -222,6 +222,26 @@ async def test_with_a_linger_events_arriving_one_at_a_time_share_a_batch(
     )
 
 
+async def test_a_stop_while_lingering_handles_the_batch_in_hand_first(
+    make_consumer: MakeConsumer,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    observer: Client,
+    eventually: Eventually,
+) -> None:
+    await ensure_event_streams(observer.jetstream())
+    calls, handler = _recording()
+    consumer = await make_consumer(handler, linger=1.0)
+    event = _event()
+    await _publish(observer, event)
+    await asyncio.sleep(0.3)  # fetched, and lingering for more
+
+    await consumer.stop()
+
+    assert calls == [[event.id]]
+    assert await _handled(sessionmaker) == [event.event_id]
+    await eventually(lambda: _settled(observer, delivered=1))
+
+
 async def test_duplicates_and_events_handled_before_are_left_out_of_the_batch(
     make_consumer: MakeConsumer,
     sessionmaker: async_sessionmaker[AsyncSession],

@@ -246,10 +246,7 @@ class EventConsumer:
             except TimeoutError:
                 continue  # nothing to do
             except Exception as exc:
-                log.warning(
-                    "event fetch failed",
-                    extra={"consumer": self.name, "error": f"{type(exc).__name__}: {exc}"},
-                )
+                self._fetch_failed(exc)
                 self._resubscribe = True
                 await self._pause(retry_delay)
                 retry_delay = min(retry_delay * 2, 10.0)
@@ -285,12 +282,15 @@ class EventConsumer:
         except TimeoutError:
             return []
         except Exception as exc:
-            log.warning(
-                "event fetch failed",
-                extra={"consumer": self.name, "error": f"{type(exc).__name__}: {exc}"},
-            )
+            self._fetch_failed(exc)
             return []
         return more
+
+    def _fetch_failed(self, exc: Exception) -> None:
+        log.warning(
+            "event fetch failed",
+            extra={"consumer": self.name, "error": f"{type(exc).__name__}: {exc}"},
+        )
 
     async def _handle_each(self, messages: Sequence[Msg], unsettled: list[Msg]) -> None:
         for index, msg in enumerate(messages):
