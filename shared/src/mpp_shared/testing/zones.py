@@ -10,9 +10,9 @@ from mpp_shared.calendar import WIB, WIT, WITA
 def zone_away_from_midnight(now: datetime | None = None) -> str:
     """The name of a zone (WIB, WITA or WIT) where the local hour of ``now`` is 01:00 to 22:59.
 
-    A location open 00:00 to 23:59 has a slot holding every instant of that span, and the local day
-    does not turn over while the test runs. The zones are one hour apart, so at any instant at
-    most two of them (the 23 and the 00 hour) are excluded.
+    In a location open 00:00 to 23:59 a slot of up to an hour holds every such instant, and
+    the local day does not turn over while the test runs. The zones are one hour apart, so at
+    any instant at most two of them (the 23 and the 00 hour) are excluded.
     """
     now = now or datetime.now(UTC)
     for zone in (WIB, WITA, WIT):
